@@ -1,0 +1,14 @@
+//! seine-engine: encoders, retrievers, fusion, rerank and the query pipeline.
+//!
+//! This crate turns query text into ranked hits. Today it has the lexical (BM25)
+//! retriever; dense, SPLADE and late-interaction encoders and the fusion/rerank stages
+//! plug in behind the same [`Retriever`] trait.
+
+mod error;
+pub mod indexer;
+mod retriever;
+mod searcher;
+
+pub use error::{Error, Result};
+pub use retriever::{Bm25Retriever, Retriever};
+pub use searcher::{Hit, Searcher};

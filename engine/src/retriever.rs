@@ -1,0 +1,46 @@
+use seine_index::lexical::{Bm25Params, LexicalIndex};
+use seine_index::ScoredDoc;
+
+use crate::Result;
+
+/// A first-stage retriever: query text → the top `k` documents, in ranking order.
+pub trait Retriever: Send + Sync {
+    /// Short name (`bm25`, `dense`, ...), used on the command line and in reports.
+    fn name(&self) -> &str;
+    fn retrieve(&self, query: &str, k: usize) -> Result<Vec<ScoredDoc>>;
+}
+
+/// BM25 over the lexical index.
+pub struct Bm25Retriever {
+    index: LexicalIndex,
+    params: Bm25Params,
+}
+
+impl Bm25Retriever {
+    /// Searches with the index's own parameters.
+    pub fn new(index: LexicalIndex) -> Self {
+        let params = index.params();
+        Bm25Retriever { index, params }
+    }
+
+    /// Overrides `k1`/`b` (they are query-time parameters).
+    pub fn with_params(mut self, params: Bm25Params) -> Result<Self> {
+        params.validate()?;
+        self.params = params;
+        Ok(self)
+    }
+
+    pub fn index(&self) -> &LexicalIndex {
+        &self.index
+    }
+}
+
+impl Retriever for Bm25Retriever {
+    fn name(&self) -> &str {
+        "bm25"
+    }
+
+    fn retrieve(&self, query: &str, k: usize) -> Result<Vec<ScoredDoc>> {
+        Ok(self.index.search_with(query, k, self.params)?)
+    }
+}

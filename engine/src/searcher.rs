@@ -1,0 +1,88 @@
+use seine_index::lexical::{Bm25Params, StoredDoc};
+use seine_index::{DocId, DocMap, IndexDir};
+
+use crate::{Bm25Retriever, Error, Result, Retriever};
+
+/// A search result with its external id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub doc: DocId,
+    pub id: String,
+    pub score: f32,
+}
+
+/// Searches an index with the retrievers it has.
+pub struct Searcher {
+    index: IndexDir,
+    doc_map: DocMap,
+    bm25: Option<Bm25Retriever>,
+}
+
+impl Searcher {
+    /// Opens every retriever the index was built with.
+    pub fn open(index: IndexDir) -> Result<Self> {
+        let doc_map = index.doc_map()?;
+        let bm25 = match index.manifest().lexical {
+            Some(_) => Some(Bm25Retriever::new(index.lexical()?)),
+            None => None,
+        };
+        Ok(Searcher {
+            index,
+            doc_map,
+            bm25,
+        })
+    }
+
+    pub fn index(&self) -> &IndexDir {
+        &self.index
+    }
+
+    pub fn doc_map(&self) -> &DocMap {
+        &self.doc_map
+    }
+
+    /// Names of the retrievers this index supports.
+    pub fn retrievers(&self) -> Vec<&str> {
+        self.bm25.iter().map(|r| r.name()).collect()
+    }
+
+    /// Overrides the BM25 parameters for the searches that follow.
+    pub fn set_bm25_params(&mut self, params: Bm25Params) -> Result<()> {
+        if let Some(r) = self.bm25.take() {
+            self.bm25 = Some(r.with_params(params)?);
+        }
+        Ok(())
+    }
+
+    /// The retriever called `name`.
+    pub fn retriever(&self, name: &str) -> Result<&dyn Retriever> {
+        match name {
+            "bm25" if self.bm25.is_some() => Ok(self.bm25.as_ref().unwrap()),
+            _ => Err(Error::UnknownRetriever {
+                name: name.to_string(),
+                available: self.retrievers().join(", "),
+            }),
+        }
+    }
+
+    /// The top `k` hits of retriever `name` for `query`.
+    pub fn search(&self, name: &str, query: &str, k: usize) -> Result<Vec<Hit>> {
+        let hits = self.retriever(name)?.retrieve(query, k)?;
+        Ok(hits
+            .into_iter()
+            .map(|h| Hit {
+                doc: h.doc,
+                id: self.doc_map.external(h.doc).unwrap_or_default().to_string(),
+                score: h.score,
+            })
+            .collect())
+    }
+
+    /// Stored title/text of a document (from the lexical index).
+    pub fn stored(&self, doc: DocId) -> Result<Option<StoredDoc>> {
+        match &self.bm25 {
+            Some(r) => Ok(r.index().stored(doc)?),
+            None => Ok(None),
+        }
+    }
+}

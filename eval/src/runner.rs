@@ -1,0 +1,100 @@
+//! The BEIR runner: retrieve for every judged query of a split, evaluate, time it.
+
+use std::time::Instant;
+
+use rayon::prelude::*;
+use seine_datasets::beir::{BeirDir, Qrels};
+use seine_datasets::Query;
+use seine_engine::Searcher;
+
+use crate::metrics::{EvalOptions, MeasureSet, evaluate};
+use crate::{Error, Result, Run};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    pub split: String,
+    /// Retriever name (`bm25`, ...).
+    pub retriever: String,
+    /// Hits kept per query (the deepest cut-off evaluated).
+    pub depth: usize,
+    pub eval: EvalOptions,
+}
+
+/// The outcome of a BEIR evaluation.
+#[derive(Debug, Clone)]
+pub struct BeirResult {
+    pub dataset: String,
+    pub split: String,
+    pub retriever: String,
+    pub queries: usize,
+    pub run: Run,
+    pub measures: MeasureSet,
+    /// Wall time of retrieval over all queries.
+    pub search_seconds: f64,
+}
+
+/// Retrieves `depth` hits for each query, in parallel over queries.
+pub fn retrieve_all(
+    searcher: &Searcher,
+    retriever: &str,
+    queries: &[Query],
+    depth: usize,
+    on_done: &(dyn Fn() + Sync),
+) -> Result<Run> {
+    // Fail early on an unknown retriever rather than once per query.
+    searcher.retriever(retriever)?;
+    // BEIR drops a hit equal to the query id: fetch one more so `depth` remain.
+    let results: Vec<Result<(String, Vec<(String, f64)>)>> = queries
+        .par_iter()
+        .map(|q| {
+            let hits = searcher.search(retriever, &q.text, depth + 1)?;
+            on_done();
+            Ok((
+                q.id.clone(),
+                hits.into_iter()
+                    .map(|h| (h.id, f64::from(h.score)))
+                    .collect(),
+            ))
+        })
+        .collect();
+    let mut run = Run::new();
+    for r in results {
+        let (qid, hits) = r?;
+        run.insert(qid, hits);
+    }
+    Ok(run)
+}
+
+/// Runs a BEIR split end to end with an open searcher.
+pub fn run_beir(
+    dir: &BeirDir,
+    searcher: &Searcher,
+    spec: &RunSpec,
+    on_query: &(dyn Fn() + Sync),
+) -> Result<BeirResult> {
+    let (queries, qrels): (Vec<Query>, Qrels) = dir.split(&spec.split)?;
+    if queries.is_empty() {
+        return Err(Error::Empty(format!(
+            "{}: no query of queries.jsonl is judged in {}",
+            dir.root().display(),
+            dir.qrels_path(&spec.split).display()
+        )));
+    }
+    let start = Instant::now();
+    let mut run = retrieve_all(searcher, &spec.retriever, &queries, spec.depth, on_query)?;
+    let search_seconds = start.elapsed().as_secs_f64();
+    for hits in run.values_mut() {
+        hits.truncate(spec.depth + 1);
+    }
+    let measures = evaluate(&run, &qrels, &spec.eval);
+    Ok(BeirResult {
+        dataset: dir.name(),
+        split: spec.split.clone(),
+        retriever: spec.retriever.clone(),
+        queries: queries.len(),
+        run,
+        measures,
+        search_seconds,
+    })
+}

@@ -1,0 +1,359 @@
+//! The index directory and its atomic commits.
+//!
+//! Layout:
+//! ```text
+//! <index>/manifest.json          what the index holds (written last, atomically)
+//! <index>/gen-000001/doc_ids.jsonl
+//! <index>/gen-000001/lexical/    tantivy files
+//! ```
+//! A new index is built in a hidden sibling folder (`.<name>.building-<pid>`) and renamed
+//! into place when complete. Rebuilding an existing index (`overwrite`) builds the next
+//! generation folder beside the current one and then swaps `manifest.json` atomically.
+//! Either way, a build killed at any point leaves no index, or the previous committed
+//! one; leftovers of dead builds are removed by the next build.
+
+use std::path::{Path, PathBuf};
+
+use seine_datasets::Doc;
+
+use crate::docmap::{DOC_IDS_FILE, DocMapWriter};
+use crate::lexical::{LexicalIndex, LexicalWriter};
+use crate::manifest::{now_rfc3339, sync_dir};
+use crate::{DocId, DocMap, Error, FORMAT_VERSION, LexicalSettings, Manifest, Result, SourceInfo};
+
+const LEXICAL_DIR: &str = "lexical";
+
+fn gen_name(generation: u64) -> String {
+    format!("gen-{generation:06}")
+}
+
+/// An open, committed index.
+#[derive(Debug, Clone)]
+pub struct IndexDir {
+    root: PathBuf,
+    manifest: Manifest,
+}
+
+impl IndexDir {
+    /// Opens the committed index at `root` (reads only its manifest).
+    pub fn open(root: &Path) -> Result<Self> {
+        if !root.is_dir() {
+            return Err(Error::NotAnIndex {
+                path: root.to_path_buf(),
+                message: "no such index directory".into(),
+            });
+        }
+        let manifest = Manifest::read(root)?;
+        Ok(IndexDir {
+            root: root.to_path_buf(),
+            manifest,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    fn generation_dir(&self) -> PathBuf {
+        self.root.join(gen_name(self.manifest.generation))
+    }
+
+    /// The external ↔ internal id map.
+    pub fn doc_map(&self) -> Result<DocMap> {
+        DocMap::load(&self.generation_dir().join(DOC_IDS_FILE))
+    }
+
+    /// The lexical index, searching with the manifest's BM25 parameters.
+    pub fn lexical(&self) -> Result<LexicalIndex> {
+        let settings = self.manifest.lexical.ok_or_else(|| Error::NotAnIndex {
+            path: self.root.clone(),
+            message: "this index has no lexical (BM25) part".into(),
+        })?;
+        LexicalIndex::open(
+            &self.generation_dir().join(LEXICAL_DIR),
+            settings.mode,
+            settings.params(),
+        )
+    }
+}
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    pub source: SourceInfo,
+    pub lexical: Option<LexicalSettings>,
+    /// Replace an existing index at the target (atomically).
+    pub overwrite: bool,
+    /// Recorded in the manifest.
+    pub command: Option<String>,
+    /// Indexing threads (tantivy); 0 = all cores.
+    pub threads: usize,
+}
+
+/// Where a build writes until it commits.
+enum Staging {
+    /// No index at the target yet: the whole directory is built aside.
+    Fresh { dir: PathBuf },
+    /// Replacing a committed index: a new generation inside it.
+    NextGeneration { previous: u64 },
+}
+
+/// Builds an index; nothing is visible at the target until [`IndexWriter::commit`].
+/// Dropping the writer without committing removes what it wrote.
+pub struct IndexWriter {
+    root: PathBuf,
+    staging: Staging,
+    /// Where this build's generation is written.
+    work_dir: PathBuf,
+    generation: u64,
+    opts: BuildOptions,
+    ids: Option<DocMapWriter>,
+    lexical: Option<LexicalWriter>,
+    committed: bool,
+}
+
+fn pid_alive(pid: u32) -> bool {
+    Path::new("/proc").join(pid.to_string()).exists()
+}
+
+/// Removes leftovers of builds whose process is gone: names `<prefix><pid>`.
+fn remove_dead_builds(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(prefix).and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !pid_alive(pid) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+impl IndexWriter {
+    pub fn create(root: &Path, opts: BuildOptions) -> Result<Self> {
+        if let Some(l) = &opts.lexical {
+            l.params().validate()?;
+        }
+        let name = root
+            .file_name()
+            .ok_or_else(|| Error::Target {
+                path: root.to_path_buf(),
+                message: "index path has no final component".into(),
+            })?
+            .to_string_lossy()
+            .into_owned();
+        let parent = match root.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let (staging, work_dir, generation) = if root.exists() {
+            let manifest = match Manifest::read(root) {
+                Ok(m) => Some(m),
+                Err(Error::NotAnIndex { .. }) if dir_is_empty(root) => None,
+                Err(e @ Error::NotAnIndex { .. }) => {
+                    return Err(Error::Target {
+                        path: root.to_path_buf(),
+                        message: format!(
+                            "exists and is not a seine index ({e}); refusing to overwrite it"
+                        ),
+                    });
+                }
+                Err(e) => return Err(e),
+            };
+            match manifest {
+                None => {
+                    // An empty directory: build aside, rename over it.
+                    let dir = parent.join(format!(".{name}.building-{}", std::process::id()));
+                    (Staging::Fresh { dir: dir.clone() }, dir.join(gen_name(1)), 1)
+                }
+                Some(m) => {
+                    if !opts.overwrite {
+                        return Err(Error::Target {
+                            path: root.to_path_buf(),
+                            message: "an index already exists here (use --overwrite to replace it)"
+                                .into(),
+                        });
+                    }
+                    remove_dead_builds(root, ".building-");
+                    remove_stale_generations(root, m.generation);
+                    let generation = m.generation + 1;
+                    let work = root.join(format!(".building-{}", std::process::id()));
+                    (
+                        Staging::NextGeneration {
+                            previous: m.generation,
+                        },
+                        work,
+                        generation,
+                    )
+                }
+            }
+        } else {
+            let dir = parent.join(format!(".{name}.building-{}", std::process::id()));
+            (Staging::Fresh { dir: dir.clone() }, dir.join(gen_name(1)), 1)
+        };
+        remove_dead_builds(&parent, &format!(".{name}.building-"));
+        let _ = std::fs::remove_dir_all(&work_dir);
+        std::fs::create_dir_all(&work_dir).map_err(|e| Error::io(&work_dir, e))?;
+        let mut writer = IndexWriter {
+            root: root.to_path_buf(),
+            staging,
+            work_dir,
+            generation,
+            opts,
+            ids: None,
+            lexical: None,
+            committed: false,
+        };
+        writer.ids = Some(DocMapWriter::create(&writer.work_dir.join(DOC_IDS_FILE))?);
+        if let Some(l) = writer.opts.lexical {
+            let threads = match writer.opts.threads {
+                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                n => n,
+            };
+            writer.lexical = Some(LexicalWriter::create(
+                &writer.work_dir.join(LEXICAL_DIR),
+                l.mode,
+                threads,
+                threads * 64_000_000,
+            )?);
+        }
+        Ok(writer)
+    }
+
+    /// Adds a document; returns its [`DocId`].
+    pub fn add(&mut self, doc: &Doc) -> Result<DocId> {
+        let ids = self.ids.as_mut().expect("writer not committed");
+        let id = ids.push(&doc.id)?;
+        if let Some(l) = &mut self.lexical {
+            l.add(id, doc)?;
+        }
+        Ok(id)
+    }
+
+    /// Documents added so far.
+    pub fn len(&self) -> u64 {
+        self.ids.as_ref().map_or(0, |i| i.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Makes the build durable and visible at the target, atomically.
+    pub fn commit(mut self) -> Result<IndexDir> {
+        let doc_count = self.len();
+        if let Some(l) = self.lexical.take() {
+            l.commit()?;
+        }
+        self.ids.take().expect("writer not committed").finish()?;
+        let gen_dir_name = gen_name(self.generation);
+        let mut files = Vec::new();
+        list_files(&self.work_dir, &self.work_dir, &gen_dir_name, &mut files)?;
+        files.sort();
+        let manifest = Manifest {
+            format_version: FORMAT_VERSION,
+            seine_version: env!("CARGO_PKG_VERSION").to_string(),
+            created_at: now_rfc3339(),
+            command: self.opts.command.clone(),
+            generation: self.generation,
+            doc_count,
+            source: self.opts.source.clone(),
+            lexical: self.opts.lexical,
+            files,
+        };
+        sync_tree(&self.work_dir)?;
+        match &self.staging {
+            Staging::Fresh { dir } => {
+                manifest.write_atomic(dir)?;
+                // rename(2) replaces an empty directory, fails on a non-empty one: a
+                // concurrent build that committed first is never overwritten.
+                std::fs::rename(dir, &self.root).map_err(|e| Error::Target {
+                    path: self.root.clone(),
+                    message: format!("cannot move the new index into place: {e}"),
+                })?;
+                if let Some(parent) = self.root.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    sync_dir(parent)?;
+                }
+            }
+            Staging::NextGeneration { previous } => {
+                let gen_dir = self.root.join(&gen_dir_name);
+                std::fs::rename(&self.work_dir, &gen_dir).map_err(|e| Error::io(&gen_dir, e))?;
+                sync_dir(&self.root)?;
+                manifest.write_atomic(&self.root)?;
+                let _ = std::fs::remove_dir_all(self.root.join(gen_name(*previous)));
+            }
+        }
+        self.committed = true;
+        IndexDir::open(&self.root)
+    }
+}
+
+impl Drop for IndexWriter {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        // Stop tantivy's threads before removing their files.
+        drop(self.lexical.take());
+        let dir = match &self.staging {
+            Staging::Fresh { dir } => dir,
+            Staging::NextGeneration { .. } => &self.work_dir,
+        };
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+fn dir_is_empty(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none())
+}
+
+/// Removes generation folders other than the committed one (a build killed after
+/// moving its generation in place but before the manifest swap).
+fn remove_stale_generations(root: &Path, current: u64) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("gen-") && name != gen_name(current) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+fn list_files(base: &Path, dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let path = entry.path();
+        if path.is_dir() {
+            list_files(base, &path, prefix, out)?;
+        } else {
+            let rel = path.strip_prefix(base).unwrap_or(&path);
+            out.push(format!("{prefix}/{}", rel.to_string_lossy()));
+        }
+    }
+    Ok(())
+}
+
+/// fsyncs every file and directory under `dir`.
+fn sync_tree(dir: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        if path.is_dir() {
+            sync_tree(&path)?;
+        } else {
+            std::fs::File::open(&path)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| Error::io(&path, e))?;
+        }
+    }
+    sync_dir(dir)
+}
+

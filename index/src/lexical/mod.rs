@@ -1,0 +1,303 @@
+//! The lexical inverted index (tantivy) with Lucene-equivalent English analysis and
+//! BM25 with configurable `k1`/`b`.
+//!
+//! Two layouts, as Pyserini's BEIR baselines: `flat` indexes title and text as one
+//! field (`contents`); `multifield` indexes `title` and `text` separately and a query
+//! scores both fields with equal weight (the sum of the two BM25 scores).
+
+mod analyzer;
+mod bm25;
+pub mod porter;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use seine_datasets::Doc;
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, Occur, Query};
+use tantivy::schema::{
+    FAST, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
+};
+use tantivy::tokenizer::TextAnalyzer;
+use tantivy::{DocAddress, Index, IndexReader, ReloadPolicy, TantivyDocument, Term};
+
+pub use analyzer::{ANALYZER_NAME, EnglishTokenizer, LUCENE_ENGLISH_STOP_WORDS, analyze, terms};
+pub use bm25::{Bm25Params, Bm25TermQuery, idf};
+
+use crate::{DocId, Error, Result, ScoredDoc, sort_hits};
+
+/// Which fields BM25 indexes and searches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Bm25Mode {
+    /// Title and text concatenated into one field (Pyserini "flat").
+    #[default]
+    Flat,
+    /// Title and text as separate fields, equal weights (Pyserini "multifield").
+    Multifield,
+}
+
+impl std::fmt::Display for Bm25Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Bm25Mode::Flat => "flat",
+            Bm25Mode::Multifield => "multifield",
+        })
+    }
+}
+
+impl std::str::FromStr for Bm25Mode {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "flat" => Ok(Bm25Mode::Flat),
+            "multifield" => Ok(Bm25Mode::Multifield),
+            _ => Err(Error::InvalidSetting(format!(
+                "unknown bm25 mode {s:?} (expected flat or multifield)"
+            ))),
+        }
+    }
+}
+
+/// The tantivy fields of a lexical index.
+#[derive(Debug, Clone)]
+struct Fields {
+    id: Field,
+    doc_id: Field,
+    title: Field,
+    text: Field,
+    /// The fields BM25 searches.
+    searched: Vec<Field>,
+    /// The flat field (`flat` mode only).
+    contents: Option<Field>,
+}
+
+fn schema(mode: Bm25Mode) -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let analyzed = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(ANALYZER_NAME)
+            .set_index_option(IndexRecordOption::WithFreqs)
+            .set_fieldnorms(true),
+    );
+    let id = b.add_text_field("id", STRING | STORED);
+    let doc_id = b.add_u64_field("doc_id", FAST | STORED);
+    let (title, text, contents, searched) = match mode {
+        Bm25Mode::Flat => {
+            let title = b.add_text_field("title", STORED);
+            let text = b.add_text_field("text", STORED);
+            let contents = b.add_text_field("contents", analyzed);
+            (title, text, Some(contents), vec![contents])
+        }
+        Bm25Mode::Multifield => {
+            let title = b.add_text_field("title", analyzed.clone() | STORED);
+            let text = b.add_text_field("text", analyzed | STORED);
+            (title, text, None, vec![title, text])
+        }
+    };
+    (
+        b.build(),
+        Fields {
+            id,
+            doc_id,
+            title,
+            text,
+            searched,
+            contents,
+        },
+    )
+}
+
+fn register(index: &Index) {
+    index
+        .tokenizers()
+        .register(ANALYZER_NAME, TextAnalyzer::from(EnglishTokenizer));
+}
+
+/// Writes a new lexical index into an empty directory.
+pub struct LexicalWriter {
+    writer: tantivy::IndexWriter,
+    fields: Fields,
+}
+
+impl LexicalWriter {
+    /// `threads` indexing threads sharing `heap_bytes` of buffer.
+    pub fn create(dir: &Path, mode: Bm25Mode, threads: usize, heap_bytes: usize) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let (schema, fields) = schema(mode);
+        let index = Index::create_in_dir(dir, schema)?;
+        register(&index);
+        let threads = threads.clamp(1, 8);
+        let heap = heap_bytes.max(threads * 16_000_000);
+        let writer = index.writer_with_num_threads(threads, heap)?;
+        Ok(LexicalWriter { writer, fields })
+    }
+
+    pub fn add(&mut self, doc_id: DocId, doc: &Doc) -> Result<()> {
+        let f = &self.fields;
+        let mut d = TantivyDocument::default();
+        d.add_text(f.id, &doc.id);
+        d.add_u64(f.doc_id, u64::from(doc_id));
+        d.add_text(f.title, &doc.title);
+        d.add_text(f.text, &doc.text);
+        if let Some(contents) = f.contents {
+            if doc.title.is_empty() {
+                d.add_text(contents, &doc.text);
+            } else {
+                d.add_text(contents, format!("{} {}", doc.title, doc.text));
+            }
+        }
+        self.writer.add_document(d)?;
+        Ok(())
+    }
+
+    /// Commits and waits for background merges; the files are synced to disk.
+    pub fn commit(mut self) -> Result<()> {
+        self.writer.commit()?;
+        self.writer.wait_merging_threads()?;
+        Ok(())
+    }
+}
+
+/// A document's stored fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDoc {
+    pub id: String,
+    pub title: String,
+    pub text: String,
+}
+
+/// An open lexical index, ready to search.
+pub struct LexicalIndex {
+    reader: IndexReader,
+    fields: Fields,
+    mode: Bm25Mode,
+    params: Bm25Params,
+    /// Per segment: segment-local doc → [`DocId`].
+    seg_doc_ids: Vec<Vec<DocId>>,
+    /// [`DocId`] → address (for stored fields).
+    addresses: Vec<DocAddress>,
+}
+
+impl LexicalIndex {
+    pub fn open(dir: &Path, mode: Bm25Mode, params: Bm25Params) -> Result<Self> {
+        params.validate()?;
+        let index = Index::open_in_dir(dir)?;
+        register(&index);
+        let (expected, fields) = schema(mode);
+        if index.schema() != expected {
+            return Err(Error::NotAnIndex {
+                path: dir.to_path_buf(),
+                message: format!("lexical index schema does not match bm25 mode {mode}"),
+            });
+        }
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let searcher = reader.searcher();
+        let mut seg_doc_ids = Vec::new();
+        let total = searcher.num_docs() as usize;
+        let mut addresses = vec![DocAddress::new(u32::MAX, 0); total];
+        for (ord, seg) in searcher.segment_readers().iter().enumerate() {
+            let col = seg.fast_fields().u64("doc_id")?;
+            let mut ids = Vec::with_capacity(seg.max_doc() as usize);
+            for local in 0..seg.max_doc() {
+                let id = col.first(local).ok_or_else(|| {
+                    Error::Internal(format!("document without doc_id in segment {ord}"))
+                })? as DocId;
+                let slot = addresses.get_mut(id as usize).ok_or_else(|| {
+                    Error::Internal(format!("doc_id {id} out of range ({total} documents)"))
+                })?;
+                *slot = DocAddress::new(ord as u32, local);
+                ids.push(id);
+            }
+            seg_doc_ids.push(ids);
+        }
+        Ok(LexicalIndex {
+            reader,
+            fields,
+            mode,
+            params,
+            seg_doc_ids,
+            addresses,
+        })
+    }
+
+    pub fn mode(&self) -> Bm25Mode {
+        self.mode
+    }
+
+    pub fn params(&self) -> Bm25Params {
+        self.params
+    }
+
+    pub fn num_docs(&self) -> usize {
+        self.addresses.len()
+    }
+
+    /// The BM25 query for `text`: one clause per distinct analyzed term and searched
+    /// field, weighted by the term's count in the query. `None` when nothing is left
+    /// after analysis (only stop words, punctuation).
+    pub fn query(&self, text: &str, params: Bm25Params) -> Option<Box<dyn Query>> {
+        let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+        analyze(text, |t, _, _, _| *counts.entry(t.to_string()).or_default() += 1);
+        if counts.is_empty() {
+            return None;
+        }
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for field in &self.fields.searched {
+            for (term, n) in &counts {
+                let term = Term::from_field_text(*field, term);
+                clauses.push((Occur::Should, Box::new(Bm25TermQuery::new(term, params, *n as f32))));
+            }
+        }
+        Some(Box::new(BooleanQuery::new(clauses)))
+    }
+
+    /// The top `k` documents for `text` by BM25 with the index's parameters.
+    pub fn search(&self, text: &str, k: usize) -> Result<Vec<ScoredDoc>> {
+        self.search_with(text, k, self.params)
+    }
+
+    /// The top `k` documents for `text` by BM25 with the given parameters.
+    pub fn search_with(&self, text: &str, k: usize, params: Bm25Params) -> Result<Vec<ScoredDoc>> {
+        params.validate()?;
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let Some(query) = self.query(text, params) else {
+            return Ok(Vec::new());
+        };
+        let searcher = self.reader.searcher();
+        let top = searcher.search(&query, &TopDocs::with_limit(k).order_by_score())?;
+        let mut hits: Vec<ScoredDoc> = top
+            .into_iter()
+            .map(|(score, addr)| {
+                ScoredDoc::new(
+                    self.seg_doc_ids[addr.segment_ord as usize][addr.doc_id as usize],
+                    score,
+                )
+            })
+            .collect();
+        sort_hits(&mut hits);
+        Ok(hits)
+    }
+
+    /// Stored fields of a document.
+    pub fn stored(&self, doc: DocId) -> Result<Option<StoredDoc>> {
+        let Some(addr) = self.addresses.get(doc as usize) else {
+            return Ok(None);
+        };
+        let d: TantivyDocument = self.reader.searcher().doc(*addr)?;
+        let get = |f: Field| {
+            d.get_first(f)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        Ok(Some(StoredDoc {
+            id: get(self.fields.id),
+            title: get(self.fields.title),
+            text: get(self.fields.text),
+        }))
+    }
+}

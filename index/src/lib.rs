@@ -1,0 +1,20 @@
+//! seine-index: storage and candidate generation.
+//!
+//! - [`IndexDir`]: the on-disk index directory, its [`Manifest`] and atomic commits.
+//! - [`lexical`]: the tantivy inverted index with Lucene-equivalent English analysis
+//!   and BM25 with configurable `k1`/`b` (our own tantivy `Query → Weight → Scorer`).
+//! - [`DocMap`]: external document id ↔ internal [`DocId`].
+//! - Shared vocabulary: [`DocId`], [`Score`], [`ScoredDoc`].
+
+mod dir;
+mod docmap;
+mod error;
+pub mod lexical;
+mod manifest;
+mod types;
+
+pub use dir::{BuildOptions, IndexDir, IndexWriter};
+pub use docmap::DocMap;
+pub use error::{Error, Result};
+pub use manifest::{FORMAT_VERSION, LexicalSettings, Manifest, SourceInfo};
+pub use types::{DocId, Score, ScoredDoc, sort_hits};

@@ -1,0 +1,199 @@
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::lexical::{Bm25Mode, Bm25Params};
+use crate::{Error, Result};
+
+/// The on-disk format version this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+pub(crate) const MANIFEST_FILE: &str = "manifest.json";
+
+/// `manifest.json`: what an index holds. Written last, atomically: an index directory
+/// is whatever its manifest names, nothing else.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format_version: u32,
+    /// The seine version that wrote the index.
+    pub seine_version: String,
+    /// RFC 3339 UTC time of the commit.
+    pub created_at: String,
+    /// The command line that built it, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// Bumped by every commit; names the `gen-NNNNNN` folder holding the data.
+    pub generation: u64,
+    pub doc_count: u64,
+    pub source: SourceInfo,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lexical: Option<LexicalSettings>,
+    /// Files of the generation, relative to the index directory.
+    pub files: Vec<String>,
+}
+
+/// Where the documents came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SourceInfo {
+    pub path: String,
+    pub format: String,
+    /// Size and modification time of the input, to tell whether an index is stale.
+    #[serde(default)]
+    pub fingerprint: String,
+}
+
+impl SourceInfo {
+    /// Describes the corpus at `path` (made absolute when possible).
+    pub fn of(path: &Path, format: &str) -> Self {
+        let abs = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        SourceInfo {
+            path: abs.to_string_lossy().into_owned(),
+            format: format.to_string(),
+            fingerprint: fingerprint(&abs),
+        }
+    }
+}
+
+/// `<bytes>-<mtime ns>` of a file, or of a folder's `corpus.jsonl` when it has one.
+fn fingerprint(path: &Path) -> String {
+    let target = if path.is_dir() && path.join("corpus.jsonl").is_file() {
+        path.join("corpus.jsonl")
+    } else {
+        path.to_path_buf()
+    };
+    match std::fs::metadata(&target) {
+        Ok(m) => {
+            let mtime = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            format!("{}-{mtime}", m.len())
+        }
+        Err(_) => String::new(),
+    }
+}
+
+/// Settings of the lexical (BM25) index. `k1`/`b` are the defaults searches use; they
+/// can be overridden per search without re-indexing.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LexicalSettings {
+    pub mode: Bm25Mode,
+    pub analyzer: AnalyzerName,
+    pub k1: f32,
+    pub b: f32,
+}
+
+impl LexicalSettings {
+    pub fn new(mode: Bm25Mode, params: Bm25Params) -> Self {
+        LexicalSettings {
+            mode,
+            analyzer: AnalyzerName::LuceneEnglish,
+            k1: params.k1,
+            b: params.b,
+        }
+    }
+
+    pub fn params(&self) -> Bm25Params {
+        Bm25Params {
+            k1: self.k1,
+            b: self.b,
+        }
+    }
+}
+
+/// The text analysis chain of the lexical index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AnalyzerName {
+    /// UAX#29 words, possessives, lower-case, Lucene English stop words, Porter.
+    LuceneEnglish,
+}
+
+impl Manifest {
+    pub(crate) fn read(root: &Path) -> Result<Self> {
+        let path = root.join(MANIFEST_FILE);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NotAnIndex {
+                    path: root.to_path_buf(),
+                    message: "no manifest.json: not a seine index (or never committed)".into(),
+                });
+            }
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| Error::NotAnIndex {
+            path: path.clone(),
+            message: format!("unreadable manifest: {e}"),
+        })?;
+        if m.format_version != FORMAT_VERSION {
+            return Err(Error::NotAnIndex {
+                path,
+                message: format!(
+                    "index format version {} (this seine reads version {FORMAT_VERSION}): \
+                     rebuild the index",
+                    m.format_version
+                ),
+            });
+        }
+        Ok(m)
+    }
+
+    /// Writes `manifest.json` atomically: a temporary file, synced, renamed over the old
+    /// one, and the directory synced.
+    pub(crate) fn write_atomic(&self, root: &Path) -> Result<()> {
+        let path = root.join(MANIFEST_FILE);
+        let tmp = root.join(format!(".{MANIFEST_FILE}.tmp-{}", std::process::id()));
+        let json = serde_json::to_vec_pretty(self).map_err(|e| Error::Internal(e.to_string()))?;
+        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        f.write_all(&json).map_err(|e| Error::io(&tmp, e))?;
+        f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        drop(f);
+        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+        sync_dir(root)
+    }
+}
+
+/// fsyncs a directory so renames inside it are durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
+}
+
+/// Now as RFC 3339 UTC (seconds).
+pub(crate) fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_shape() {
+        let s = super::now_rfc3339();
+        assert_eq!(s.len(), 20, "{s}");
+        assert!(s.starts_with("20") && s.ends_with('Z'));
+    }
+}

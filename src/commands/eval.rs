@@ -1,0 +1,159 @@
+use std::path::PathBuf;
+
+use anyhow::bail;
+use seine_datasets::CorpusOptions;
+use seine_datasets::beir::BeirDir;
+use seine_engine::Searcher;
+use seine_eval::metrics::EvalOptions;
+use seine_eval::report::{mteb_task_name, table, write_mteb};
+use seine_eval::run::write_trec;
+use seine_eval::runner::{RunSpec, run_beir};
+use seine_index::{IndexDir, SourceInfo};
+
+use super::{Bm25Args, build_index, default_eval_index};
+use crate::progress::counter;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A BEIR dataset folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv).
+    dataset: PathBuf,
+    /// Qrels split to evaluate.
+    #[arg(long, default_value = "test")]
+    split: String,
+    /// Retriever to evaluate.
+    #[arg(long, default_value = "bm25")]
+    retriever: String,
+    #[command(flatten)]
+    bm25: Bm25Args,
+    /// Index to use; built when missing [default: <out>/indexes/<dataset>-bm25-<mode>].
+    #[arg(long)]
+    index: Option<PathBuf>,
+    /// Rebuild the index even if it matches the dataset and settings.
+    #[arg(long)]
+    rebuild: bool,
+    /// Where results go: <out>/<run>/<Task>.json (MTEB layout) and a TREC run file.
+    #[arg(long, default_value = "results")]
+    out: PathBuf,
+    /// Hits retrieved per query (the deepest cut-off evaluated).
+    #[arg(long, default_value_t = 1000)]
+    depth: usize,
+    /// Keep hits whose id equals the query id (BEIR drops them by default).
+    #[arg(long)]
+    keep_identical_ids: bool,
+    /// Indexing threads (0 = all cores).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+}
+
+pub fn run(a: Args) -> anyhow::Result<()> {
+    if a.depth == 0 {
+        bail!("--depth must be at least 1");
+    }
+    a.bm25.params().validate()?;
+    let beir = BeirDir::open(&a.dataset)?;
+    let dataset = beir.name();
+    let explicit = a.index.is_some();
+    let index_path = a
+        .index
+        .clone()
+        .unwrap_or_else(|| default_eval_index(&a.out, &dataset, a.bm25.bm25_mode));
+    let dir = open_or_build(&a, &beir, &index_path, explicit)?;
+    let mut searcher = Searcher::open(dir)?;
+    searcher.set_bm25_params(a.bm25.params())?;
+
+    let spec = RunSpec {
+        split: a.split.clone(),
+        retriever: a.retriever.clone(),
+        depth: a.depth,
+        eval: EvalOptions {
+            ignore_identical_ids: !a.keep_identical_ids,
+            ..EvalOptions::default()
+        },
+    };
+    let queries = beir.split(&a.split)?.0.len() as u64;
+    let bar = counter("searching", queries);
+    let result = run_beir(&beir, &searcher, &spec, &|| bar.inc(1))?;
+    bar.finish_and_clear();
+
+    let run_name = format!("seine-{}-{}", a.retriever, a.bm25.bm25_mode);
+    let settings = serde_json::json!({
+        "bm25_mode": a.bm25.bm25_mode,
+        "k1": a.bm25.k1,
+        "b": a.bm25.b,
+        "depth": a.depth,
+        "ignore_identical_ids": !a.keep_identical_ids,
+        "index": index_path,
+    });
+    let json_path = write_mteb(&a.out, &run_name, &result, settings)?;
+    let run_path = json_path.with_file_name(format!(
+        "{}.{}.trec",
+        mteb_task_name(&result.dataset),
+        a.split
+    ));
+    write_trec(&run_path, &result.run, &run_name)?;
+
+    print!("{}", table(&result));
+    let m = &result.measures.mean;
+    println!(
+        "nDCG@10 {:.4}  Recall@100 {:.4}  ({} bm25 k1={} b={})",
+        m["ndcg_at_10"], m["recall_at_100"], a.bm25.bm25_mode, a.bm25.k1, a.bm25.b
+    );
+    println!("results: {}", json_path.display());
+    println!("run:     {}", run_path.display());
+    Ok(())
+}
+
+/// Reuses the index when it was built from this corpus (same file, size and time) with
+/// the same BM25 mode; builds it otherwise.
+fn open_or_build(
+    a: &Args,
+    beir: &BeirDir,
+    path: &std::path::Path,
+    explicit: bool,
+) -> anyhow::Result<IndexDir> {
+    let want = SourceInfo::of(beir.root(), "beir");
+    let mut overwrite = false;
+    if path.exists() && !a.rebuild {
+        match IndexDir::open(path) {
+            Ok(dir) => {
+                let m = dir.manifest();
+                let same_source =
+                    m.source.path == want.path && m.source.fingerprint == want.fingerprint;
+                let same_mode = m.lexical.map(|l| l.mode) == Some(a.bm25.bm25_mode);
+                if same_source && same_mode {
+                    eprintln!("reusing index {} ({} documents)", path.display(), m.doc_count);
+                    return Ok(dir);
+                }
+                if explicit {
+                    bail!(
+                        "{} was built from {} with bm25 mode {:?}, not from this dataset with \
+                         mode {}: pass --rebuild to replace it",
+                        path.display(),
+                        m.source.path,
+                        m.lexical.map(|l| l.mode.to_string()),
+                        a.bm25.bm25_mode
+                    );
+                }
+                overwrite = true;
+            }
+            Err(e) if explicit => return Err(e.into()),
+            Err(_) => overwrite = true,
+        }
+    } else if path.exists() {
+        overwrite = true;
+    }
+    eprintln!("building index {}", path.display());
+    let (dir, stats) = build_index(
+        beir.root(),
+        path,
+        &CorpusOptions::default(),
+        a.bm25.settings(),
+        overwrite,
+        a.threads,
+    )?;
+    eprintln!(
+        "indexed {} documents in {:.1} s",
+        stats.docs, stats.seconds
+    );
+    Ok(dir)
+}

@@ -1,0 +1,46 @@
+use std::path::PathBuf;
+
+use super::{Bm25Args, CorpusArgs, build_index};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The corpus: a BEIR folder, a .jsonl or .parquet file, or a folder of .txt/.md.
+    corpus: PathBuf,
+    /// Index directory to create.
+    #[arg(long, short)]
+    out: PathBuf,
+    #[command(flatten)]
+    corpus_args: CorpusArgs,
+    #[command(flatten)]
+    bm25: Bm25Args,
+    /// Replace an existing index at --out (atomically: until the new one is committed,
+    /// the old one stays readable).
+    #[arg(long)]
+    overwrite: bool,
+    /// Indexing threads (0 = all cores).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+}
+
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let (dir, stats) = build_index(
+        &a.corpus,
+        &a.out,
+        &a.corpus_args.options(),
+        a.bm25.settings(),
+        a.overwrite,
+        a.threads,
+    )?;
+    let m = dir.manifest();
+    eprintln!(
+        "indexed {} documents from {} in {:.1} s ({:.0} docs/s) into {} (generation {}, bm25 {})",
+        stats.docs,
+        a.corpus.display(),
+        stats.seconds,
+        stats.docs as f64 / stats.seconds.max(1e-9),
+        dir.root().display(),
+        m.generation,
+        m.lexical.map(|l| l.mode.to_string()).unwrap_or_else(|| "none".into()),
+    );
+    Ok(())
+}

@@ -1,0 +1,45 @@
+//! The `seine` command line: argument parsing and dispatch only.
+
+mod commands;
+mod progress;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "seine", version, about = "Retrieval and embedding engine: index, search, evaluate")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Index a corpus (BEIR folder, .jsonl, .parquet or a folder of .txt/.md files).
+    Index(commands::index::Args),
+    /// Search an index.
+    Search(commands::search::Args),
+    /// Evaluate a retriever on a BEIR dataset (builds or reuses an index).
+    Eval(commands::eval::Args),
+    /// Convert a corpus to Parquet (id, title, text).
+    Convert(commands::convert::Args),
+    /// Benchmarks of the hot paths (print figures, not pass/fail).
+    Bench(commands::bench::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Index(a) => commands::index::run(a),
+        Command::Search(a) => commands::search::run(a),
+        Command::Eval(a) => commands::eval::run(a),
+        Command::Convert(a) => commands::convert::run(a),
+        Command::Bench(a) => commands::bench::run(a),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
