@@ -6,7 +6,11 @@ mod progress;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "seine", version, about = "Retrieval and embedding engine: index, search, evaluate")]
+#[command(
+    name = "seine",
+    version,
+    about = "Retrieval and embedding engine: index, search, evaluate"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

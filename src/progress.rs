@@ -34,7 +34,8 @@ impl DocProgress {
         }
         self.bar.set_position(p.done);
         let rate = docs as f64 / self.start.elapsed().as_secs_f64().max(1e-9);
-        self.bar.set_message(format!("{docs} docs, {rate:.0} docs/s"));
+        self.bar
+            .set_message(format!("{docs} docs, {rate:.0} docs/s"));
     }
 
     pub fn finish(&self) {
@@ -46,8 +47,10 @@ impl DocProgress {
 pub fn counter(what: &str, total: u64) -> ProgressBar {
     let bar = ProgressBar::new(total);
     bar.set_style(
-        ProgressStyle::with_template("{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} ETA {eta}")
-            .expect("template"),
+        ProgressStyle::with_template(
+            "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} ETA {eta}",
+        )
+        .expect("template"),
     );
     bar.set_prefix(what.to_string());
     bar

@@ -120,7 +120,10 @@ pub(crate) fn string_field(
                 return Err(Error::malformed(
                     path,
                     Location::Line(line),
-                    format!("field {name:?} must be a string, found {}", json_kind(&other)),
+                    format!(
+                        "field {name:?} must be a string, found {}",
+                        json_kind(&other)
+                    ),
                 ));
             }
         }
@@ -178,7 +181,6 @@ impl JsonlDocs {
             failed: false,
         })
     }
-
 }
 
 fn parse_doc(
@@ -188,27 +190,27 @@ fn parse_doc(
     line: u64,
     text: &str,
 ) -> Result<Doc> {
-        let mut obj = parse_object(path, line, text)?;
-        let id_names: Vec<&str> = fields.id.iter().map(String::as_str).collect();
-        let id = string_field(path, line, &mut obj, &id_names, true)?.unwrap_or_default();
-        if id.is_empty() {
-            return Err(Error::malformed(
-                path,
-                Location::Line(line),
-                "empty document id",
-            ));
-        }
-        let title = match &fields.title {
-            Some(t) => string_field(path, line, &mut obj, &[t.as_str()], false)?,
-            None => None,
-        };
-        let body = string_field(path, line, &mut obj, &[fields.text.as_str()], true)?;
-        ids.insert(path, &id, Location::Line(line))?;
-        Ok(Doc {
-            id,
-            title: title.unwrap_or_default(),
-            text: body.unwrap_or_default(),
-        })
+    let mut obj = parse_object(path, line, text)?;
+    let id_names: Vec<&str> = fields.id.iter().map(String::as_str).collect();
+    let id = string_field(path, line, &mut obj, &id_names, true)?.unwrap_or_default();
+    if id.is_empty() {
+        return Err(Error::malformed(
+            path,
+            Location::Line(line),
+            "empty document id",
+        ));
+    }
+    let title = match &fields.title {
+        Some(t) => string_field(path, line, &mut obj, &[t.as_str()], false)?,
+        None => None,
+    };
+    let body = string_field(path, line, &mut obj, &[fields.text.as_str()], true)?;
+    ids.insert(path, &id, Location::Line(line))?;
+    Ok(Doc {
+        id,
+        title: title.unwrap_or_default(),
+        text: body.unwrap_or_default(),
+    })
 }
 
 impl Iterator for JsonlDocs {

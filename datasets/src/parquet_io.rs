@@ -51,9 +51,14 @@ struct Columns {
 impl ParquetDocs {
     pub fn open(path: &Path) -> Result<Self> {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default()).map_err(|e| {
-            Error::malformed(path, Location::File, format!("not a readable Parquet file: {e}"))
-        })?;
+        let meta =
+            ArrowReaderMetadata::load(&file, ArrowReaderOptions::default()).map_err(|e| {
+                Error::malformed(
+                    path,
+                    Location::File,
+                    format!("not a readable Parquet file: {e}"),
+                )
+            })?;
         let schema = meta.schema().clone();
         let find = |name: &str| schema.fields().iter().position(|f| f.name() == name);
         let need = |name: &str| {
@@ -79,8 +84,10 @@ impl ParquetDocs {
         for (name, idx) in [("id", Some(id)), ("text", Some(text)), ("title", title)] {
             let Some(idx) = idx else { continue };
             let dt = schema.field(idx).data_type();
-            let ok = matches!(dt, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
-                || (name == "id" && matches!(dt, DataType::Int32 | DataType::Int64));
+            let ok = matches!(
+                dt,
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            ) || (name == "id" && matches!(dt, DataType::Int32 | DataType::Int64));
             if !ok {
                 return Err(Error::malformed(
                     path,
@@ -90,7 +97,10 @@ impl ParquetDocs {
             }
         }
         // Project to the columns we need; projected batches keep schema order.
-        let mut roots: Vec<usize> = [Some(id), title, Some(text)].into_iter().flatten().collect();
+        let mut roots: Vec<usize> = [Some(id), title, Some(text)]
+            .into_iter()
+            .flatten()
+            .collect();
         roots.sort_unstable();
         let pos = |c: usize| roots.iter().position(|&r| r == c).unwrap();
         let cols = Columns {
@@ -156,13 +166,17 @@ impl ParquetDocs {
             if self.row_group >= self.meta.metadata().num_row_groups() {
                 return Ok(false);
             }
-            let file = self.file.try_clone().map_err(|e| Error::io(&self.path, e))?;
-            let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.meta.clone())
-                .with_row_groups(vec![self.row_group])
-                .with_projection(self.mask.clone())
-                .with_batch_size(BATCH_ROWS)
-                .build()
-                .map_err(|e| self.err(format!("cannot read row group: {e}")))?;
+            let file = self
+                .file
+                .try_clone()
+                .map_err(|e| Error::io(&self.path, e))?;
+            let reader =
+                ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.meta.clone())
+                    .with_row_groups(vec![self.row_group])
+                    .with_projection(self.mask.clone())
+                    .with_batch_size(BATCH_ROWS)
+                    .build()
+                    .map_err(|e| self.err(format!("cannot read row group: {e}")))?;
             self.reader = Some(reader);
         }
     }

@@ -63,10 +63,7 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         let kind = entry.file_type().map_err(|e| Error::io(&path, e))?;
         if kind.is_dir() {
             collect(&path, out)?;
-        } else if path
-            .extension()
-            .is_some_and(|e| e == "txt" || e == "md")
-        {
+        } else if path.extension().is_some_and(|e| e == "txt" || e == "md") {
             out.push(path);
         }
     }

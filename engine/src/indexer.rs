@@ -28,7 +28,7 @@ pub fn index_corpus(
         let doc = doc?;
         writer.add(&doc)?;
         n += 1;
-        if n % 256 == 0 {
+        if n.is_multiple_of(256) {
             on_progress(docs.progress(), n);
         }
     }

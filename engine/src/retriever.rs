@@ -1,5 +1,5 @@
-use seine_index::lexical::{Bm25Params, LexicalIndex};
 use seine_index::ScoredDoc;
+use seine_index::lexical::{Bm25Params, LexicalIndex};
 
 use crate::Result;
 

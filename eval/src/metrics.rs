@@ -63,7 +63,11 @@ pub fn query_measures(
     ks: &[usize],
 ) -> Measures {
     let num_rel = judged.values().filter(|&&g| g >= 1).count();
-    let mut ideal: Vec<f64> = judged.values().filter(|&&g| g > 0).map(|&g| g as f64).collect();
+    let mut ideal: Vec<f64> = judged
+        .values()
+        .filter(|&&g| g > 0)
+        .map(|&g| g as f64)
+        .collect();
     ideal.sort_by(|a, b| b.total_cmp(a));
     let grade = |d: &str| judged.get(d).copied().unwrap_or(0);
 
@@ -92,11 +96,20 @@ pub fn query_measures(
             .map(|(i, g)| g / ((i + 2) as f64).log2())
             .sum();
         let nr = num_rel as f64;
-        m.insert(format!("ndcg_at_{k}"), if idcg > 0.0 { dcg / idcg } else { 0.0 });
+        m.insert(
+            format!("ndcg_at_{k}"),
+            if idcg > 0.0 { dcg / idcg } else { 0.0 },
+        );
         m.insert(format!("map_at_{k}"), if nr > 0.0 { ap / nr } else { 0.0 });
-        m.insert(format!("recall_at_{k}"), if nr > 0.0 { rel_found as f64 / nr } else { 0.0 });
+        m.insert(
+            format!("recall_at_{k}"),
+            if nr > 0.0 { rel_found as f64 / nr } else { 0.0 },
+        );
         m.insert(format!("precision_at_{k}"), rel_found as f64 / k as f64);
-        m.insert(format!("mrr_at_{k}"), first_rel.map_or(0.0, |r| 1.0 / r as f64));
+        m.insert(
+            format!("mrr_at_{k}"),
+            first_rel.map_or(0.0, |r| 1.0 / r as f64),
+        );
     }
     m
 }
@@ -153,7 +166,11 @@ mod tests {
 
     #[test]
     fn ties_break_by_doc_id_descending() {
-        let hits = vec![("a".to_string(), 1.0), ("b".to_string(), 1.0), ("c".to_string(), 2.0)];
+        let hits = vec![
+            ("a".to_string(), 1.0),
+            ("b".to_string(), 1.0),
+            ("c".to_string(), 2.0),
+        ];
         let order: Vec<&str> = trec_order(&hits).iter().map(|x| x.0).collect();
         assert_eq!(order, vec!["c", "b", "a"]);
     }
@@ -175,6 +192,9 @@ mod tests {
             ignore_identical_ids: false,
             ..EvalOptions::default()
         };
-        assert_eq!(evaluate(&run, &qrels, &keep).per_query["q1"]["mrr_at_10"], 0.5);
+        assert_eq!(
+            evaluate(&run, &qrels, &keep).per_query["q1"]["mrr_at_10"],
+            0.5
+        );
     }
 }

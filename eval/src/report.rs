@@ -41,7 +41,12 @@ pub fn mteb_json(result: &BeirResult, settings: Value) -> Value {
     for (k, v) in &result.measures.mean {
         scores.insert(k.clone(), json!(v));
     }
-    let main = result.measures.mean.get("ndcg_at_10").copied().unwrap_or(0.0);
+    let main = result
+        .measures
+        .mean
+        .get("ndcg_at_10")
+        .copied()
+        .unwrap_or(0.0);
     scores.insert("main_score".into(), json!(main));
     scores.insert("hf_subset".into(), json!("default"));
     scores.insert("languages".into(), json!(["eng-Latn"]));
@@ -63,13 +68,24 @@ pub fn mteb_json(result: &BeirResult, settings: Value) -> Value {
 }
 
 /// Writes `<out>/<run_name>/<Task>.json`; returns its path.
-pub fn write_mteb(out: &Path, run_name: &str, result: &BeirResult, settings: Value) -> Result<PathBuf> {
+pub fn write_mteb(
+    out: &Path,
+    run_name: &str,
+    result: &BeirResult,
+    settings: Value,
+) -> Result<PathBuf> {
     let dir = out.join(run_name);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let path = dir.join(format!("{}.json", mteb_task_name(&result.dataset)));
     let text = serde_json::to_string_pretty(&mteb_json(result, settings)).expect("json");
     std::fs::write(&path, text + "\n").map_err(|e| Error::io(&path, e))?;
     Ok(path)
+}
+
+/// Writes per-query measures as JSON (`{"query id": {"ndcg_at_10": ...}}`).
+pub fn write_per_query(path: &Path, result: &BeirResult) -> Result<()> {
+    let text = serde_json::to_string_pretty(&result.measures.per_query).expect("json");
+    std::fs::write(path, text + "\n").map_err(|e| Error::io(path, e))
 }
 
 /// A readable table of the main measures.

@@ -88,9 +88,15 @@ mod tests {
         run.insert("q2".into(), vec![("d3".into(), -2.0)]);
         write_trec(&path, &run, "bm25").unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with("q1 Q0 d1 1 1.25 bm25\nq1 Q0 d2 2 0.5 bm25\n"), "{text}");
+        assert!(
+            text.starts_with("q1 Q0 d1 1 1.25 bm25\nq1 Q0 d2 2 0.5 bm25\n"),
+            "{text}"
+        );
         let back = read_trec(&path).unwrap();
-        assert_eq!(back["q1"], vec![("d1".to_string(), 1.25), ("d2".to_string(), 0.5)]);
+        assert_eq!(
+            back["q1"],
+            vec![("d1".to_string(), 1.25), ("d2".to_string(), 0.5)]
+        );
         assert_eq!(back["q2"], run["q2"]);
     }
 

@@ -3,8 +3,8 @@
 use std::time::Instant;
 
 use rayon::prelude::*;
-use seine_datasets::beir::{BeirDir, Qrels};
 use seine_datasets::Query;
+use seine_datasets::beir::{BeirDir, Qrels};
 use seine_engine::Searcher;
 
 use crate::metrics::{EvalOptions, MeasureSet, evaluate};
@@ -13,7 +13,6 @@ use crate::{Error, Result, Run};
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct RunSpec {
-    pub split: String,
     /// Retriever name (`bm25`, ...).
     pub retriever: String,
     /// Hits kept per query (the deepest cut-off evaluated).
@@ -45,54 +44,72 @@ pub fn retrieve_all(
     // Fail early on an unknown retriever rather than once per query.
     searcher.retriever(retriever)?;
     // BEIR drops a hit equal to the query id: fetch one more so `depth` remain.
-    let results: Vec<Result<(String, Vec<(String, f64)>)>> = queries
+    let hits = queries
         .par_iter()
         .map(|q| {
             let hits = searcher.search(retriever, &q.text, depth + 1)?;
             on_done();
-            Ok((
-                q.id.clone(),
-                hits.into_iter()
-                    .map(|h| (h.id, f64::from(h.score)))
-                    .collect(),
-            ))
+            let hits = hits.into_iter().map(|h| (h.id, f64::from(h.score)));
+            Ok((q.id.clone(), hits.collect()))
         })
-        .collect();
-    let mut run = Run::new();
-    for r in results {
-        let (qid, hits) = r?;
-        run.insert(qid, hits);
+        .collect::<Result<Vec<_>>>()?;
+    Ok(hits.into_iter().collect())
+}
+
+/// A BEIR split read and checked: the judged queries and their judgments.
+#[derive(Debug, Clone)]
+pub struct Split {
+    pub dataset: String,
+    pub name: String,
+    pub queries: Vec<Query>,
+    pub qrels: Qrels,
+}
+
+impl Split {
+    /// Reads `queries.jsonl` and `qrels/<split>.tsv`; errors name file and line.
+    pub fn load(dir: &BeirDir, split: &str) -> Result<Self> {
+        let (queries, qrels) = dir.split(split)?;
+        if queries.is_empty() {
+            return Err(Error::Empty(format!(
+                "{}: no query of queries.jsonl is judged in {}",
+                dir.root().display(),
+                dir.qrels_path(split).display()
+            )));
+        }
+        Ok(Split {
+            dataset: dir.name(),
+            name: split.to_string(),
+            queries,
+            qrels,
+        })
     }
-    Ok(run)
 }
 
 /// Runs a BEIR split end to end with an open searcher.
 pub fn run_beir(
-    dir: &BeirDir,
+    split: &Split,
     searcher: &Searcher,
     spec: &RunSpec,
     on_query: &(dyn Fn() + Sync),
 ) -> Result<BeirResult> {
-    let (queries, qrels): (Vec<Query>, Qrels) = dir.split(&spec.split)?;
-    if queries.is_empty() {
-        return Err(Error::Empty(format!(
-            "{}: no query of queries.jsonl is judged in {}",
-            dir.root().display(),
-            dir.qrels_path(&spec.split).display()
-        )));
-    }
     let start = Instant::now();
-    let mut run = retrieve_all(searcher, &spec.retriever, &queries, spec.depth, on_query)?;
+    let mut run = retrieve_all(
+        searcher,
+        &spec.retriever,
+        &split.queries,
+        spec.depth,
+        on_query,
+    )?;
     let search_seconds = start.elapsed().as_secs_f64();
     for hits in run.values_mut() {
         hits.truncate(spec.depth + 1);
     }
-    let measures = evaluate(&run, &qrels, &spec.eval);
+    let measures = evaluate(&run, &split.qrels, &spec.eval);
     Ok(BeirResult {
-        dataset: dir.name(),
-        split: spec.split.clone(),
+        dataset: split.dataset.clone(),
+        split: split.name.clone(),
         retriever: spec.retriever.clone(),
-        queries: queries.len(),
+        queries: split.queries.len(),
         run,
         measures,
         search_seconds,

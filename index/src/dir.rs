@@ -127,7 +127,10 @@ fn remove_dead_builds(dir: &Path, prefix: &str) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name.strip_prefix(prefix).and_then(|p| p.parse::<u32>().ok()) else {
+        let Some(pid) = name
+            .strip_prefix(prefix)
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
             continue;
         };
         if pid != std::process::id() && !pid_alive(pid) {
@@ -171,7 +174,11 @@ impl IndexWriter {
                 None => {
                     // An empty directory: build aside, rename over it.
                     let dir = parent.join(format!(".{name}.building-{}", std::process::id()));
-                    (Staging::Fresh { dir: dir.clone() }, dir.join(gen_name(1)), 1)
+                    (
+                        Staging::Fresh { dir: dir.clone() },
+                        dir.join(gen_name(1)),
+                        1,
+                    )
                 }
                 Some(m) => {
                     if !opts.overwrite {
@@ -196,7 +203,11 @@ impl IndexWriter {
             }
         } else {
             let dir = parent.join(format!(".{name}.building-{}", std::process::id()));
-            (Staging::Fresh { dir: dir.clone() }, dir.join(gen_name(1)), 1)
+            (
+                Staging::Fresh { dir: dir.clone() },
+                dir.join(gen_name(1)),
+                1,
+            )
         };
         remove_dead_builds(&parent, &format!(".{name}.building-"));
         let _ = std::fs::remove_dir_all(&work_dir);
@@ -356,4 +367,3 @@ fn sync_tree(dir: &Path) -> Result<()> {
     }
     sync_dir(dir)
 }
-

@@ -75,7 +75,12 @@ fn bm25(a: Bm25Bench) -> anyhow::Result<()> {
     let mut searcher = Searcher::open(dir)?;
     searcher.set_bm25_params(a.bm25.params())?;
     let bm25 = searcher.retriever("bm25")?;
-    let queries: Vec<String> = beir.split(&a.split)?.0.into_iter().map(|q| q.text).collect();
+    let queries: Vec<String> = beir
+        .split(&a.split)?
+        .0
+        .into_iter()
+        .map(|q| q.text)
+        .collect();
     if queries.is_empty() {
         bail!("no judged queries in split {}", a.split);
     }

@@ -5,9 +5,9 @@ use seine_datasets::CorpusOptions;
 use seine_datasets::beir::BeirDir;
 use seine_engine::Searcher;
 use seine_eval::metrics::EvalOptions;
-use seine_eval::report::{mteb_task_name, table, write_mteb};
+use seine_eval::report::{mteb_task_name, table, write_mteb, write_per_query};
 use seine_eval::run::write_trec;
-use seine_eval::runner::{RunSpec, run_beir};
+use seine_eval::runner::{RunSpec, Split, run_beir};
 use seine_index::{IndexDir, SourceInfo};
 
 use super::{Bm25Args, build_index, default_eval_index};
@@ -51,6 +51,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     }
     a.bm25.params().validate()?;
     let beir = BeirDir::open(&a.dataset)?;
+    // Read queries and judgments first: bad input fails before any indexing.
+    let split = Split::load(&beir, &a.split)?;
     let dataset = beir.name();
     let explicit = a.index.is_some();
     let index_path = a
@@ -62,7 +64,6 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     searcher.set_bm25_params(a.bm25.params())?;
 
     let spec = RunSpec {
-        split: a.split.clone(),
         retriever: a.retriever.clone(),
         depth: a.depth,
         eval: EvalOptions {
@@ -70,9 +71,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             ..EvalOptions::default()
         },
     };
-    let queries = beir.split(&a.split)?.0.len() as u64;
-    let bar = counter("searching", queries);
-    let result = run_beir(&beir, &searcher, &spec, &|| bar.inc(1))?;
+    let bar = counter("searching", split.queries.len() as u64);
+    let result = run_beir(&split, &searcher, &spec, &|| bar.inc(1))?;
     bar.finish_and_clear();
 
     let run_name = format!("seine-{}-{}", a.retriever, a.bm25.bm25_mode);
@@ -91,6 +91,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         a.split
     ));
     write_trec(&run_path, &result.run, &run_name)?;
+    let per_query_path = json_path.with_file_name(format!(
+        "{}.{}.per_query.json",
+        mteb_task_name(&result.dataset),
+        a.split
+    ));
+    write_per_query(&per_query_path, &result)?;
 
     print!("{}", table(&result));
     let m = &result.measures.mean;
@@ -121,7 +127,11 @@ fn open_or_build(
                     m.source.path == want.path && m.source.fingerprint == want.fingerprint;
                 let same_mode = m.lexical.map(|l| l.mode) == Some(a.bm25.bm25_mode);
                 if same_source && same_mode {
-                    eprintln!("reusing index {} ({} documents)", path.display(), m.doc_count);
+                    eprintln!(
+                        "reusing index {} ({} documents)",
+                        path.display(),
+                        m.doc_count
+                    );
                     return Ok(dir);
                 }
                 if explicit {
@@ -151,9 +161,6 @@ fn open_or_build(
         overwrite,
         a.threads,
     )?;
-    eprintln!(
-        "indexed {} documents in {:.1} s",
-        stats.docs, stats.seconds
-    );
+    eprintln!("indexed {} documents in {:.1} s", stats.docs, stats.seconds);
     Ok(dir)
 }

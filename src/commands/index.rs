@@ -40,7 +40,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         stats.docs as f64 / stats.seconds.max(1e-9),
         dir.root().display(),
         m.generation,
-        m.lexical.map(|l| l.mode.to_string()).unwrap_or_else(|| "none".into()),
+        m.lexical
+            .map(|l| l.mode.to_string())
+            .unwrap_or_else(|| "none".into()),
     );
     Ok(())
 }

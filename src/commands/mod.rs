@@ -123,7 +123,13 @@ pub fn build_index(
     let bar = DocProgress::new("indexing");
     let result = index_corpus(docs.as_mut(), writer, &mut |p, n| bar.update(p, n));
     bar.finish();
-    result.with_context(|| format!("indexing {} failed; nothing was written to {}", corpus.display(), out.display()))
+    result.with_context(|| {
+        format!(
+            "indexing {} failed; nothing was written to {}",
+            corpus.display(),
+            out.display()
+        )
+    })
 }
 
 /// Default place for indexes built by `seine eval`.

@@ -71,7 +71,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             .map(|s| if s.title.is_empty() { s.text } else { s.title })
             .unwrap_or_default();
         let snippet: String = snippet.chars().take(80).collect();
-        println!("{:>4}  {:>9.4}  {:<14}  {}", rank + 1, h.score, h.id, snippet.replace('\n', " "));
+        println!(
+            "{:>4}  {:>9.4}  {:<14}  {}",
+            rank + 1,
+            h.score,
+            h.id,
+            snippet.replace('\n', " ")
+        );
     }
     Ok(())
 }

@@ -141,7 +141,10 @@ mod tests {
     fn lucene_english_pipeline() {
         assert_eq!(
             terms("The Cells' growth and John's 0.5 mg/kg dose: IL-6 levels were Reduced!"),
-            vec!["cell", "growth", "john", "0.5", "mg", "kg", "dose", "il", "6", "level", "were", "reduc"]
+            vec![
+                "cell", "growth", "john", "0.5", "mg", "kg", "dose", "il", "6", "level", "were",
+                "reduc"
+            ]
         );
     }
 
@@ -154,6 +157,9 @@ mod tests {
     fn long_words_are_split() {
         let word = "x".repeat(600);
         let t = terms(&word);
-        assert_eq!(t.iter().map(|s| s.len()).collect::<Vec<_>>(), vec![255, 255, 90]);
+        assert_eq!(
+            t.iter().map(|s| s.len()).collect::<Vec<_>>(),
+            vec![255, 255, 90]
+        );
     }
 }

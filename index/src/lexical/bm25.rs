@@ -126,10 +126,15 @@ struct Bm25TermWeight {
 }
 
 impl Bm25TermWeight {
-    fn term_scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Option<Bm25TermScorer>> {
+    fn term_scorer(
+        &self,
+        reader: &SegmentReader,
+        boost: Score,
+    ) -> tantivy::Result<Option<Bm25TermScorer>> {
         let field = self.term.field();
         let inverted = reader.inverted_index(field)?;
-        let Some(postings) = inverted.read_postings(&self.term, IndexRecordOption::WithFreqs)? else {
+        let Some(postings) = inverted.read_postings(&self.term, IndexRecordOption::WithFreqs)?
+        else {
             return Ok(None);
         };
         Ok(Some(Bm25TermScorer {

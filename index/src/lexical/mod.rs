@@ -192,7 +192,10 @@ impl LexicalIndex {
                 message: format!("lexical index schema does not match bm25 mode {mode}"),
             });
         }
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
         let searcher = reader.searcher();
         let mut seg_doc_ids = Vec::new();
         let total = searcher.num_docs() as usize;
@@ -239,7 +242,9 @@ impl LexicalIndex {
     /// after analysis (only stop words, punctuation).
     pub fn query(&self, text: &str, params: Bm25Params) -> Option<Box<dyn Query>> {
         let mut counts: BTreeMap<String, u32> = BTreeMap::new();
-        analyze(text, |t, _, _, _| *counts.entry(t.to_string()).or_default() += 1);
+        analyze(text, |t, _, _, _| {
+            *counts.entry(t.to_string()).or_default() += 1
+        });
         if counts.is_empty() {
             return None;
         }
@@ -247,7 +252,10 @@ impl LexicalIndex {
         for field in &self.fields.searched {
             for (term, n) in &counts {
                 let term = Term::from_field_text(*field, term);
-                clauses.push((Occur::Should, Box::new(Bm25TermQuery::new(term, params, *n as f32))));
+                clauses.push((
+                    Occur::Should,
+                    Box::new(Bm25TermQuery::new(term, params, *n as f32)),
+                ));
             }
         }
         Some(Box::new(BooleanQuery::new(clauses)))

@@ -401,6 +401,11 @@ mod reference {
             }
         }
         assert!(n > 7000);
-        assert!(wrong.is_empty(), "{} of {n} differ: {:?}", wrong.len(), &wrong[..wrong.len().min(20)]);
+        assert!(
+            wrong.is_empty(),
+            "{} of {n} differ: {:?}",
+            wrong.len(),
+            &wrong[..wrong.len().min(20)]
+        );
     }
 }

@@ -1,0 +1,8 @@
+//! End-to-end tests of the `seine` binary on real data (../shared/datasets) and real
+//! files on disk.
+
+mod crash;
+mod eval_scifact;
+mod malformed;
+mod search;
+mod util;
