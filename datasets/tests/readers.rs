@@ -1,0 +1,120 @@
+use std::path::{Path, PathBuf};
+
+use seine_datasets::beir::BeirDir;
+use seine_datasets::jsonl::{JsonlDocs, JsonlFields};
+use seine_datasets::parquet_io::{ParquetDocs, write_docs};
+use seine_datasets::{CorpusFormat, CorpusOptions, Doc, DocStream, open_corpus};
+
+fn scifact() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets/scifact")
+}
+
+#[test]
+fn beir_scifact_streams_every_document_and_split() {
+    let beir = BeirDir::open(&scifact()).unwrap();
+    assert_eq!(beir.name(), "scifact");
+    let mut docs = beir.corpus().unwrap();
+    let first = docs.next().unwrap().unwrap();
+    assert_eq!(first.id, "4983");
+    assert!(first.title.starts_with("Microstructural development"));
+    let rest = docs.by_ref().map(|d| d.unwrap()).count();
+    assert_eq!(rest + 1, 5183);
+    let p = docs.progress();
+    assert_eq!(p.done, p.total.unwrap());
+
+    let (queries, qrels) = beir.split("test").unwrap();
+    assert_eq!(queries.len(), 300);
+    assert_eq!(qrels.values().map(|d| d.len()).sum::<usize>(), 339);
+    let (train, _) = beir.split("train").unwrap();
+    assert_eq!(train.len(), 809);
+}
+
+#[test]
+fn parquet_round_trip_across_row_groups() {
+    let t = tempfile::tempdir().unwrap();
+    let path = t.path().join("c.parquet");
+    let docs: Vec<Doc> = (0..5000)
+        .map(|i| Doc {
+            id: format!("doc-{i}"),
+            title: if i % 2 == 0 {
+                format!("title {i}")
+            } else {
+                String::new()
+            },
+            text: format!("text of document {i} with ünïcode"),
+        })
+        .collect();
+    let n = write_docs(&path, docs.iter().cloned().map(Ok)).unwrap();
+    assert_eq!(n, 5000);
+    let back: Vec<Doc> = ParquetDocs::open(&path)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(back, docs);
+    // No temporary file left beside it.
+    assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 1);
+    assert_eq!(CorpusFormat::detect(&path).unwrap(), CorpusFormat::Parquet);
+}
+
+#[test]
+fn not_a_parquet_file_is_an_error() {
+    let t = tempfile::tempdir().unwrap();
+    let bad = t.path().join("x.parquet");
+    std::fs::write(&bad, b"not parquet at all").unwrap();
+    let err = ParquetDocs::open(&bad).err().unwrap().to_string();
+    assert!(
+        err.contains("x.parquet") && err.contains("not a readable Parquet file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn jsonl_with_custom_fields_and_numeric_ids() {
+    let t = tempfile::tempdir().unwrap();
+    let path = t.path().join("c.jsonl");
+    std::fs::write(
+        &path,
+        "{\"pid\": 7, \"body\": \"seven\", \"heading\": \"H\"}\n\n{\"pid\": \"8\", \"body\": \"eight\"}\n",
+    )
+    .unwrap();
+    let fields = JsonlFields {
+        id: vec!["pid".into()],
+        title: Some("heading".into()),
+        text: "body".into(),
+    };
+    let docs: Vec<Doc> = JsonlDocs::open(&path, fields.clone())
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        docs[0],
+        Doc {
+            id: "7".into(),
+            title: "H".into(),
+            text: "seven".into()
+        }
+    );
+    assert_eq!(docs[1].id, "8");
+    let opts = CorpusOptions {
+        format: None,
+        fields,
+    };
+    assert_eq!(open_corpus(&path, &opts).unwrap().count(), 2);
+}
+
+#[test]
+fn unknown_format_and_missing_path() {
+    let t = tempfile::tempdir().unwrap();
+    let csv = t.path().join("c.csv");
+    std::fs::write(&csv, "a,b").unwrap();
+    let err = open_corpus(&csv, &CorpusOptions::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("unknown corpus format"), "{err}");
+    let err = open_corpus(&t.path().join("nope.jsonl"), &CorpusOptions::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("nope.jsonl"), "{err}");
+}
