@@ -7,6 +7,21 @@ pub enum Error {
     /// A retriever was asked for that the index does not have.
     #[error("unknown retriever {name:?} (this index has: {available})")]
     UnknownRetriever { name: String, available: String },
+    /// No model folder under that name.
+    #[error("{0}")]
+    ModelNotFound(String),
+    /// A model folder that cannot be used (missing or malformed files).
+    #[error("model: {0}")]
+    Model(String),
+    /// The requested device cannot be used.
+    #[error("device: {0}")]
+    DeviceUnavailable(String),
+    /// A bad argument from the user.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The tensor library failed.
+    #[error("candle: {0}")]
+    Candle(#[from] candle_core::Error),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

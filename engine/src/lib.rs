@@ -4,11 +4,16 @@
 //! retriever; dense, SPLADE and late-interaction encoders and the fusion/rerank stages
 //! plug in behind the same [`Retriever`] trait.
 
+pub mod dense;
+pub mod encoder;
 mod error;
 pub mod indexer;
+pub mod model;
 mod retriever;
 mod searcher;
 
+pub use dense::DenseEncoder;
+pub use encoder::{Embeddings, Encoder, Side};
 pub use error::{Error, Result};
 pub use retriever::{Bm25Retriever, Retriever};
 pub use searcher::{Hit, Searcher};
