@@ -24,6 +24,8 @@ enum Command {
     Search(commands::search::Args),
     /// Evaluate a retriever on a BEIR dataset (builds or reuses an index).
     Eval(commands::eval::Args),
+    /// Encode a corpus with a dense model into Parquet (id, embedding).
+    Embed(commands::embed::Args),
     /// Convert a corpus to Parquet (id, title, text).
     Convert(commands::convert::Args),
     /// Benchmarks of the hot paths (print figures, not pass/fail).
@@ -37,6 +39,7 @@ fn main() -> std::process::ExitCode {
         Command::Search(a) => commands::search::run(a),
         Command::Eval(a) => commands::eval::run(a),
         Command::Convert(a) => commands::convert::run(a),
+        Command::Embed(a) => commands::embed::run(a),
         Command::Bench(a) => commands::bench::run(a),
     };
     match result {

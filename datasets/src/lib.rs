@@ -18,6 +18,7 @@
 pub mod beir;
 mod corpus;
 mod doc;
+pub mod embeddings;
 mod error;
 pub mod jsonl;
 pub mod parquet_io;

@@ -15,5 +15,5 @@ mod searcher;
 pub use dense::DenseEncoder;
 pub use encoder::{Embeddings, Encoder, Side};
 pub use error::{Error, Result};
-pub use retriever::{Bm25Retriever, Retriever};
+pub use retriever::{Bm25Retriever, DenseRetriever, Retriever};
 pub use searcher::{Hit, Searcher};

@@ -1,4 +1,8 @@
-use seine_index::ScoredDoc;
+use std::sync::Arc;
+
+use seine_index::{DenseIndex, ScoredDoc};
+
+use crate::encoder::{Encoder, Side};
 use seine_index::lexical::{Bm25Params, LexicalIndex};
 
 use crate::Result;
@@ -42,5 +46,50 @@ impl Retriever for Bm25Retriever {
 
     fn retrieve(&self, query: &str, k: usize) -> Result<Vec<ScoredDoc>> {
         Ok(self.index.search_with(query, k, self.params)?)
+    }
+}
+
+/// Dense retrieval: the query encoder, then HNSW (or exact) search.
+pub struct DenseRetriever {
+    encoder: Arc<dyn Encoder>,
+    index: DenseIndex,
+    ef: Option<usize>,
+}
+
+impl DenseRetriever {
+    pub fn new(encoder: Arc<dyn Encoder>, index: DenseIndex) -> Result<Self> {
+        if encoder.dim() != index.dim() {
+            return Err(crate::Error::InvalidArgument(format!(
+                "query encoder {} gives {}-d vectors, the index holds {}-d vectors",
+                encoder.name(),
+                encoder.dim(),
+                index.dim()
+            )));
+        }
+        Ok(DenseRetriever { encoder, index, ef: None })
+    }
+
+    /// HNSW beam width for the searches that follow.
+    pub fn set_ef(&mut self, ef: Option<usize>) {
+        self.ef = ef;
+    }
+
+    pub fn index(&self) -> &DenseIndex {
+        &self.index
+    }
+
+    pub fn encoder(&self) -> &Arc<dyn Encoder> {
+        &self.encoder
+    }
+}
+
+impl Retriever for DenseRetriever {
+    fn name(&self) -> &str {
+        "dense"
+    }
+
+    fn retrieve(&self, query: &str, k: usize) -> Result<Vec<ScoredDoc>> {
+        let q = self.encoder.encode(&[query], Side::Query)?;
+        Ok(self.index.search(q.row(0), k, self.ef)?)
     }
 }

@@ -16,12 +16,17 @@ use std::path::{Path, PathBuf};
 
 use seine_datasets::Doc;
 
+use crate::dense::{DenseWriter, HNSW_AUTO_MIN_DOCS};
 use crate::docmap::{DOC_IDS_FILE, DocMapWriter};
 use crate::lexical::{LexicalIndex, LexicalWriter};
 use crate::manifest::{now_rfc3339, sync_dir};
-use crate::{DocId, DocMap, Error, FORMAT_VERSION, LexicalSettings, Manifest, Result, SourceInfo};
+use crate::{
+    DenseIndex, DenseSettings, DocId, DocMap, Error, FORMAT_VERSION, LexicalSettings, Manifest,
+    Result, SourceInfo,
+};
 
 const LEXICAL_DIR: &str = "lexical";
+const DENSE_DIR: &str = "dense";
 
 fn gen_name(generation: u64) -> String {
     format!("gen-{generation:06}")
@@ -67,6 +72,15 @@ impl IndexDir {
         DocMap::load(&self.generation_dir().join(DOC_IDS_FILE))
     }
 
+    /// The dense index (vectors and, when built, the HNSW graph).
+    pub fn dense(&self) -> Result<DenseIndex> {
+        let settings = self.manifest.dense.as_ref().ok_or_else(|| Error::NotAnIndex {
+            path: self.root.clone(),
+            message: "this index has no dense part (index with --dense MODEL)".into(),
+        })?;
+        DenseIndex::open(&self.generation_dir().join(DENSE_DIR), settings)
+    }
+
     /// The lexical index, searching with the manifest's BM25 parameters.
     pub fn lexical(&self) -> Result<LexicalIndex> {
         let settings = self.manifest.lexical.ok_or_else(|| Error::NotAnIndex {
@@ -86,6 +100,11 @@ impl IndexDir {
 pub struct BuildOptions {
     pub source: SourceInfo,
     pub lexical: Option<LexicalSettings>,
+    /// Dense vectors (given to [`IndexWriter::add`]) and how to search them.
+    pub dense: Option<DenseSettings>,
+    /// With `dense.hnsw` set: skip the graph for corpora under
+    /// [`HNSW_AUTO_MIN_DOCS`] documents (exact search is as fast there).
+    pub hnsw_auto: bool,
     /// Replace an existing index at the target (atomically).
     pub overwrite: bool,
     /// Recorded in the manifest.
@@ -113,6 +132,7 @@ pub struct IndexWriter {
     opts: BuildOptions,
     ids: Option<DocMapWriter>,
     lexical: Option<LexicalWriter>,
+    dense: Option<DenseWriter>,
     committed: bool,
 }
 
@@ -143,6 +163,9 @@ impl IndexWriter {
     pub fn create(root: &Path, opts: BuildOptions) -> Result<Self> {
         if let Some(l) = &opts.lexical {
             l.params().validate()?;
+        }
+        if let Some(p) = opts.dense.as_ref().and_then(|d| d.hnsw) {
+            p.validate()?;
         }
         let name = root
             .file_name()
@@ -220,8 +243,12 @@ impl IndexWriter {
             opts,
             ids: None,
             lexical: None,
+            dense: None,
             committed: false,
         };
+        if let Some(d) = &writer.opts.dense {
+            writer.dense = Some(DenseWriter::create(&writer.work_dir.join(DENSE_DIR), d.dim)?);
+        }
         writer.ids = Some(DocMapWriter::create(&writer.work_dir.join(DOC_IDS_FILE))?);
         if let Some(l) = writer.opts.lexical {
             let threads = match writer.opts.threads {
@@ -238,8 +265,16 @@ impl IndexWriter {
         Ok(writer)
     }
 
-    /// Adds a document; returns its [`DocId`].
-    pub fn add(&mut self, doc: &Doc) -> Result<DocId> {
+    /// Adds a document with its dense vector (required when the index has a dense
+    /// part, ignored otherwise); returns its [`DocId`].
+    pub fn add(&mut self, doc: &Doc, vector: Option<&[f32]>) -> Result<DocId> {
+        match (&mut self.dense, vector) {
+            (Some(d), Some(v)) => d.push(&doc.id, v)?,
+            (Some(_), None) => {
+                return Err(Error::Internal(format!("document {:?} has no dense vector", doc.id)));
+            }
+            _ => {}
+        }
         let ids = self.ids.as_mut().expect("writer not committed");
         let id = ids.push(&doc.id)?;
         if let Some(l) = &mut self.lexical {
@@ -264,6 +299,13 @@ impl IndexWriter {
             l.commit()?;
         }
         self.ids.take().expect("writer not committed").finish()?;
+        let mut dense = self.opts.dense.clone();
+        if let Some(d) = &mut dense {
+            if self.opts.hnsw_auto && doc_count < HNSW_AUTO_MIN_DOCS {
+                d.hnsw = None;
+            }
+            self.dense.take().expect("dense writer").finish(d.hnsw)?;
+        }
         let gen_dir_name = gen_name(self.generation);
         let mut files = Vec::new();
         list_files(&self.work_dir, &self.work_dir, &gen_dir_name, &mut files)?;
@@ -277,6 +319,7 @@ impl IndexWriter {
             doc_count,
             source: self.opts.source.clone(),
             lexical: self.opts.lexical,
+            dense,
             files,
         };
         sync_tree(&self.work_dir)?;

@@ -6,6 +6,7 @@
 //! - [`DocMap`]: external document id ↔ internal [`DocId`].
 //! - Shared vocabulary: [`DocId`], [`Score`], [`ScoredDoc`].
 
+pub mod dense;
 mod dir;
 mod docmap;
 mod error;
@@ -16,5 +17,6 @@ mod types;
 pub use dir::{BuildOptions, IndexDir, IndexWriter};
 pub use docmap::DocMap;
 pub use error::{Error, Result};
+pub use dense::{DenseIndex, DenseSettings, HnswParams};
 pub use manifest::{FORMAT_VERSION, LexicalSettings, Manifest, SourceInfo};
 pub use types::{DocId, Score, ScoredDoc, sort_hits};

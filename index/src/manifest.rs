@@ -29,6 +29,8 @@ pub struct Manifest {
     pub source: SourceInfo,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lexical: Option<LexicalSettings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dense: Option<crate::DenseSettings>,
     /// Files of the generation, relative to the index directory.
     pub files: Vec<String>,
 }

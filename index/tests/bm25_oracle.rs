@@ -91,13 +91,15 @@ fn tantivy_bm25_equals_brute_force() {
         let opts = BuildOptions {
             source: SourceInfo::default(),
             lexical: Some(LexicalSettings::new(mode, Bm25Params::default())),
+            dense: None,
+            hnsw_auto: false,
             overwrite: false,
             command: None,
             threads: 2,
         };
         let mut w = IndexWriter::create(&path, opts).unwrap();
         for d in &docs {
-            w.add(d).unwrap();
+            w.add(d, None).unwrap();
         }
         let index = IndexDir::open(w.commit().unwrap().root()).unwrap();
         let lexical = index.lexical().unwrap();

@@ -7,7 +7,7 @@ use seine_datasets::beir::BeirDir;
 use seine_engine::Searcher;
 use seine_index::IndexDir;
 
-use super::{Bm25Args, build_index, default_eval_index};
+use super::{Bm25Args, DenseArgs, build_index, default_eval_index};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -55,7 +55,7 @@ fn bm25(a: Bm25Bench) -> anyhow::Result<()> {
     }
     let beir = BeirDir::open(&a.dataset)?;
     let path = a.index.clone().unwrap_or_else(|| {
-        default_eval_index(&PathBuf::from("bench-out"), &beir.name(), a.bm25.bm25_mode)
+        default_eval_index(&PathBuf::from("bench-out"), &beir.name(), a.bm25.bm25_mode, None)
     });
     let dir = match IndexDir::open(&path) {
         Ok(d) if d.manifest().lexical.map(|l| l.mode) == Some(a.bm25.bm25_mode) => d,
@@ -66,6 +66,7 @@ fn bm25(a: Bm25Bench) -> anyhow::Result<()> {
                 &path,
                 &CorpusOptions::default(),
                 a.bm25.settings(),
+                &DenseArgs::none(),
                 overwrite,
                 0,
             )?

@@ -10,7 +10,9 @@ use seine_eval::run::write_trec;
 use seine_eval::runner::{RunSpec, Split, run_beir};
 use seine_index::{IndexDir, SourceInfo};
 
-use super::{Bm25Args, build_index, default_eval_index};
+use seine_engine::model::resolve_device;
+
+use super::{Bm25Args, DenseArgs, build_index, default_eval_index};
 use crate::progress::counter;
 
 #[derive(clap::Args)]
@@ -25,6 +27,8 @@ pub struct Args {
     retriever: String,
     #[command(flatten)]
     bm25: Bm25Args,
+    #[command(flatten)]
+    dense: DenseArgs,
     /// Index to use; built when missing [default: <out>/indexes/<dataset>-bm25-<mode>].
     #[arg(long)]
     index: Option<PathBuf>,
@@ -50,6 +54,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         bail!("--depth must be at least 1");
     }
     a.bm25.params().validate()?;
+    match a.retriever.as_str() {
+        "bm25" => {}
+        "dense" if a.dense.dense.is_some() => {}
+        "dense" => bail!("--retriever dense needs a model: --dense minilm (or a model folder)"),
+        other => bail!("unknown retriever {other:?} (expected bm25 or dense)"),
+    }
     let beir = BeirDir::open(&a.dataset)?;
     // Read queries and judgments first: bad input fails before any indexing.
     let split = Split::load(&beir, &a.split)?;
@@ -58,9 +68,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let index_path = a
         .index
         .clone()
-        .unwrap_or_else(|| default_eval_index(&a.out, &dataset, a.bm25.bm25_mode));
+        .unwrap_or_else(|| {
+            default_eval_index(&a.out, &dataset, a.bm25.bm25_mode, a.dense.dense.as_deref())
+        });
     let dir = open_or_build(&a, &beir, &index_path, explicit)?;
-    let mut searcher = Searcher::open(dir)?;
+    let mut searcher = Searcher::open_on(dir, &resolve_device(a.dense.device)?)?;
     searcher.set_bm25_params(a.bm25.params())?;
 
     let spec = RunSpec {
@@ -75,13 +87,20 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let result = run_beir(&split, &searcher, &spec, &|| bar.inc(1))?;
     bar.finish_and_clear();
 
-    let run_name = format!("seine-{}-{}", a.retriever, a.bm25.bm25_mode);
+    let run_name = match (a.retriever.as_str(), &a.dense.dense) {
+        ("dense", Some(model)) => format!(
+            "seine-dense-{}",
+            std::path::Path::new(model).file_name().map_or(model.clone(), |n| n.to_string_lossy().into_owned())
+        ),
+        _ => format!("seine-{}-{}", a.retriever, a.bm25.bm25_mode),
+    };
     let settings = serde_json::json!({
         "bm25_mode": a.bm25.bm25_mode,
         "k1": a.bm25.k1,
         "b": a.bm25.b,
         "depth": a.depth,
         "ignore_identical_ids": !a.keep_identical_ids,
+        "dense_model": a.dense.dense,
         "index": index_path,
     });
     let json_path = write_mteb(&a.out, &run_name, &result, settings)?;
@@ -101,8 +120,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     print!("{}", table(&result));
     let m = &result.measures.mean;
     println!(
-        "nDCG@10 {:.4}  Recall@100 {:.4}  ({} bm25 k1={} b={})",
-        m["ndcg_at_10"], m["recall_at_100"], a.bm25.bm25_mode, a.bm25.k1, a.bm25.b
+        "nDCG@10 {:.4}  Recall@100 {:.4}  ({run_name})",
+        m["ndcg_at_10"], m["recall_at_100"]
     );
     println!("results: {}", json_path.display());
     println!("run:     {}", run_path.display());
@@ -126,7 +145,8 @@ fn open_or_build(
                 let same_source =
                     m.source.path == want.path && m.source.fingerprint == want.fingerprint;
                 let same_mode = m.lexical.map(|l| l.mode) == Some(a.bm25.bm25_mode);
-                if same_source && same_mode {
+                let same_dense = m.dense.as_ref().map(|d| d.model.as_str()) == a.dense.dense.as_deref();
+                if same_source && same_mode && same_dense {
                     eprintln!(
                         "reusing index {} ({} documents)",
                         path.display(),
@@ -158,6 +178,7 @@ fn open_or_build(
         path,
         &CorpusOptions::default(),
         a.bm25.settings(),
+        &a.dense,
         overwrite,
         a.threads,
     )?;

@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use super::{Bm25Args, CorpusArgs, build_index};
+use super::{Bm25Args, CorpusArgs, DenseArgs, build_index};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -13,6 +13,8 @@ pub struct Args {
     corpus_args: CorpusArgs,
     #[command(flatten)]
     bm25: Bm25Args,
+    #[command(flatten)]
+    dense: DenseArgs,
     /// Replace an existing index at --out (atomically: until the new one is committed,
     /// the old one stays readable).
     #[arg(long)]
@@ -28,12 +30,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         &a.out,
         &a.corpus_args.options(),
         a.bm25.settings(),
+        &a.dense,
         a.overwrite,
         a.threads,
     )?;
     let m = dir.manifest();
     eprintln!(
-        "indexed {} documents from {} in {:.1} s ({:.0} docs/s) into {} (generation {}, bm25 {})",
+        "indexed {} documents from {} in {:.1} s ({:.0} docs/s) into {} (generation {}, bm25 {}, dense {})",
         stats.docs,
         a.corpus.display(),
         stats.seconds,
@@ -43,6 +46,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         m.lexical
             .map(|l| l.mode.to_string())
             .unwrap_or_else(|| "none".into()),
+        m.dense.as_ref().map_or("none".to_string(), |d| format!(
+            "{} {}-d, {}",
+            d.model,
+            d.dim,
+            if d.hnsw.is_some() { "hnsw" } else { "exact" }
+        )),
     );
     Ok(())
 }

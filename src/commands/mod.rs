@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod convert;
+pub mod embed;
 pub mod eval;
 pub mod index;
 pub mod search;
@@ -12,8 +13,12 @@ use anyhow::Context;
 use seine_datasets::jsonl::JsonlFields;
 use seine_datasets::{CorpusFormat, CorpusOptions, open_corpus};
 use seine_engine::indexer::{IndexStats, index_corpus};
+use seine_engine::model::{DeviceSpec, ModelDir, resolve_device, resolve_model};
+use seine_engine::{DenseEncoder, Encoder};
 use seine_index::lexical::{Bm25Mode, Bm25Params};
-use seine_index::{BuildOptions, IndexDir, IndexWriter, LexicalSettings, SourceInfo};
+use seine_index::{
+    BuildOptions, DenseSettings, HnswParams, IndexDir, IndexWriter, LexicalSettings, SourceInfo,
+};
 
 use crate::progress::DocProgress;
 
@@ -90,6 +95,75 @@ impl Bm25Args {
     }
 }
 
+/// Dense retrieval settings.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DenseArgs {
+    /// Dense bi-encoder: a model folder or a name under models/ (e.g. `minilm`).
+    #[arg(long)]
+    pub dense: Option<String>,
+    /// HNSW graph: `auto` builds it for corpora of 4,096 documents or more, `off`
+    /// searches exactly.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub hnsw: HnswMode,
+    /// HNSW links per node.
+    #[arg(long, default_value_t = HnswParams::default().m)]
+    pub hnsw_m: usize,
+    /// HNSW beam width while building.
+    #[arg(long, default_value_t = HnswParams::default().ef_construction)]
+    pub ef_construction: usize,
+    /// HNSW beam width while searching (default stored in the index).
+    #[arg(long, default_value_t = HnswParams::default().ef_search)]
+    pub ef_search: usize,
+    /// Device for the encoders: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceSpec,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HnswMode {
+    Auto,
+    On,
+    Off,
+}
+
+impl DenseArgs {
+    /// No dense part.
+    pub fn none() -> Self {
+        DenseArgs {
+            dense: None,
+            hnsw: HnswMode::Auto,
+            hnsw_m: HnswParams::default().m,
+            ef_construction: HnswParams::default().ef_construction,
+            ef_search: HnswParams::default().ef_search,
+            device: DeviceSpec::Cpu,
+        }
+    }
+
+    /// Loads the dense encoder, if one was asked for.
+    pub fn encoder(&self) -> anyhow::Result<Option<DenseEncoder>> {
+        let Some(name) = &self.dense else { return Ok(None) };
+        let device = resolve_device(self.device)?;
+        let dir = ModelDir::open(&resolve_model(name)?)?;
+        Ok(Some(DenseEncoder::load(&dir, &device)?))
+    }
+
+    pub fn hnsw_params(&self) -> HnswParams {
+        HnswParams {
+            m: self.hnsw_m,
+            ef_construction: self.ef_construction,
+            ef_search: self.ef_search,
+        }
+    }
+
+    fn settings(&self, enc: &DenseEncoder) -> DenseSettings {
+        DenseSettings {
+            model: self.dense.clone().unwrap_or_default(),
+            dim: enc.dim(),
+            hnsw: (self.hnsw != HnswMode::Off).then(|| self.hnsw_params()),
+        }
+    }
+}
+
 fn format_name(path: &Path, opts: &seine_datasets::CorpusOptions) -> String {
     let f = opts.format.or_else(|| CorpusFormat::detect(path).ok());
     match f {
@@ -108,20 +182,25 @@ pub fn build_index(
     out: &Path,
     corpus_opts: &CorpusOptions,
     lexical: LexicalSettings,
+    dense: &DenseArgs,
     overwrite: bool,
     threads: usize,
 ) -> anyhow::Result<(IndexDir, IndexStats)> {
     let mut docs = open_corpus(corpus, corpus_opts)?;
+    let encoder = dense.encoder()?;
     let opts = BuildOptions {
         source: SourceInfo::of(corpus, &format_name(corpus, corpus_opts)),
         lexical: Some(lexical),
+        dense: encoder.as_ref().map(|e| dense.settings(e)),
+        hnsw_auto: dense.hnsw == HnswMode::Auto,
         overwrite,
         command: Some(std::env::args().collect::<Vec<_>>().join(" ")),
         threads,
     };
     let writer = IndexWriter::create(out, opts)?;
     let bar = DocProgress::new("indexing");
-    let result = index_corpus(docs.as_mut(), writer, &mut |p, n| bar.update(p, n));
+    let enc = encoder.as_ref().map(|e| e as &dyn Encoder);
+    let result = index_corpus(docs.as_mut(), writer, enc, &mut |p, n| bar.update(p, n));
     bar.finish();
     result.with_context(|| {
         format!(
@@ -133,6 +212,11 @@ pub fn build_index(
 }
 
 /// Default place for indexes built by `seine eval`.
-pub fn default_eval_index(out: &Path, dataset: &str, mode: Bm25Mode) -> PathBuf {
-    out.join("indexes").join(format!("{dataset}-bm25-{mode}"))
+pub fn default_eval_index(out: &Path, dataset: &str, mode: Bm25Mode, dense: Option<&str>) -> PathBuf {
+    let mut name = format!("{dataset}-bm25-{mode}");
+    if let Some(model) = dense {
+        let model = Path::new(model).file_name().map_or(model.into(), |n| n.to_string_lossy());
+        name.push_str(&format!("-dense-{model}"));
+    }
+    out.join("indexes").join(name)
 }

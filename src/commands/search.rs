@@ -14,9 +14,15 @@ pub struct Args {
     /// Number of hits.
     #[arg(short, long, default_value_t = 10)]
     k: usize,
-    /// Retriever to use.
-    #[arg(long, default_value = "bm25")]
+    /// Retriever to use (`bm25`, `dense`), or `all`: one list per retriever the index has.
+    #[arg(long, default_value = "all")]
     retriever: String,
+    /// Device for query encoders: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: seine_engine::model::DeviceSpec,
+    /// HNSW beam width (dense; default stored in the index).
+    #[arg(long)]
+    ef: Option<usize>,
     /// Override BM25 k1 for this search.
     #[arg(long)]
     k1: Option<f32>,
@@ -30,7 +36,8 @@ pub struct Args {
 
 pub fn run(a: Args) -> anyhow::Result<()> {
     let dir = IndexDir::open(&a.index)?;
-    let mut searcher = Searcher::open(dir)?;
+    let mut searcher = Searcher::open_on(dir, &seine_engine::model::resolve_device(a.device)?)?;
+    searcher.set_dense_ef(a.ef);
     if a.k1.is_some() || a.b.is_some() {
         let base = searcher
             .index()
@@ -43,8 +50,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             b: a.b.unwrap_or(base.b),
         })?;
     }
-    let hits = searcher.search(&a.retriever, &a.query, a.k)?;
-    if a.json {
+    let names: Vec<String> = if a.retriever == "all" {
+        searcher.retrievers().iter().map(|s| s.to_string()).collect()
+    } else {
+        vec![a.retriever.clone()]
+    };
+    let mut lists = Vec::new();
+    for name in &names {
+        let hits = searcher.search(name, &a.query, a.k)?;
         let mut out = Vec::new();
         for (rank, h) in hits.iter().enumerate() {
             let stored = searcher.stored(h.doc)?;
@@ -56,28 +69,38 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 "text": stored.as_ref().map(|s| s.text.as_str()),
             }));
         }
-        let body = serde_json::json!({"query": a.query, "retriever": a.retriever, "hits": out});
+        lists.push((name.clone(), out));
+    }
+    if a.json {
+        let results: serde_json::Map<String, serde_json::Value> =
+            lists.iter().map(|(n, h)| (n.clone(), serde_json::Value::Array(h.clone()))).collect();
+        let mut body = serde_json::json!({"query": a.query, "results": results});
+        if lists.len() == 1 {
+            body["retriever"] = serde_json::json!(lists[0].0);
+            body["hits"] = serde_json::Value::Array(lists[0].1.clone());
+        }
         println!("{}", serde_json::to_string_pretty(&body).context("json")?);
         return Ok(());
     }
-    if hits.is_empty() {
-        println!("no hits");
-        return Ok(());
-    }
-    println!("{:>4}  {:>9}  {:<14}  title / text", "rank", "score", "id");
-    for (rank, h) in hits.iter().enumerate() {
-        let stored = searcher.stored(h.doc)?;
-        let snippet = stored
-            .map(|s| if s.title.is_empty() { s.text } else { s.title })
-            .unwrap_or_default();
-        let snippet: String = snippet.chars().take(80).collect();
-        println!(
-            "{:>4}  {:>9.4}  {:<14}  {}",
-            rank + 1,
-            h.score,
-            h.id,
-            snippet.replace('\n', " ")
-        );
+    for (name, hits) in &lists {
+        println!("[{name}]");
+        if hits.is_empty() {
+            println!("no hits");
+            continue;
+        }
+        println!("{:>4}  {:>9}  {:<14}  title / text", "rank", "score", "id");
+        for h in hits {
+            let title = h["title"].as_str().unwrap_or_default();
+            let snippet = if title.is_empty() { h["text"].as_str().unwrap_or_default() } else { title };
+            let snippet: String = snippet.chars().take(80).collect();
+            println!(
+                "{:>4}  {:>9.4}  {:<14}  {}",
+                h["rank"],
+                h["score"].as_f64().unwrap_or_default(),
+                h["id"].as_str().unwrap_or_default(),
+                snippet.replace('\n', " ")
+            );
+        }
     }
     Ok(())
 }

@@ -60,7 +60,7 @@ fn jsonl_parquet_and_reopen_give_the_same_hits() {
 
     // Table output names the same top document.
     let table = stdout(&ok(&["search", path_str(&a), query, "-k", "3"]));
-    assert!(table.lines().nth(1).unwrap().contains("4983"), "{table}");
+    assert!(table.lines().nth(2).unwrap().contains("4983"), "{table}");
 
     // A query of stop words only: no hits, not an error.
     assert!(ids(&search_json(&a, "the of and", 5)).is_empty());

@@ -1,0 +1,149 @@
+//! Dense embeddings as Parquet: `id` (utf8) and `embedding` (FixedSizeList<Float32>),
+//! so vectors can be exported and brought in from elsewhere.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::builder::{FixedSizeListBuilder, Float32Builder};
+use arrow_array::cast::AsArray;
+use arrow_array::types::Float32Type;
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use crate::parquet_io::tmp_path;
+use crate::{Error, Location, Result};
+
+fn schema(dim: usize) -> Arc<Schema> {
+    Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new(
+            "embedding",
+            DataType::FixedSizeList(Arc::new(Field::new("item", DataType::Float32, false)), dim as i32),
+            false,
+        ),
+    ]))
+}
+
+/// Writes embeddings batch by batch to a temporary file renamed into place by
+/// [`EmbeddingWriter::finish`]; dropped unfinished, it removes the temporary file.
+pub struct EmbeddingWriter {
+    path: PathBuf,
+    tmp: PathBuf,
+    dim: usize,
+    writer: Option<ArrowWriter<File>>,
+    rows: u64,
+}
+
+impl EmbeddingWriter {
+    pub fn create(path: &Path, dim: usize) -> Result<Self> {
+        let tmp = tmp_path(path);
+        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .build();
+        let writer = ArrowWriter::try_new(file, schema(dim), Some(props)).map_err(|e| Error::Write {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        Ok(EmbeddingWriter {
+            path: path.to_path_buf(),
+            tmp,
+            dim,
+            writer: Some(writer),
+            rows: 0,
+        })
+    }
+
+    /// Appends rows: `ids[i]` has the vector `data[i*dim..(i+1)*dim]`.
+    pub fn write(&mut self, ids: &[&str], data: &[f32]) -> Result<()> {
+        assert_eq!(ids.len() * self.dim, data.len(), "one vector per id");
+        let mut list = FixedSizeListBuilder::new(Float32Builder::new(), self.dim as i32)
+            .with_field(Arc::new(Field::new("item", DataType::Float32, false)));
+        for row in data.chunks_exact(self.dim) {
+            list.values().append_slice(row);
+            list.append(true);
+        }
+        let batch = RecordBatch::try_new(
+            schema(self.dim),
+            vec![
+                Arc::new(StringArray::from_iter_values(ids.iter())) as ArrayRef,
+                Arc::new(list.finish()) as ArrayRef,
+            ],
+        )
+        .map_err(|e| self.err(e))?;
+        let w = self.writer.as_mut().expect("not finished");
+        w.write(&batch).map_err(|e| Error::Write {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })?;
+        self.rows += ids.len() as u64;
+        Ok(())
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> Error {
+        Error::Write {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// Closes, syncs and renames the file into place; returns the number of rows.
+    pub fn finish(mut self) -> Result<u64> {
+        let w = self.writer.take().expect("not finished");
+        let file = w.into_inner().map_err(|e| self.err(e))?;
+        file.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
+        Ok(self.rows)
+    }
+}
+
+impl Drop for EmbeddingWriter {
+    fn drop(&mut self) {
+        if self.writer.is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Reads an embeddings Parquet file: ids and row-major vectors. Errors name the file
+/// and the row group/row of a bad row.
+pub fn read_embeddings(path: &Path) -> Result<(Vec<String>, usize, Vec<f32>)> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let bad = |loc: Location, m: String| Error::malformed(path, loc, m);
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| bad(Location::File, format!("not a readable Parquet file: {e}")))?;
+    let schema = builder.schema().clone();
+    let dim = match schema.field_with_name("embedding").map(|f| f.data_type().clone()) {
+        Ok(DataType::FixedSizeList(item, n)) if item.data_type() == &DataType::Float32 => n as usize,
+        Ok(other) => {
+            return Err(bad(Location::File, format!("column \"embedding\" has type {other}, expected FixedSizeList<Float32>")));
+        }
+        Err(_) => return Err(bad(Location::File, "no \"embedding\" column".into())),
+    };
+    if schema.field_with_name("id").is_err() {
+        return Err(bad(Location::File, "no \"id\" column".into()));
+    }
+    let reader = builder.build().map_err(|e| bad(Location::File, e.to_string()))?;
+    let (mut ids, mut data) = (Vec::new(), Vec::new());
+    for batch in reader {
+        let batch = batch.map_err(|e| bad(Location::File, format!("cannot decode: {e}")))?;
+        let id_col = batch.column_by_name("id").expect("checked");
+        let emb = batch.column_by_name("embedding").expect("checked").as_fixed_size_list();
+        let id_col = id_col.as_string_opt::<i32>().ok_or_else(|| bad(Location::File, "column \"id\" must be utf8".into()))?;
+        for i in 0..batch.num_rows() {
+            let row = Location::Line(ids.len() as u64 + 1);
+            if id_col.is_null(i) || emb.is_null(i) {
+                return Err(bad(row, "null id or embedding".into()));
+            }
+            ids.push(id_col.value(i).to_string());
+            let v = emb.value(i);
+            data.extend_from_slice(v.as_primitive::<Float32Type>().values());
+        }
+    }
+    Ok((ids, dim, data))
+}

@@ -1,0 +1,291 @@
+//! Dense vectors: the raw vectors (`vectors.f32`, row-major little-endian f32, kept so an
+//! index can be rebuilt and searched exactly) and an HNSW graph (hnsw_rs, cosine via
+//! dot product on L2-normalized vectors).
+//!
+//! Exact search is the recall oracle and the default for small corpora.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use hnsw_rs::api::AnnT;
+use hnsw_rs::hnswio::HnswIo;
+use hnsw_rs::prelude::{DistDot, Hnsw};
+use serde::{Deserialize, Serialize};
+
+use crate::{DocId, Error, Result, ScoredDoc, sort_hits};
+
+pub(crate) const VECTORS_FILE: &str = "vectors.f32";
+const HNSW_BASENAME: &str = "hnsw";
+
+/// HNSW parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HnswParams {
+    /// Links per node (hnsw_rs `max_nb_connection`).
+    pub m: usize,
+    pub ef_construction: usize,
+    /// Default search beam width (overridable per search).
+    pub ef_search: usize,
+}
+
+impl Default for HnswParams {
+    fn default() -> Self {
+        HnswParams {
+            m: 16,
+            ef_construction: 200,
+            ef_search: 128,
+        }
+    }
+}
+
+impl HnswParams {
+    /// hnsw_rs exits the process on bad parameters: check them first.
+    pub fn validate(&self) -> Result<()> {
+        if !(2..=256).contains(&self.m) {
+            return Err(Error::InvalidSetting(format!("hnsw m must be within 2..=256, got {}", self.m)));
+        }
+        if self.ef_construction == 0 || self.ef_search == 0 {
+            return Err(Error::InvalidSetting("hnsw ef_construction and ef_search must be >= 1".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Settings of the dense part of an index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DenseSettings {
+    /// The query encoder: a model name or folder.
+    pub model: String,
+    pub dim: usize,
+    /// `None`: exact search only.
+    pub hnsw: Option<HnswParams>,
+}
+
+/// Corpora smaller than this are searched exactly unless HNSW is forced.
+pub const HNSW_AUTO_MIN_DOCS: u64 = 4096;
+
+/// L2-normalizes in place; returns false for a zero or non-finite vector.
+pub fn normalize(v: &mut [f32]) -> bool {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if !(n.is_finite() && n > 0.0) {
+        return false;
+    }
+    v.iter_mut().for_each(|x| *x /= n);
+    true
+}
+
+/// Appends vectors to `vectors.f32` during a build.
+pub(crate) struct DenseWriter {
+    dir: PathBuf,
+    out: BufWriter<File>,
+    dim: usize,
+    count: u64,
+    buf: Vec<f32>,
+}
+
+impl DenseWriter {
+    pub(crate) fn create(dir: &Path, dim: usize) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let path = dir.join(VECTORS_FILE);
+        let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
+        Ok(DenseWriter {
+            dir: dir.to_path_buf(),
+            out: BufWriter::new(file),
+            dim,
+            count: 0,
+            buf: Vec::with_capacity(dim),
+        })
+    }
+
+    /// Adds the vector of the next document (normalized here).
+    pub(crate) fn push(&mut self, doc_id: &str, v: &[f32]) -> Result<()> {
+        if v.len() != self.dim {
+            return Err(Error::InvalidSetting(format!(
+                "document {doc_id:?}: vector of dimension {}, expected {}",
+                v.len(),
+                self.dim
+            )));
+        }
+        self.buf.clear();
+        self.buf.extend_from_slice(v);
+        if !normalize(&mut self.buf) {
+            // A zero vector matches nothing; keep it zero rather than NaN.
+            self.buf.iter_mut().for_each(|x| *x = 0.0);
+        }
+        for x in &self.buf {
+            self.out
+                .write_all(&x.to_le_bytes())
+                .map_err(|e| Error::io(self.dir.join(VECTORS_FILE), e))?;
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Flushes the vectors and builds the HNSW graph when asked to.
+    pub(crate) fn finish(self, hnsw: Option<HnswParams>) -> Result<()> {
+        let path = self.dir.join(VECTORS_FILE);
+        let file = self.out.into_inner().map_err(|e| Error::io(&path, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io(&path, e))?;
+        if let Some(p) = hnsw {
+            let vectors = read_vectors(&path, self.dim)?;
+            let graph = build_hnsw(&vectors, self.dim, p)?;
+            graph
+                .file_dump(&self.dir, HNSW_BASENAME)
+                .map_err(|e| Error::Internal(format!("hnsw dump: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
+fn read_vectors(path: &Path, dim: usize) -> Result<Vec<f32>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    if dim == 0 || bytes.len() % (4 * dim) != 0 {
+        return Err(Error::NotAnIndex {
+            path: path.to_path_buf(),
+            message: format!("{} bytes is not a whole number of {dim}-d f32 vectors", bytes.len()),
+        });
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
+/// Builds an HNSW graph over row-major normalized vectors, inserting in parallel.
+pub fn build_hnsw(vectors: &[f32], dim: usize, p: HnswParams) -> Result<Hnsw<'static, f32, DistDot>> {
+    p.validate()?;
+    let n = vectors.len() / dim.max(1);
+    let graph = Hnsw::<f32, DistDot>::new(p.m, n.max(1), 16, p.ef_construction, DistDot {});
+    let rows: Vec<(&[f32], usize)> = vectors.chunks_exact(dim).enumerate().map(|(i, v)| (v, i)).collect();
+    graph.parallel_insert_slice(&rows);
+    Ok(graph)
+}
+
+/// A searchable dense index.
+pub struct DenseIndex {
+    dim: usize,
+    vectors: Vec<f32>,
+    hnsw: Option<Hnsw<'static, f32, DistDot>>,
+    ef_search: usize,
+}
+
+impl DenseIndex {
+    pub fn open(dir: &Path, settings: &DenseSettings) -> Result<Self> {
+        let vectors = read_vectors(&dir.join(VECTORS_FILE), settings.dim)?;
+        let hnsw = match settings.hnsw {
+            Some(_) => {
+                for ext in ["hnsw.graph", "hnsw.data"] {
+                    let f = dir.join(format!("{HNSW_BASENAME}.{ext}"));
+                    if !f.is_file() {
+                        return Err(Error::NotAnIndex {
+                            path: f,
+                            message: "HNSW file missing".into(),
+                        });
+                    }
+                }
+                // hnsw_rs ties the loaded graph to its loader's lifetime; the loader
+                // is small and lives as long as the index, so it is leaked.
+                let io: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new(dir, HNSW_BASENAME)));
+                let graph = io
+                    .load_hnsw::<f32, DistDot>()
+                    .map_err(|e| Error::NotAnIndex {
+                        path: dir.to_path_buf(),
+                        message: format!("unreadable HNSW graph: {e}"),
+                    })?;
+                Some(graph)
+            }
+            None => None,
+        };
+        Ok(DenseIndex {
+            dim: settings.dim,
+            vectors,
+            hnsw,
+            ef_search: settings.hnsw.map_or(0, |p| p.ef_search),
+        })
+    }
+
+    /// An in-memory index over row-major vectors (normalized here), exact search only.
+    pub fn from_vectors(dim: usize, mut vectors: Vec<f32>) -> Self {
+        vectors.chunks_exact_mut(dim).for_each(|v| {
+            normalize(v);
+        });
+        DenseIndex {
+            dim,
+            vectors,
+            hnsw: None,
+            ef_search: 0,
+        }
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    pub fn len(&self) -> usize {
+        self.vectors.len() / self.dim.max(1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn has_hnsw(&self) -> bool {
+        self.hnsw.is_some()
+    }
+
+    pub fn vector(&self, doc: DocId) -> Option<&[f32]> {
+        self.vectors.chunks_exact(self.dim).nth(doc as usize)
+    }
+
+    fn check_query(&self, query: &[f32]) -> Result<Vec<f32>> {
+        if query.len() != self.dim {
+            return Err(Error::InvalidSetting(format!(
+                "query vector of dimension {}, index has {}",
+                query.len(),
+                self.dim
+            )));
+        }
+        let mut q = query.to_vec();
+        normalize(&mut q);
+        Ok(q)
+    }
+
+    /// Exact top-`k` by cosine similarity (the recall oracle).
+    pub fn search_exact(&self, query: &[f32], k: usize) -> Result<Vec<ScoredDoc>> {
+        let q = self.check_query(query)?;
+        let mut hits: Vec<ScoredDoc> = self
+            .vectors
+            .chunks_exact(self.dim)
+            .enumerate()
+            .map(|(i, v)| ScoredDoc::new(i as DocId, v.iter().zip(&q).map(|(a, b)| a * b).sum()))
+            .collect();
+        let k = k.min(hits.len());
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        hits.select_nth_unstable_by(k - 1, ScoredDoc::rank_cmp);
+        hits.truncate(k);
+        sort_hits(&mut hits);
+        Ok(hits)
+    }
+
+    /// Top-`k` with HNSW when the index has a graph (beam `ef`, default from the
+    /// settings), exact search otherwise. Scores are cosine similarities.
+    pub fn search(&self, query: &[f32], k: usize, ef: Option<usize>) -> Result<Vec<ScoredDoc>> {
+        let Some(graph) = &self.hnsw else {
+            return self.search_exact(query, k);
+        };
+        let q = self.check_query(query)?;
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let ef = ef.unwrap_or(self.ef_search).max(k);
+        let mut hits: Vec<ScoredDoc> = graph
+            .search(&q, k, ef)
+            .into_iter()
+            .map(|n| ScoredDoc::new(n.d_id as DocId, 1.0 - n.distance))
+            .collect();
+        sort_hits(&mut hits);
+        Ok(hits)
+    }
+}
