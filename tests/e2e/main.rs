@@ -2,6 +2,7 @@
 //! files on disk.
 
 mod crash;
+mod dense;
 mod eval_scifact;
 mod malformed;
 mod search;
