@@ -23,7 +23,10 @@ fn schema(dim: usize) -> Arc<Schema> {
         Field::new("id", DataType::Utf8, false),
         Field::new(
             "embedding",
-            DataType::FixedSizeList(Arc::new(Field::new("item", DataType::Float32, false)), dim as i32),
+            DataType::FixedSizeList(
+                Arc::new(Field::new("item", DataType::Float32, false)),
+                dim as i32,
+            ),
             false,
         ),
     ]))
@@ -46,10 +49,11 @@ impl EmbeddingWriter {
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::default()))
             .build();
-        let writer = ArrowWriter::try_new(file, schema(dim), Some(props)).map_err(|e| Error::Write {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let writer =
+            ArrowWriter::try_new(file, schema(dim), Some(props)).map_err(|e| Error::Write {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
         Ok(EmbeddingWriter {
             path: path.to_path_buf(),
             tmp,
@@ -118,23 +122,38 @@ pub fn read_embeddings(path: &Path) -> Result<(Vec<String>, usize, Vec<f32>)> {
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| bad(Location::File, format!("not a readable Parquet file: {e}")))?;
     let schema = builder.schema().clone();
-    let dim = match schema.field_with_name("embedding").map(|f| f.data_type().clone()) {
-        Ok(DataType::FixedSizeList(item, n)) if item.data_type() == &DataType::Float32 => n as usize,
+    let dim = match schema
+        .field_with_name("embedding")
+        .map(|f| f.data_type().clone())
+    {
+        Ok(DataType::FixedSizeList(item, n)) if item.data_type() == &DataType::Float32 => {
+            n as usize
+        }
         Ok(other) => {
-            return Err(bad(Location::File, format!("column \"embedding\" has type {other}, expected FixedSizeList<Float32>")));
+            return Err(bad(
+                Location::File,
+                format!("column \"embedding\" has type {other}, expected FixedSizeList<Float32>"),
+            ));
         }
         Err(_) => return Err(bad(Location::File, "no \"embedding\" column".into())),
     };
     if schema.field_with_name("id").is_err() {
         return Err(bad(Location::File, "no \"id\" column".into()));
     }
-    let reader = builder.build().map_err(|e| bad(Location::File, e.to_string()))?;
+    let reader = builder
+        .build()
+        .map_err(|e| bad(Location::File, e.to_string()))?;
     let (mut ids, mut data) = (Vec::new(), Vec::new());
     for batch in reader {
         let batch = batch.map_err(|e| bad(Location::File, format!("cannot decode: {e}")))?;
         let id_col = batch.column_by_name("id").expect("checked");
-        let emb = batch.column_by_name("embedding").expect("checked").as_fixed_size_list();
-        let id_col = id_col.as_string_opt::<i32>().ok_or_else(|| bad(Location::File, "column \"id\" must be utf8".into()))?;
+        let emb = batch
+            .column_by_name("embedding")
+            .expect("checked")
+            .as_fixed_size_list();
+        let id_col = id_col
+            .as_string_opt::<i32>()
+            .ok_or_else(|| bad(Location::File, "column \"id\" must be utf8".into()))?;
         for i in 0..batch.num_rows() {
             let row = Location::Line(ids.len() as u64 + 1);
             if id_col.is_null(i) || emb.is_null(i) {

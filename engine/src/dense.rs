@@ -65,7 +65,13 @@ impl DenseEncoder {
     }
 
     /// Runs the transformer on one padded batch: `[b × len × hidden]` and the mask.
-    pub(crate) fn forward(&self, ids: &[u32], mask: &[u32], b: usize, len: usize) -> Result<(Tensor, Tensor)> {
+    pub(crate) fn forward(
+        &self,
+        ids: &[u32],
+        mask: &[u32],
+        b: usize,
+        len: usize,
+    ) -> Result<(Tensor, Tensor)> {
         let ids = Tensor::from_slice(ids, (b, len), &self.device)?;
         let mask = Tensor::from_slice(mask, (b, len), &self.device)?;
         let types = ids.zeros_like()?;
@@ -84,7 +90,11 @@ impl DenseEncoder {
             }
         };
         Ok(if self.normalize {
-            let norm = pooled.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?.clamp(1e-12f32, f32::MAX)?;
+            let norm = pooled
+                .sqr()?
+                .sum_keepdim(D::Minus1)?
+                .sqrt()?
+                .clamp(1e-12f32, f32::MAX)?;
             pooled.broadcast_div(&norm)?
         } else {
             pooled
@@ -108,7 +118,12 @@ impl Encoder for DenseEncoder {
     fn encode(&self, texts: &[&str], _side: Side) -> Result<Embeddings> {
         let encodings = self.tokenizer.encode(texts)?;
         let mut data = vec![0f32; texts.len() * self.dim];
-        let batches = length_sorted_batches(&encodings, self.tokenizer.pad_id(), self.token_budget, MAX_BATCH);
+        let batches = length_sorted_batches(
+            &encodings,
+            self.tokenizer.pad_id(),
+            self.token_budget,
+            MAX_BATCH,
+        );
         for batch in batches {
             let b = batch.indices.len();
             let (hidden, mask) = self.forward(&batch.ids, &batch.mask, b, batch.len)?;
@@ -117,6 +132,9 @@ impl Encoder for DenseEncoder {
                 data[i * self.dim..(i + 1) * self.dim].copy_from_slice(row);
             }
         }
-        Ok(Embeddings { dim: self.dim, data })
+        Ok(Embeddings {
+            dim: self.dim,
+            data,
+        })
     }
 }

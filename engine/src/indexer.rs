@@ -5,8 +5,8 @@ use std::time::Instant;
 use seine_datasets::{Doc, DocStream, Progress};
 use seine_index::{IndexDir, IndexWriter};
 
-use crate::encoder::{Encoder, Side};
 use crate::Result;
+use crate::encoder::{Encoder, Side};
 
 /// Documents encoded per chunk.
 const CHUNK: usize = 256;

@@ -66,7 +66,11 @@ impl DenseRetriever {
                 index.dim()
             )));
         }
-        Ok(DenseRetriever { encoder, index, ef: None })
+        Ok(DenseRetriever {
+            encoder,
+            index,
+            ef: None,
+        })
     }
 
     /// HNSW beam width for the searches that follow.

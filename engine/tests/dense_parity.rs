@@ -20,7 +20,8 @@ fn minilm_matches_sentence_transformers() {
     let want: Vec<Vec<f32>> = serde_json::from_value(fixture["embeddings"].clone()).unwrap();
     assert!(texts.len() >= 20);
 
-    let dir = ModelDir::open(&resolve_model("minilm").expect("run scripts/fetch-models.sh")).unwrap();
+    let dir =
+        ModelDir::open(&resolve_model("minilm").expect("run scripts/fetch-models.sh")).unwrap();
     assert_eq!(dir.max_length, 256);
     assert!(dir.normalize);
     let enc = DenseEncoder::load(&dir, &Device::Cpu).unwrap();
@@ -34,11 +35,18 @@ fn minilm_matches_sentence_transformers() {
         assert!((norm - 1.0).abs() < 1e-4);
         // One at a time (no padding) equals batched (padded with others).
         let single = enc.encode(&[text.as_str()], Side::Document).unwrap();
-        let diff = single.row(0).iter().zip(batched.row(i)).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        let diff = single
+            .row(0)
+            .iter()
+            .zip(batched.row(i))
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
         assert!(diff < 1e-5, "text {i}: batched vs single differ by {diff}");
     }
     // Small token budgets split batches differently; results stay the same.
-    let small = DenseEncoder::load(&dir, &Device::Cpu).unwrap().with_token_budget(64);
+    let small = DenseEncoder::load(&dir, &Device::Cpu)
+        .unwrap()
+        .with_token_budget(64);
     let again = small.encode(&refs, Side::Document).unwrap();
     for i in 0..texts.len() {
         assert!(cosine(again.row(i), batched.row(i)) > 0.99999);
@@ -52,7 +60,9 @@ fn cuda_request_without_cuda_is_a_clear_error() {
         eprintln!("skipped: a CUDA device is present");
         return;
     }
-    let err = seine_engine::model::resolve_device(spec).unwrap_err().to_string();
+    let err = seine_engine::model::resolve_device(spec)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("--device cpu"), "{err}");
     assert!("gpu".parse::<seine_engine::model::DeviceSpec>().is_err());
 }

@@ -42,10 +42,15 @@ impl HnswParams {
     /// hnsw_rs exits the process on bad parameters: check them first.
     pub fn validate(&self) -> Result<()> {
         if !(2..=256).contains(&self.m) {
-            return Err(Error::InvalidSetting(format!("hnsw m must be within 2..=256, got {}", self.m)));
+            return Err(Error::InvalidSetting(format!(
+                "hnsw m must be within 2..=256, got {}",
+                self.m
+            )));
         }
         if self.ef_construction == 0 || self.ef_search == 0 {
-            return Err(Error::InvalidSetting("hnsw ef_construction and ef_search must be >= 1".into()));
+            return Err(Error::InvalidSetting(
+                "hnsw ef_construction and ef_search must be >= 1".into(),
+            ));
         }
         Ok(())
     }
@@ -124,7 +129,10 @@ impl DenseWriter {
     /// Flushes the vectors and builds the HNSW graph when asked to.
     pub(crate) fn finish(self, hnsw: Option<HnswParams>) -> Result<()> {
         let path = self.dir.join(VECTORS_FILE);
-        let file = self.out.into_inner().map_err(|e| Error::io(&path, e.into_error()))?;
+        let file = self
+            .out
+            .into_inner()
+            .map_err(|e| Error::io(&path, e.into_error()))?;
         file.sync_all().map_err(|e| Error::io(&path, e))?;
         if let Some(p) = hnsw {
             let vectors = read_vectors(&path, self.dim)?;
@@ -142,7 +150,10 @@ fn read_vectors(path: &Path, dim: usize) -> Result<Vec<f32>> {
     if dim == 0 || bytes.len() % (4 * dim) != 0 {
         return Err(Error::NotAnIndex {
             path: path.to_path_buf(),
-            message: format!("{} bytes is not a whole number of {dim}-d f32 vectors", bytes.len()),
+            message: format!(
+                "{} bytes is not a whole number of {dim}-d f32 vectors",
+                bytes.len()
+            ),
         });
     }
     Ok(bytes
@@ -152,11 +163,19 @@ fn read_vectors(path: &Path, dim: usize) -> Result<Vec<f32>> {
 }
 
 /// Builds an HNSW graph over row-major normalized vectors, inserting in parallel.
-pub fn build_hnsw(vectors: &[f32], dim: usize, p: HnswParams) -> Result<Hnsw<'static, f32, DistDot>> {
+pub fn build_hnsw(
+    vectors: &[f32],
+    dim: usize,
+    p: HnswParams,
+) -> Result<Hnsw<'static, f32, DistDot>> {
     p.validate()?;
     let n = vectors.len() / dim.max(1);
     let graph = Hnsw::<f32, DistDot>::new(p.m, n.max(1), 16, p.ef_construction, DistDot {});
-    let rows: Vec<(&[f32], usize)> = vectors.chunks_exact(dim).enumerate().map(|(i, v)| (v, i)).collect();
+    let rows: Vec<(&[f32], usize)> = vectors
+        .chunks_exact(dim)
+        .enumerate()
+        .map(|(i, v)| (v, i))
+        .collect();
     graph.parallel_insert_slice(&rows);
     Ok(graph)
 }

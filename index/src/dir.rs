@@ -74,10 +74,14 @@ impl IndexDir {
 
     /// The dense index (vectors and, when built, the HNSW graph).
     pub fn dense(&self) -> Result<DenseIndex> {
-        let settings = self.manifest.dense.as_ref().ok_or_else(|| Error::NotAnIndex {
-            path: self.root.clone(),
-            message: "this index has no dense part (index with --dense MODEL)".into(),
-        })?;
+        let settings = self
+            .manifest
+            .dense
+            .as_ref()
+            .ok_or_else(|| Error::NotAnIndex {
+                path: self.root.clone(),
+                message: "this index has no dense part (index with --dense MODEL)".into(),
+            })?;
         DenseIndex::open(&self.generation_dir().join(DENSE_DIR), settings)
     }
 
@@ -247,7 +251,10 @@ impl IndexWriter {
             committed: false,
         };
         if let Some(d) = &writer.opts.dense {
-            writer.dense = Some(DenseWriter::create(&writer.work_dir.join(DENSE_DIR), d.dim)?);
+            writer.dense = Some(DenseWriter::create(
+                &writer.work_dir.join(DENSE_DIR),
+                d.dim,
+            )?);
         }
         writer.ids = Some(DocMapWriter::create(&writer.work_dir.join(DOC_IDS_FILE))?);
         if let Some(l) = writer.opts.lexical {
@@ -271,7 +278,10 @@ impl IndexWriter {
         match (&mut self.dense, vector) {
             (Some(d), Some(v)) => d.push(&doc.id, v)?,
             (Some(_), None) => {
-                return Err(Error::Internal(format!("document {:?} has no dense vector", doc.id)));
+                return Err(Error::Internal(format!(
+                    "document {:?} has no dense vector",
+                    doc.id
+                )));
             }
             _ => {}
         }

@@ -14,9 +14,9 @@ pub mod lexical;
 mod manifest;
 mod types;
 
+pub use dense::{DenseIndex, DenseSettings, HnswParams};
 pub use dir::{BuildOptions, IndexDir, IndexWriter};
 pub use docmap::DocMap;
 pub use error::{Error, Result};
-pub use dense::{DenseIndex, DenseSettings, HnswParams};
 pub use manifest::{FORMAT_VERSION, LexicalSettings, Manifest, SourceInfo};
 pub use types::{DocId, Score, ScoredDoc, sort_hits};

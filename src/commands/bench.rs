@@ -74,14 +74,22 @@ fn encode(a: EncodeBench) -> anyhow::Result<()> {
     if a.repeat == 0 {
         bail!("--repeat must be at least 1");
     }
-    let enc = DenseEncoder::load(&ModelDir::open(&resolve_model(&a.model)?)?, &candle_core::Device::Cpu)?;
+    let enc = DenseEncoder::load(
+        &ModelDir::open(&resolve_model(&a.model)?)?,
+        &candle_core::Device::Cpu,
+    )?;
     let docs = seine_datasets::open_corpus(&a.corpus, &Default::default())?;
     let texts: Vec<String> = docs
         .take(a.docs)
         .map(|d| d.map(|d| seine_engine::indexer::doc_text(&d)))
         .collect::<Result<_, _>>()?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let tokens: usize = enc.tokenizer().encode(&refs)?.iter().map(|e| e.get_ids().len()).sum();
+    let tokens: usize = enc
+        .tokenizer()
+        .encode(&refs)?
+        .iter()
+        .map(|e| e.get_ids().len())
+        .sum();
     let mut passes = Vec::new();
     for _ in 0..a.repeat {
         let t = Instant::now();
@@ -101,8 +109,14 @@ fn encode(a: EncodeBench) -> anyhow::Result<()> {
     } else {
         println!(
             "seine encode {} ({} docs, {} tokens, max length {}, {} threads): {:.1} docs/s, {:.0} tokens/s (median of {})",
-            enc.name(), texts.len(), tokens, enc.tokenizer().max_length(), threads,
-            texts.len() as f64 / med, tokens as f64 / med, a.repeat
+            enc.name(),
+            texts.len(),
+            tokens,
+            enc.tokenizer().max_length(),
+            threads,
+            texts.len() as f64 / med,
+            tokens as f64 / med,
+            a.repeat
         );
     }
     Ok(())
@@ -114,7 +128,12 @@ fn bm25(a: Bm25Bench) -> anyhow::Result<()> {
     }
     let beir = BeirDir::open(&a.dataset)?;
     let path = a.index.clone().unwrap_or_else(|| {
-        default_eval_index(&PathBuf::from("bench-out"), &beir.name(), a.bm25.bm25_mode, None)
+        default_eval_index(
+            &PathBuf::from("bench-out"),
+            &beir.name(),
+            a.bm25.bm25_mode,
+            None,
+        )
     });
     let dir = match IndexDir::open(&path) {
         Ok(d) if d.manifest().lexical.map(|l| l.mode) == Some(a.bm25.bm25_mode) => d,

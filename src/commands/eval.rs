@@ -65,12 +65,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let split = Split::load(&beir, &a.split)?;
     let dataset = beir.name();
     let explicit = a.index.is_some();
-    let index_path = a
-        .index
-        .clone()
-        .unwrap_or_else(|| {
-            default_eval_index(&a.out, &dataset, a.bm25.bm25_mode, a.dense.dense.as_deref())
-        });
+    let index_path = a.index.clone().unwrap_or_else(|| {
+        default_eval_index(&a.out, &dataset, a.bm25.bm25_mode, a.dense.dense.as_deref())
+    });
     let dir = open_or_build(&a, &beir, &index_path, explicit)?;
     let mut searcher = Searcher::open_on(dir, &resolve_device(a.dense.device)?)?;
     searcher.set_bm25_params(a.bm25.params())?;
@@ -90,7 +87,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let run_name = match (a.retriever.as_str(), &a.dense.dense) {
         ("dense", Some(model)) => format!(
             "seine-dense-{}",
-            std::path::Path::new(model).file_name().map_or(model.clone(), |n| n.to_string_lossy().into_owned())
+            std::path::Path::new(model)
+                .file_name()
+                .map_or(model.clone(), |n| n.to_string_lossy().into_owned())
         ),
         _ => format!("seine-{}-{}", a.retriever, a.bm25.bm25_mode),
     };
@@ -145,7 +144,8 @@ fn open_or_build(
                 let same_source =
                     m.source.path == want.path && m.source.fingerprint == want.fingerprint;
                 let same_mode = m.lexical.map(|l| l.mode) == Some(a.bm25.bm25_mode);
-                let same_dense = m.dense.as_ref().map(|d| d.model.as_str()) == a.dense.dense.as_deref();
+                let same_dense =
+                    m.dense.as_ref().map(|d| d.model.as_str()) == a.dense.dense.as_deref();
                 if same_source && same_mode && same_dense {
                     eprintln!(
                         "reusing index {} ({} documents)",

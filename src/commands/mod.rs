@@ -141,7 +141,9 @@ impl DenseArgs {
 
     /// Loads the dense encoder, if one was asked for.
     pub fn encoder(&self) -> anyhow::Result<Option<DenseEncoder>> {
-        let Some(name) = &self.dense else { return Ok(None) };
+        let Some(name) = &self.dense else {
+            return Ok(None);
+        };
         let device = resolve_device(self.device)?;
         let dir = ModelDir::open(&resolve_model(name)?)?;
         Ok(Some(DenseEncoder::load(&dir, &device)?))
@@ -212,10 +214,17 @@ pub fn build_index(
 }
 
 /// Default place for indexes built by `seine eval`.
-pub fn default_eval_index(out: &Path, dataset: &str, mode: Bm25Mode, dense: Option<&str>) -> PathBuf {
+pub fn default_eval_index(
+    out: &Path,
+    dataset: &str,
+    mode: Bm25Mode,
+    dense: Option<&str>,
+) -> PathBuf {
     let mut name = format!("{dataset}-bm25-{mode}");
     if let Some(model) = dense {
-        let model = Path::new(model).file_name().map_or(model.into(), |n| n.to_string_lossy());
+        let model = Path::new(model)
+            .file_name()
+            .map_or(model.into(), |n| n.to_string_lossy());
         name.push_str(&format!("-dense-{model}"));
     }
     out.join("indexes").join(name)

@@ -51,7 +51,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         })?;
     }
     let names: Vec<String> = if a.retriever == "all" {
-        searcher.retrievers().iter().map(|s| s.to_string()).collect()
+        searcher
+            .retrievers()
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     } else {
         vec![a.retriever.clone()]
     };
@@ -72,8 +76,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         lists.push((name.clone(), out));
     }
     if a.json {
-        let results: serde_json::Map<String, serde_json::Value> =
-            lists.iter().map(|(n, h)| (n.clone(), serde_json::Value::Array(h.clone()))).collect();
+        let results: serde_json::Map<String, serde_json::Value> = lists
+            .iter()
+            .map(|(n, h)| (n.clone(), serde_json::Value::Array(h.clone())))
+            .collect();
         let mut body = serde_json::json!({"query": a.query, "results": results});
         if lists.len() == 1 {
             body["retriever"] = serde_json::json!(lists[0].0);
@@ -91,7 +97,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         println!("{:>4}  {:>9}  {:<14}  title / text", "rank", "score", "id");
         for h in hits {
             let title = h["title"].as_str().unwrap_or_default();
-            let snippet = if title.is_empty() { h["text"].as_str().unwrap_or_default() } else { title };
+            let snippet = if title.is_empty() {
+                h["text"].as_str().unwrap_or_default()
+            } else {
+                title
+            };
             let snippet: String = snippet.chars().take(80).collect();
             println!(
                 "{:>4}  {:>9.4}  {:<14}  {}",

@@ -71,7 +71,8 @@ pub fn resolve_model(name: &str) -> Result<PathBuf> {
 }
 
 fn read_json(path: &Path) -> Result<Value> {
-    let bytes = std::fs::read(path).map_err(|e| Error::Model(format!("{}: {e}", path.display())))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| Error::Model(format!("{}: {e}", path.display())))?;
     serde_json::from_slice(&bytes).map_err(|e| Error::Model(format!("{}: {e}", path.display())))
 }
 
@@ -90,7 +91,10 @@ impl ModelDir {
         };
         let tokenizer = root.join("tokenizer.json");
         if !tokenizer.is_file() {
-            return Err(Error::Model(format!("{}: no tokenizer.json", root.display())));
+            return Err(Error::Model(format!(
+                "{}: no tokenizer.json",
+                root.display()
+            )));
         }
         let mut pooling = None;
         let mut normalize = false;
