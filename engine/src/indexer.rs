@@ -24,6 +24,19 @@ pub fn doc_text(doc: &Doc) -> String {
     format!("{} {}", doc.title, doc.text).trim().to_string()
 }
 
+/// Reads up to `n` documents into `chunk` (cleared first); an empty chunk means the
+/// stream is done.
+pub fn next_chunk(docs: &mut dyn DocStream, n: usize, chunk: &mut Vec<Doc>) -> Result<()> {
+    chunk.clear();
+    while chunk.len() < n {
+        match docs.next() {
+            Some(doc) => chunk.push(doc?),
+            None => break,
+        }
+    }
+    Ok(())
+}
+
 /// Feeds every document of `docs` to `writer` (encoding them with `dense` when given,
 /// a chunk at a time) and commits. `on_progress(progress, docs)` is called after each
 /// chunk. On error nothing is committed: the writer is dropped and its staging files
@@ -38,13 +51,7 @@ pub fn index_corpus(
     let mut n = 0u64;
     let mut chunk: Vec<Doc> = Vec::with_capacity(CHUNK);
     loop {
-        chunk.clear();
-        while chunk.len() < CHUNK {
-            match docs.next() {
-                Some(doc) => chunk.push(doc?),
-                None => break,
-            }
-        }
+        next_chunk(docs, CHUNK, &mut chunk)?;
         if chunk.is_empty() {
             break;
         }

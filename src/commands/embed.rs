@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use seine_datasets::embeddings::EmbeddingWriter;
 use seine_datasets::open_corpus;
-use seine_engine::indexer::doc_text;
+use seine_engine::indexer::{doc_text, next_chunk};
 use seine_engine::model::{DeviceSpec, ModelDir, resolve_device, resolve_model};
 use seine_engine::{DenseEncoder, Encoder, Side};
 
@@ -35,13 +35,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let mut n = 0u64;
     let mut chunk = Vec::with_capacity(256);
     loop {
-        chunk.clear();
-        while chunk.len() < 256 {
-            match docs.next() {
-                Some(d) => chunk.push(d?),
-                None => break,
-            }
-        }
+        next_chunk(docs.as_mut(), 256, &mut chunk)?;
         if chunk.is_empty() {
             break;
         }
