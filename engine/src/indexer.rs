@@ -24,6 +24,46 @@ pub fn doc_text(doc: &Doc) -> String {
     format!("{} {}", doc.title, doc.text).trim().to_string()
 }
 
+/// Dense vectors computed elsewhere (e.g. read from Parquet), looked up by document id.
+pub struct PrecomputedVectors {
+    pub dim: usize,
+    by_id: std::collections::HashMap<String, usize>,
+    data: Vec<f32>,
+}
+
+impl PrecomputedVectors {
+    /// `ids[i]` has the vector `data[i*dim..(i+1)*dim]`; duplicate ids are an error.
+    pub fn new(ids: Vec<String>, dim: usize, data: Vec<f32>) -> Result<Self> {
+        let mut by_id = std::collections::HashMap::with_capacity(ids.len());
+        for (i, id) in ids.into_iter().enumerate() {
+            if let Some(first) = by_id.insert(id.clone(), i) {
+                return Err(crate::Error::InvalidArgument(format!(
+                    "vectors file lists id {id:?} twice (rows {} and {})",
+                    first + 1,
+                    i + 1
+                )));
+            }
+        }
+        Ok(PrecomputedVectors { dim, by_id, data })
+    }
+
+    fn get(&self, id: &str) -> Result<&[f32]> {
+        let i = *self.by_id.get(id).ok_or_else(|| {
+            crate::Error::InvalidArgument(format!(
+                "document {id:?} has no vector in the vectors file"
+            ))
+        })?;
+        Ok(&self.data[i * self.dim..(i + 1) * self.dim])
+    }
+}
+
+/// Where an index's dense vectors come from.
+#[derive(Clone, Copy)]
+pub enum DenseSource<'a> {
+    Encoder(&'a dyn Encoder),
+    Vectors(&'a PrecomputedVectors),
+}
+
 /// Reads up to `n` documents into `chunk` (cleared first); an empty chunk means the
 /// stream is done.
 pub fn next_chunk(docs: &mut dyn DocStream, n: usize, chunk: &mut Vec<Doc>) -> Result<()> {
@@ -44,7 +84,7 @@ pub fn next_chunk(docs: &mut dyn DocStream, n: usize, chunk: &mut Vec<Doc>) -> R
 pub fn index_corpus(
     docs: &mut dyn DocStream,
     mut writer: IndexWriter,
-    dense: Option<&dyn Encoder>,
+    dense: Option<DenseSource<'_>>,
     on_progress: &mut dyn FnMut(Progress, u64),
 ) -> Result<(IndexDir, IndexStats)> {
     let start = Instant::now();
@@ -56,7 +96,14 @@ pub fn index_corpus(
             break;
         }
         let vectors = match dense {
-            Some(enc) => {
+            Some(DenseSource::Vectors(v)) => {
+                let mut data = Vec::with_capacity(chunk.len() * v.dim);
+                for doc in &chunk {
+                    data.extend_from_slice(v.get(&doc.id)?);
+                }
+                Some(crate::Embeddings { dim: v.dim, data })
+            }
+            Some(DenseSource::Encoder(enc)) => {
                 let texts: Vec<String> = chunk.iter().map(doc_text).collect();
                 let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
                 Some(enc.encode(&refs, Side::Document)?)

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use seine_datasets::jsonl::JsonlFields;
 use seine_datasets::{CorpusFormat, CorpusOptions, open_corpus};
-use seine_engine::indexer::{IndexStats, index_corpus};
+use seine_engine::indexer::{DenseSource, IndexStats, PrecomputedVectors, index_corpus};
 use seine_engine::model::{DeviceSpec, ModelDir, resolve_device, resolve_model};
 use seine_engine::{DenseEncoder, Encoder};
 use seine_index::lexical::{Bm25Mode, Bm25Params};
@@ -114,6 +114,10 @@ pub struct DenseArgs {
     /// HNSW beam width while searching (default stored in the index).
     #[arg(long, default_value_t = HnswParams::default().ef_search)]
     pub ef_search: usize,
+    /// Dense vectors made elsewhere: a Parquet file with `id` and `embedding`
+    /// (FixedSizeList<Float32>) for every document; --dense names the query encoder.
+    #[arg(long, requires = "dense")]
+    pub dense_vectors: Option<PathBuf>,
     /// Device for the encoders: cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceSpec,
@@ -135,6 +139,7 @@ impl DenseArgs {
             hnsw_m: HnswParams::default().m,
             ef_construction: HnswParams::default().ef_construction,
             ef_search: HnswParams::default().ef_search,
+            dense_vectors: None,
             device: DeviceSpec::Cpu,
         }
     }
@@ -201,7 +206,25 @@ pub fn build_index(
     };
     let writer = IndexWriter::create(out, opts)?;
     let bar = DocProgress::new("indexing");
-    let enc = encoder.as_ref().map(|e| e as &dyn Encoder);
+    let vectors = match &dense.dense_vectors {
+        Some(path) => {
+            let (ids, dim, data) = seine_datasets::embeddings::read_embeddings(path)?;
+            let want = encoder.as_ref().map_or(dim, |e| e.dim());
+            if dim != want {
+                anyhow::bail!(
+                    "{}: {dim}-d vectors, but the query encoder gives {want}-d vectors",
+                    path.display()
+                );
+            }
+            Some(PrecomputedVectors::new(ids, dim, data)?)
+        }
+        None => None,
+    };
+    let enc = match (&vectors, &encoder) {
+        (Some(v), _) => Some(DenseSource::Vectors(v)),
+        (None, Some(e)) => Some(DenseSource::Encoder(e as &dyn Encoder)),
+        _ => None,
+    };
     let result = index_corpus(docs.as_mut(), writer, enc, &mut |p, n| bar.update(p, n));
     bar.finish();
     result.with_context(|| {

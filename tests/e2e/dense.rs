@@ -7,7 +7,7 @@ use std::path::Path;
 use candle_core::Device;
 use seine_datasets::beir::BeirDir;
 use seine_datasets::embeddings::read_embeddings;
-use seine_engine::indexer::index_corpus;
+use seine_engine::indexer::{DenseSource, index_corpus};
 use seine_engine::model::{ModelDir, resolve_model};
 use seine_engine::{DenseEncoder, Encoder, Side};
 use seine_index::lexical::{Bm25Mode, Bm25Params};
@@ -76,7 +76,13 @@ fn hnsw_recall_on_scifact_vectors() {
     };
     let writer = IndexWriter::create(&root, opts).unwrap();
     let mut docs = beir.corpus().unwrap();
-    let (index, stats) = index_corpus(&mut docs, writer, Some(&enc), &mut |_, _| {}).unwrap();
+    let (index, stats) = index_corpus(
+        &mut docs,
+        writer,
+        Some(DenseSource::Encoder(&enc)),
+        &mut |_, _| {},
+    )
+    .unwrap();
     assert_eq!(stats.docs, 5183);
     let dense = index.dense().unwrap();
     assert!(dense.has_hnsw(), "auto builds HNSW for 5,183 documents");
@@ -157,4 +163,70 @@ fn embed_writes_parquet_equal_to_the_encoder() {
         .fold(0f32, f32::max);
     assert!(diff < 1e-5, "{diff}");
     assert!(Path::new(&pq).is_file());
+
+    // Bring the vectors back in: an index built from the Parquet file answers like one
+    // built by encoding.
+    let from_file = t.path().join("idx-file");
+    let encoded = t.path().join("idx-enc");
+    ok(&[
+        "index",
+        path_str(&corpus),
+        "--out",
+        path_str(&from_file),
+        "--dense",
+        "minilm",
+        "--dense-vectors",
+        path_str(&pq),
+    ]);
+    ok(&[
+        "index",
+        path_str(&corpus),
+        "--out",
+        path_str(&encoded),
+        "--dense",
+        "minilm",
+    ]);
+    let q = "white matter of newborns";
+    let a = stdout(&ok(&[
+        "search",
+        path_str(&from_file),
+        q,
+        "--retriever",
+        "dense",
+        "--json",
+    ]));
+    let b = stdout(&ok(&[
+        "search",
+        path_str(&encoded),
+        q,
+        "--retriever",
+        "dense",
+        "--json",
+    ]));
+    assert_eq!(a, b);
+    // A vectors file missing a document is an error, and nothing is left behind.
+    let short = t.path().join("short.jsonl");
+    std::fs::write(
+        &short,
+        std::fs::read_to_string(&corpus).unwrap() + "{\"_id\": \"extra\", \"text\": \"x\"}\n",
+    )
+    .unwrap();
+    let bad = t.path().join("idx-bad");
+    let o = crate::util::run(&[
+        "index",
+        path_str(&short),
+        "--out",
+        path_str(&bad),
+        "--dense",
+        "minilm",
+        "--dense-vectors",
+        path_str(&pq),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        crate::util::stderr(&o).contains("\"extra\" has no vector"),
+        "{}",
+        crate::util::stderr(&o)
+    );
+    assert!(!bad.exists());
 }
