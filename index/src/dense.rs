@@ -253,7 +253,8 @@ impl DenseIndex {
     }
 
     pub fn vector(&self, doc: DocId) -> Option<&[f32]> {
-        self.vectors.chunks_exact(self.dim).nth(doc as usize)
+        let start = doc as usize * self.dim;
+        self.vectors.get(start..start + self.dim)
     }
 
     fn check_query(&self, query: &[f32]) -> Result<Vec<f32>> {
