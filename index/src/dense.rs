@@ -13,6 +13,7 @@ use hnsw_rs::hnswio::HnswIo;
 use hnsw_rs::prelude::{DistDot, Hnsw};
 use serde::{Deserialize, Serialize};
 
+use crate::hnsw_graph::FlatGraph;
 use crate::{DocId, Error, Result, ScoredDoc, sort_hits};
 
 pub(crate) const VECTORS_FILE: &str = "vectors.f32";
@@ -184,7 +185,7 @@ pub fn build_hnsw(
 pub struct DenseIndex {
     dim: usize,
     vectors: Vec<f32>,
-    hnsw: Option<Hnsw<'static, f32, DistDot>>,
+    hnsw: Option<FlatGraph>,
     ef_search: usize,
 }
 
@@ -211,7 +212,10 @@ impl DenseIndex {
                         path: dir.to_path_buf(),
                         message: format!("unreadable HNSW graph: {e}"),
                     })?;
-                Some(graph)
+                Some(FlatGraph::from_hnsw(
+                    &graph,
+                    vectors.len() / settings.dim.max(1),
+                ))
             }
             None => None,
         };
@@ -234,6 +238,18 @@ impl DenseIndex {
             hnsw: None,
             ef_search: 0,
         }
+    }
+
+    /// An in-memory index over row-major vectors (normalized here), with an HNSW
+    /// graph built in parallel when `hnsw` is given.
+    pub fn build(dim: usize, vectors: Vec<f32>, hnsw: Option<HnswParams>) -> Result<Self> {
+        let mut index = Self::from_vectors(dim, vectors);
+        if let Some(p) = hnsw {
+            let graph = build_hnsw(&index.vectors, dim, p)?;
+            index.hnsw = Some(FlatGraph::from_hnsw(&graph, index.len()));
+            index.ef_search = p.ef_search;
+        }
+        Ok(index)
     }
 
     pub fn dim(&self) -> usize {
@@ -277,7 +293,7 @@ impl DenseIndex {
             .vectors
             .chunks_exact(self.dim)
             .enumerate()
-            .map(|(i, v)| ScoredDoc::new(i as DocId, v.iter().zip(&q).map(|(a, b)| a * b).sum()))
+            .map(|(i, v)| ScoredDoc::new(i as DocId, seine_kernels::dot(v, &q)))
             .collect();
         let k = k.min(hits.len());
         if k == 0 {
@@ -301,9 +317,9 @@ impl DenseIndex {
         }
         let ef = ef.unwrap_or(self.ef_search).max(k);
         let mut hits: Vec<ScoredDoc> = graph
-            .search(&q, k, ef)
+            .search(&self.vectors, self.dim, &q, k, ef)
             .into_iter()
-            .map(|n| ScoredDoc::new(n.d_id as DocId, 1.0 - n.distance))
+            .map(|(s, d)| ScoredDoc::new(d, s))
             .collect();
         sort_hits(&mut hits);
         Ok(hits)

@@ -10,6 +10,7 @@ pub mod dense;
 mod dir;
 mod docmap;
 mod error;
+mod hnsw_graph;
 pub mod lexical;
 mod manifest;
 mod types;

@@ -1,1 +1,6 @@
-//! seine-kernels
+//! seine-kernels: the numeric hot loops, with run-time SIMD dispatch on the CPU
+//! (AVX2+FMA where the machine has it, portable code otherwise).
+
+pub mod simd;
+
+pub use simd::{dot, simd_level};

@@ -21,6 +21,39 @@ enum Bench {
     Bm25(Bm25Bench),
     /// Dense encoding docs/s and tokens/s over the first N documents of a corpus.
     Encode(EncodeBench),
+    /// HNSW queries/s and recall@k against exact search, over a sweep of ef.
+    Hnsw(HnswBench),
+}
+
+#[derive(clap::Args)]
+struct HnswBench {
+    /// Document vectors, Parquet (id, embedding): `seine embed` writes them.
+    #[arg(long)]
+    vectors: PathBuf,
+    /// Query vectors, Parquet (id, embedding).
+    #[arg(long)]
+    queries: PathBuf,
+    #[arg(long, default_value_t = 16)]
+    m: usize,
+    #[arg(long, default_value_t = 200)]
+    ef_construction: usize,
+    /// Beam widths to sweep (comma-separated).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "10,12,16,20,24,32,48,64,96,128,256"
+    )]
+    ef: Vec<usize>,
+    #[arg(short, long, default_value_t = 10)]
+    k: usize,
+    /// Recall@k the headline figure must reach.
+    #[arg(long, default_value_t = 0.95)]
+    target_recall: f64,
+    /// Timed passes per ef (the median pass is reported).
+    #[arg(long, default_value_t = 5)]
+    repeat: usize,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -65,6 +98,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     match a.what {
         Bench::Bm25(b) => bm25(b),
         Bench::Encode(b) => encode(b),
+        Bench::Hnsw(b) => hnsw(b),
     }
 }
 
@@ -205,6 +239,106 @@ fn bm25(a: Bm25Bench) -> anyhow::Result<()> {
             pct(0.5),
             pct(0.99)
         );
+    }
+    Ok(())
+}
+
+fn hnsw(a: HnswBench) -> anyhow::Result<()> {
+    use seine_index::{DenseIndex, HnswParams};
+    if a.repeat == 0 || a.k == 0 || a.ef.is_empty() {
+        bail!("--repeat, -k and --ef must be non-empty and at least 1");
+    }
+    let (_, dim, docs) = seine_datasets::embeddings::read_embeddings(&a.vectors)?;
+    let (_, qdim, queries) = seine_datasets::embeddings::read_embeddings(&a.queries)?;
+    if dim != qdim {
+        bail!("document vectors are {dim}-d, query vectors {qdim}-d");
+    }
+    let n = docs.len() / dim;
+    let queries: Vec<&[f32]> = queries.chunks_exact(dim).collect();
+    if queries.is_empty() || n == 0 {
+        bail!("no vectors");
+    }
+    let params = HnswParams {
+        m: a.m,
+        ef_construction: a.ef_construction,
+        ef_search: a.k,
+    };
+    let threads = rayon::current_num_threads();
+    let t = Instant::now();
+    let index = DenseIndex::build(dim, docs, Some(params))?;
+    let build_s = t.elapsed().as_secs_f64();
+    let truth: Vec<std::collections::HashSet<u32>> = queries
+        .iter()
+        .map(|q| {
+            Ok(index
+                .search_exact(q, a.k)?
+                .into_iter()
+                .map(|h| h.doc)
+                .collect())
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let mut rows = Vec::new();
+    for &ef in &a.ef {
+        let mut hits = 0usize;
+        for (q, t) in queries.iter().zip(&truth) {
+            hits += index
+                .search(q, a.k, Some(ef))?
+                .iter()
+                .filter(|h| t.contains(&h.doc))
+                .count();
+        }
+        let recall = hits as f64 / truth.iter().map(|t| t.len()).sum::<usize>() as f64;
+        let mut passes = Vec::with_capacity(a.repeat);
+        for _ in 0..a.repeat {
+            let start = Instant::now();
+            for q in &queries {
+                std::hint::black_box(index.search(q, a.k, Some(ef))?);
+            }
+            passes.push(start.elapsed().as_secs_f64());
+        }
+        passes.sort_by(f64::total_cmp);
+        let qps = queries.len() as f64 / passes[passes.len() / 2];
+        rows.push((ef, recall, qps));
+    }
+    let best = rows.iter().find(|r| r.1 >= a.target_recall);
+    if a.json {
+        let sweep: Vec<_> = rows
+            .iter()
+            .map(|&(ef, recall, qps)| serde_json::json!({"ef": ef, "recall": recall, "qps": qps}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({
+                "bench": "hnsw", "engine": "seine (hnsw_rs)", "docs": n, "dim": dim,
+                "queries": queries.len(), "k": a.k, "m": a.m,
+                "ef_construction": a.ef_construction, "build_threads": threads,
+                "build_s": build_s, "query_threads": 1, "sweep": sweep,
+                "target_recall": a.target_recall,
+                "at_target": best.map(|&(ef, recall, qps)| serde_json::json!({"ef": ef, "recall": recall, "qps": qps})),
+            })
+        );
+    } else {
+        println!(
+            "seine hnsw ({n} docs, {dim}-d, {} queries, k={}, M={}, efC={}): built in {build_s:.1} s on {threads} threads",
+            queries.len(),
+            a.k,
+            a.m,
+            a.ef_construction
+        );
+        println!("{:>6} {:>10} {:>12}", "ef", "recall", "queries/s");
+        for (ef, recall, qps) in &rows {
+            println!("{ef:>6} {recall:>10.4} {qps:>12.0}");
+        }
+        match best {
+            Some((ef, recall, qps)) => println!(
+                "at recall@{} >= {}: ef={ef}, recall {recall:.4}, {qps:.0} queries/s (1 thread, median of {})",
+                a.k, a.target_recall, a.repeat
+            ),
+            None => println!(
+                "no ef in the sweep reached recall@{} >= {}",
+                a.k, a.target_recall
+            ),
+        }
     }
     Ok(())
 }

@@ -1,34 +1,59 @@
 use std::path::PathBuf;
 
+use anyhow::{Context, bail};
 use seine_datasets::embeddings::EmbeddingWriter;
 use seine_datasets::open_corpus;
 use seine_engine::indexer::{doc_text, next_chunk};
 use seine_engine::model::{DeviceSpec, ModelDir, resolve_device, resolve_model};
 use seine_engine::{DenseEncoder, Encoder, Side};
+use seine_index::IndexDir;
 
 use super::CorpusArgs;
 use crate::progress::DocProgress;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The corpus to encode.
-    corpus: PathBuf,
+    /// The corpus to encode (a queries .jsonl works too, with `--side query`).
+    #[arg(required_unless_present = "from_index")]
+    corpus: Option<PathBuf>,
     /// Dense model: a folder or a name under models/.
-    #[arg(long)]
-    model: String,
+    #[arg(long, required_unless_present = "from_index")]
+    model: Option<String>,
+    /// Export the vectors stored in an index instead of encoding (no model needed).
+    #[arg(long, conflicts_with_all = ["corpus", "model"])]
+    from_index: Option<PathBuf>,
     /// Parquet file to write (id, embedding).
     #[arg(long, short)]
     out: PathBuf,
+    /// Encode the texts as documents or as queries (models with query prefixes differ).
+    #[arg(long, default_value = "document")]
+    side: SideArg,
     #[command(flatten)]
     corpus_args: CorpusArgs,
     #[arg(long, default_value = "cpu")]
     device: DeviceSpec,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SideArg {
+    Document,
+    Query,
+}
+
 pub fn run(a: Args) -> anyhow::Result<()> {
+    if let Some(index) = &a.from_index {
+        return export(index, &a.out);
+    }
+    let (Some(corpus), Some(model)) = (&a.corpus, &a.model) else {
+        bail!("give a corpus and --model, or --from-index");
+    };
+    let side = match a.side {
+        SideArg::Document => Side::Document,
+        SideArg::Query => Side::Query,
+    };
     let device = resolve_device(a.device)?;
-    let enc = DenseEncoder::load(&ModelDir::open(&resolve_model(&a.model)?)?, &device)?;
-    let mut docs = open_corpus(&a.corpus, &a.corpus_args.options())?;
+    let enc = DenseEncoder::load(&ModelDir::open(&resolve_model(model)?)?, &device)?;
+    let mut docs = open_corpus(corpus, &a.corpus_args.options())?;
     let mut out = EmbeddingWriter::create(&a.out, enc.dim())?;
     let bar = DocProgress::new("embedding");
     let start = std::time::Instant::now();
@@ -41,7 +66,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         }
         let texts: Vec<String> = chunk.iter().map(doc_text).collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let emb = enc.encode(&refs, Side::Document)?;
+        let emb = enc.encode(&refs, side)?;
         let ids: Vec<&str> = chunk.iter().map(|d| d.id.as_str()).collect();
         out.write(&ids, &emb.data)?;
         n += chunk.len() as u64;
@@ -56,6 +81,41 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         enc.dim(),
         n as f64 / secs.max(1e-9),
         a.out.display()
+    );
+    Ok(())
+}
+
+/// Writes an index's stored dense vectors, in document order, with their ids.
+fn export(index: &std::path::Path, out: &std::path::Path) -> anyhow::Result<()> {
+    let dir = IndexDir::open(index)?;
+    let Some(settings) = dir.manifest().dense.clone() else {
+        bail!("index {} has no dense vectors", index.display());
+    };
+    let dense = dir.dense()?;
+    let map = dir.doc_map()?;
+    let mut w = EmbeddingWriter::create(out, settings.dim)?;
+    for start in (0..dense.len()).step_by(1024) {
+        let end = (start + 1024).min(dense.len());
+        let mut ids = Vec::with_capacity(end - start);
+        let mut data = Vec::with_capacity((end - start) * settings.dim);
+        for doc in start..end {
+            let doc = doc as seine_index::DocId;
+            ids.push(
+                map.external(doc)
+                    .context("doc map shorter than the vectors")?,
+            );
+            data.extend_from_slice(dense.vector(doc).expect("in range"));
+        }
+        w.write(&ids, &data)?;
+    }
+    w.finish()?;
+    eprintln!(
+        "exported {} vectors ({}-d, model {}) from {} into {}",
+        dense.len(),
+        settings.dim,
+        settings.model,
+        index.display(),
+        out.display()
     );
     Ok(())
 }
