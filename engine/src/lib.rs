@@ -11,9 +11,11 @@ pub mod indexer;
 pub mod model;
 mod retriever;
 mod searcher;
+pub mod splade;
 
 pub use dense::DenseEncoder;
 pub use encoder::{Embeddings, Encoder, Side};
 pub use error::{Error, Result};
 pub use retriever::{Bm25Retriever, DenseRetriever, Retriever};
 pub use searcher::{Hit, Searcher};
+pub use splade::{Pruning, SparseVector, SpladeEncoder};

@@ -1,0 +1,345 @@
+//! SPLADE learned-sparse encoder (SPLADE v2, arXiv 2109.10086): a BERT masked-language
+//! model whose logits become one weight per vocabulary term,
+//! `w_j = max_i log(1 + relu(logit_ij))` over the non-padding tokens `i` of a text.
+//!
+//! Loads `BertForMaskedLM` checkpoints in the standard layout (`bert.*` and
+//! `cls.predictions.*`), with two fix-ups at load time: LayerNorm parameters under the
+//! old `gamma`/`beta` names, and a decoder tied to the word embeddings (no
+//! `cls.predictions.decoder.weight` in the file; its bias is `cls.predictions.bias`).
+
+use std::collections::HashSet;
+
+use candle_core::{D, DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::BertForMaskedLM;
+
+use crate::encoder::Side;
+use crate::model::{ModelDir, TextTokenizer, WeightsFile, length_sorted_batches};
+use crate::{Error, Result};
+
+/// Padded tokens per forward pass: the logits are `tokens × vocabulary` floats
+/// (2,048 × 30,522 × 4 bytes = 250 MB), so the budget is smaller than the dense one.
+pub const DEFAULT_SPLADE_TOKEN_BUDGET: usize = 2048;
+const MAX_BATCH: usize = 64;
+
+/// A sparse vector over a vocabulary: term ids ascending, weights > 0.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SparseVector {
+    pub terms: Vec<u32>,
+    pub weights: Vec<f32>,
+}
+
+impl SparseVector {
+    pub fn len(&self) -> usize {
+        self.terms.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    /// (term, weight) pairs by weight descending, then term ascending.
+    pub fn by_weight(&self) -> Vec<(u32, f32)> {
+        let mut v: Vec<(u32, f32)> = self
+            .terms
+            .iter()
+            .copied()
+            .zip(self.weights.iter().copied())
+            .collect();
+        v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        v
+    }
+
+    /// Keeps the `top_k` heaviest terms (ties to the lower id) and those above
+    /// `threshold`; term ids stay ascending.
+    pub fn prune(&mut self, p: Pruning) {
+        let mut keep: Vec<(u32, f32)> = self
+            .by_weight()
+            .into_iter()
+            .filter(|&(_, w)| w > p.threshold)
+            .collect();
+        if let Some(k) = p.top_k {
+            keep.truncate(k);
+        }
+        keep.sort_by_key(|x| x.0);
+        self.terms = keep.iter().map(|x| x.0).collect();
+        self.weights = keep.iter().map(|x| x.1).collect();
+    }
+
+    /// Sparse dot product with another vector (both sorted by term).
+    pub fn dot(&self, other: &SparseVector) -> f32 {
+        let (mut i, mut j, mut s) = (0, 0, 0f32);
+        while i < self.terms.len() && j < other.terms.len() {
+            match self.terms[i].cmp(&other.terms[j]) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    s += self.weights[i] * other.weights[j];
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        s
+    }
+}
+
+/// Which terms of an encoded text are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Pruning {
+    /// Keep at most this many terms (the heaviest).
+    pub top_k: Option<usize>,
+    /// Drop terms whose weight is not above this (0 keeps every non-zero term).
+    pub threshold: f32,
+}
+
+/// One SPLADE model (a side).
+struct Mlm {
+    model: BertForMaskedLM,
+    tokenizer: TextTokenizer,
+    name: String,
+}
+
+/// Names of the tensors in a weights file.
+fn tensor_names(w: &WeightsFile) -> Result<HashSet<String>> {
+    Ok(match w {
+        WeightsFile::Safetensors(p) => {
+            // SAFETY: read-only mapping of a model file seine never writes.
+            let st = unsafe { candle_core::safetensors::MmapedSafetensors::new(p)? };
+            st.tensors().into_iter().map(|(n, _)| n).collect()
+        }
+        WeightsFile::PyTorch(p) => candle_core::pickle::read_pth_tensor_info(p, false, None)?
+            .into_iter()
+            .map(|t| t.name)
+            .collect(),
+    })
+}
+
+/// Maps the names candle's `BertForMaskedLM` asks for to the names in the file.
+fn rename(names: &HashSet<String>, want: &str) -> String {
+    if names.contains(want) {
+        return want.to_string();
+    }
+    let candidates: Vec<String> = if let Some(stem) = want.strip_suffix("LayerNorm.weight") {
+        vec![format!("{stem}LayerNorm.gamma")]
+    } else if let Some(stem) = want.strip_suffix("LayerNorm.bias") {
+        vec![format!("{stem}LayerNorm.beta")]
+    } else if want == "cls.predictions.decoder.weight" {
+        vec![
+            "bert.embeddings.word_embeddings.weight".into(),
+            "embeddings.word_embeddings.weight".into(),
+        ]
+    } else if want == "cls.predictions.decoder.bias" {
+        vec!["cls.predictions.bias".into()]
+    } else {
+        Vec::new()
+    };
+    candidates
+        .into_iter()
+        .find(|c| names.contains(c))
+        .unwrap_or_else(|| want.to_string())
+}
+
+impl Mlm {
+    fn load(dir: &ModelDir, device: &Device) -> Result<Self> {
+        let cfg = dir.bert_config()?;
+        let names = tensor_names(&dir.weights)?;
+        let vb = match &dir.weights {
+            // SAFETY: the file is memory-mapped read-only; seine never writes model files.
+            WeightsFile::Safetensors(p) => unsafe {
+                VarBuilder::from_mmaped_safetensors(&[p], DType::F32, device)?
+            },
+            WeightsFile::PyTorch(p) => VarBuilder::from_pth(p, DType::F32, device)?,
+        };
+        let vb = vb.rename_f(move |n: &str| rename(&names, n));
+        let model = BertForMaskedLM::load(vb, &cfg)
+            .map_err(|e| Error::Model(format!("{} (BERT masked LM): {e}", dir.root.display())))?;
+        Ok(Mlm {
+            model,
+            tokenizer: TextTokenizer::load(&dir.tokenizer, dir.max_length)?,
+            name: dir.name(),
+        })
+    }
+}
+
+/// SPLADE encoder: one model for both sides unless a query model is given.
+pub struct SpladeEncoder {
+    doc: Mlm,
+    query: Option<Mlm>,
+    vocab: Vec<String>,
+    device: Device,
+    token_budget: usize,
+    doc_pruning: Pruning,
+    query_pruning: Pruning,
+}
+
+impl SpladeEncoder {
+    pub fn load(dir: &ModelDir, query_dir: Option<&ModelDir>, device: &Device) -> Result<Self> {
+        let doc = Mlm::load(dir, device)?;
+        let query = query_dir.map(|q| Mlm::load(q, device)).transpose()?;
+        let vocab_size = doc.tokenizer.inner().get_vocab_size(true);
+        let mut vocab = vec![String::new(); vocab_size];
+        for (tok, id) in doc.tokenizer.inner().get_vocab(true) {
+            if let Some(slot) = vocab.get_mut(id as usize) {
+                *slot = tok;
+            }
+        }
+        if let Some(q) = &query
+            && q.tokenizer.inner().get_vocab(true).len() != vocab.len()
+        {
+            return Err(Error::Model(format!(
+                "query model {} has a different vocabulary from {}",
+                q.name, doc.name
+            )));
+        }
+        Ok(SpladeEncoder {
+            doc,
+            query,
+            vocab,
+            device: device.clone(),
+            token_budget: DEFAULT_SPLADE_TOKEN_BUDGET,
+            doc_pruning: Pruning::default(),
+            query_pruning: Pruning::default(),
+        })
+    }
+
+    pub fn with_pruning(mut self, doc: Pruning, query: Pruning) -> Self {
+        self.doc_pruning = doc;
+        self.query_pruning = query;
+        self
+    }
+
+    pub fn with_token_budget(mut self, tokens: usize) -> Self {
+        self.token_budget = tokens.max(1);
+        self
+    }
+
+    pub fn name(&self) -> &str {
+        &self.doc.name
+    }
+
+    /// The vocabulary: `vocab()[id]` is the term of id `id`.
+    pub fn vocab(&self) -> &[String] {
+        &self.vocab
+    }
+
+    pub fn term(&self, id: u32) -> &str {
+        self.vocab.get(id as usize).map_or("", String::as_str)
+    }
+
+    pub fn term_id(&self, term: &str) -> Option<u32> {
+        self.doc.tokenizer.token_id(term)
+    }
+
+    pub fn doc_pruning(&self) -> Pruning {
+        self.doc_pruning
+    }
+
+    /// Sparse vectors of `texts`, pruned as configured for `side`.
+    pub fn encode(&self, texts: &[&str], side: Side) -> Result<Vec<SparseVector>> {
+        let (mlm, pruning) = match side {
+            Side::Query => (self.query.as_ref().unwrap_or(&self.doc), self.query_pruning),
+            Side::Document => (&self.doc, self.doc_pruning),
+        };
+        let encodings = mlm.tokenizer.encode(texts)?;
+        let mut out = vec![SparseVector::default(); texts.len()];
+        for batch in length_sorted_batches(
+            &encodings,
+            mlm.tokenizer.pad_id(),
+            self.token_budget,
+            MAX_BATCH,
+        ) {
+            let b = batch.indices.len();
+            let ids = Tensor::from_slice(&batch.ids, (b, batch.len), &self.device)?;
+            let mask = Tensor::from_slice(&batch.mask, (b, batch.len), &self.device)?;
+            let types = ids.zeros_like()?;
+            let logits = mlm.model.forward(&ids, &types, Some(&mask))?;
+            // log(1 + relu(x)) >= 0, so masking by multiplication keeps the max exact.
+            let act = (logits.relu()? + 1.0)?.log()?;
+            drop(logits);
+            let m = mask.to_dtype(DType::F32)?.unsqueeze(D::Minus1)?;
+            let pooled = act.broadcast_mul(&m)?.max(1)?.to_vec2::<f32>()?;
+            for (row, &i) in pooled.iter().zip(&batch.indices) {
+                let mut v = SparseVector::default();
+                for (t, &w) in row.iter().enumerate() {
+                    if w > 0.0 {
+                        v.terms.push(t as u32);
+                        v.weights.push(w);
+                    }
+                }
+                v.prune(pruning);
+                out[i] = v;
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sv(pairs: &[(u32, f32)]) -> SparseVector {
+        SparseVector {
+            terms: pairs.iter().map(|p| p.0).collect(),
+            weights: pairs.iter().map(|p| p.1).collect(),
+        }
+    }
+
+    #[test]
+    fn prune_keeps_heaviest_and_sorted_ids() {
+        let mut v = sv(&[(1, 0.5), (4, 2.0), (7, 0.1), (9, 2.0), (12, 1.0)]);
+        v.prune(Pruning {
+            top_k: Some(3),
+            threshold: 0.0,
+        });
+        assert_eq!(v, sv(&[(4, 2.0), (9, 2.0), (12, 1.0)]));
+        v.prune(Pruning {
+            top_k: None,
+            threshold: 1.0,
+        });
+        assert_eq!(v, sv(&[(4, 2.0), (9, 2.0)]));
+    }
+
+    #[test]
+    fn sparse_dot() {
+        let a = sv(&[(1, 1.0), (3, 2.0), (8, 3.0)]);
+        let b = sv(&[(0, 5.0), (3, 0.5), (8, 2.0), (9, 1.0)]);
+        assert_eq!(a.dot(&b), 7.0);
+        assert_eq!(a.dot(&SparseVector::default()), 0.0);
+    }
+
+    #[test]
+    fn renames_old_layer_norm_names_and_tied_decoder() {
+        let names: HashSet<String> = [
+            "bert.embeddings.LayerNorm.gamma",
+            "bert.embeddings.LayerNorm.beta",
+            "bert.embeddings.word_embeddings.weight",
+            "cls.predictions.bias",
+            "cls.predictions.transform.dense.weight",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        assert_eq!(
+            rename(&names, "bert.embeddings.LayerNorm.weight"),
+            "bert.embeddings.LayerNorm.gamma"
+        );
+        assert_eq!(
+            rename(&names, "bert.embeddings.LayerNorm.bias"),
+            "bert.embeddings.LayerNorm.beta"
+        );
+        assert_eq!(
+            rename(&names, "cls.predictions.decoder.weight"),
+            "bert.embeddings.word_embeddings.weight"
+        );
+        assert_eq!(
+            rename(&names, "cls.predictions.decoder.bias"),
+            "cls.predictions.bias"
+        );
+        assert_eq!(
+            rename(&names, "cls.predictions.transform.dense.weight"),
+            "cls.predictions.transform.dense.weight"
+        );
+    }
+}
