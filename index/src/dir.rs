@@ -4,7 +4,9 @@
 //! ```text
 //! <index>/manifest.json          what the index holds (written last, atomically)
 //! <index>/gen-000001/doc_ids.jsonl
-//! <index>/gen-000001/lexical/    tantivy files
+//! <index>/gen-000001/lexical/    tantivy files (BM25)
+//! <index>/gen-000001/dense/      vectors.f32 and the HNSW graph
+//! <index>/gen-000001/sparse/     tantivy files (SPLADE impacts)
 //! ```
 //! A new index is built in a hidden sibling folder (`.<name>.building-<pid>`) and renamed
 //! into place when complete. Rebuilding an existing index (`overwrite`) builds the next
@@ -20,6 +22,7 @@ use crate::dense::{DenseWriter, HNSW_AUTO_MIN_DOCS};
 use crate::docmap::{DOC_IDS_FILE, DocMapWriter};
 use crate::lexical::{LexicalIndex, LexicalWriter};
 use crate::manifest::{now_rfc3339, sync_dir};
+use crate::sparse::{SparseIndex, SparseSettings, SparseWriter};
 use crate::{
     DenseIndex, DenseSettings, DocId, DocMap, Error, FORMAT_VERSION, LexicalSettings, Manifest,
     Result, SourceInfo,
@@ -27,6 +30,7 @@ use crate::{
 
 const LEXICAL_DIR: &str = "lexical";
 const DENSE_DIR: &str = "dense";
+const SPARSE_DIR: &str = "sparse";
 
 fn gen_name(generation: u64) -> String {
     format!("gen-{generation:06}")
@@ -72,6 +76,19 @@ impl IndexDir {
         DocMap::load(&self.generation_dir().join(DOC_IDS_FILE))
     }
 
+    /// The learned-sparse impact index.
+    pub fn sparse(&self) -> Result<SparseIndex> {
+        let settings = self
+            .manifest
+            .sparse
+            .as_ref()
+            .ok_or_else(|| Error::NotAnIndex {
+                path: self.root.clone(),
+                message: "this index has no sparse part (index with --sparse MODEL)".into(),
+            })?;
+        SparseIndex::open(&self.generation_dir().join(SPARSE_DIR), settings)
+    }
+
     /// The dense index (vectors and, when built, the HNSW graph).
     pub fn dense(&self) -> Result<DenseIndex> {
         let settings = self
@@ -106,6 +123,8 @@ pub struct BuildOptions {
     pub lexical: Option<LexicalSettings>,
     /// Dense vectors (given to [`IndexWriter::add`]) and how to search them.
     pub dense: Option<DenseSettings>,
+    /// Learned-sparse term weights (given to [`IndexWriter::add_with`]).
+    pub sparse: Option<SparseSettings>,
     /// With `dense.hnsw` set: skip the graph for corpora under
     /// [`HNSW_AUTO_MIN_DOCS`] documents (exact search is as fast there).
     pub hnsw_auto: bool,
@@ -137,6 +156,7 @@ pub struct IndexWriter {
     ids: Option<DocMapWriter>,
     lexical: Option<LexicalWriter>,
     dense: Option<DenseWriter>,
+    sparse: Option<SparseWriter>,
     committed: bool,
 }
 
@@ -170,6 +190,9 @@ impl IndexWriter {
         }
         if let Some(p) = opts.dense.as_ref().and_then(|d| d.hnsw) {
             p.validate()?;
+        }
+        if let Some(s) = &opts.sparse {
+            s.validate()?;
         }
         let name = root
             .file_name()
@@ -248,6 +271,7 @@ impl IndexWriter {
             ids: None,
             lexical: None,
             dense: None,
+            sparse: None,
             committed: false,
         };
         if let Some(d) = &writer.opts.dense {
@@ -257,11 +281,19 @@ impl IndexWriter {
             )?);
         }
         writer.ids = Some(DocMapWriter::create(&writer.work_dir.join(DOC_IDS_FILE))?);
+        let threads = match writer.opts.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        if let Some(s) = &writer.opts.sparse {
+            writer.sparse = Some(SparseWriter::create(
+                &writer.work_dir.join(SPARSE_DIR),
+                s.scale,
+                threads,
+                threads * 64_000_000,
+            )?);
+        }
         if let Some(l) = writer.opts.lexical {
-            let threads = match writer.opts.threads {
-                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-                n => n,
-            };
             writer.lexical = Some(LexicalWriter::create(
                 &writer.work_dir.join(LEXICAL_DIR),
                 l.mode,
@@ -275,6 +307,23 @@ impl IndexWriter {
     /// Adds a document with its dense vector (required when the index has a dense
     /// part, ignored otherwise); returns its [`DocId`].
     pub fn add(&mut self, doc: &Doc, vector: Option<&[f32]>) -> Result<DocId> {
+        self.add_with(doc, vector, None)
+    }
+
+    /// Adds a document with its dense vector and sparse (term, weight) pairs, each
+    /// required when the index has that part and ignored otherwise.
+    pub fn add_with(
+        &mut self,
+        doc: &Doc,
+        vector: Option<&[f32]>,
+        sparse: Option<&[(&str, f32)]>,
+    ) -> Result<DocId> {
+        if self.sparse.is_some() && sparse.is_none() {
+            return Err(Error::Internal(format!(
+                "document {:?} has no sparse vector",
+                doc.id
+            )));
+        }
         match (&mut self.dense, vector) {
             (Some(d), Some(v)) => d.push(&doc.id, v)?,
             (Some(_), None) => {
@@ -289,6 +338,9 @@ impl IndexWriter {
         let id = ids.push(&doc.id)?;
         if let Some(l) = &mut self.lexical {
             l.add(id, doc)?;
+        }
+        if let (Some(w), Some(terms)) = (&mut self.sparse, sparse) {
+            w.add(id, terms)?;
         }
         Ok(id)
     }
@@ -307,6 +359,9 @@ impl IndexWriter {
         let doc_count = self.len();
         if let Some(l) = self.lexical.take() {
             l.commit()?;
+        }
+        if let Some(s) = self.sparse.take() {
+            s.commit()?;
         }
         self.ids.take().expect("writer not committed").finish()?;
         let mut dense = self.opts.dense.clone();
@@ -330,6 +385,7 @@ impl IndexWriter {
             source: self.opts.source.clone(),
             lexical: self.opts.lexical,
             dense,
+            sparse: self.opts.sparse.clone(),
             files,
         };
         sync_tree(&self.work_dir)?;

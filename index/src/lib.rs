@@ -13,6 +13,7 @@ mod error;
 mod hnsw_graph;
 pub mod lexical;
 mod manifest;
+pub mod sparse;
 mod types;
 
 pub use dense::{DenseIndex, DenseSettings, HnswParams};
@@ -20,4 +21,5 @@ pub use dir::{BuildOptions, IndexDir, IndexWriter};
 pub use docmap::DocMap;
 pub use error::{Error, Result};
 pub use manifest::{FORMAT_VERSION, LexicalSettings, Manifest, SourceInfo};
+pub use sparse::{SparseIndex, SparseSettings};
 pub use types::{DocId, Score, ScoredDoc, sort_hits};

@@ -31,6 +31,9 @@ pub struct Manifest {
     pub lexical: Option<LexicalSettings>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dense: Option<crate::DenseSettings>,
+    /// Learned-sparse impacts (absent in indexes without a sparse part).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sparse: Option<crate::SparseSettings>,
     /// Files of the generation, relative to the index directory.
     pub files: Vec<String>,
 }

@@ -92,6 +92,7 @@ fn tantivy_bm25_equals_brute_force() {
             source: SourceInfo::default(),
             lexical: Some(LexicalSettings::new(mode, Bm25Params::default())),
             dense: None,
+            sparse: None,
             hnsw_auto: false,
             overwrite: false,
             command: None,

@@ -199,6 +199,7 @@ pub fn build_index(
         source: SourceInfo::of(corpus, &format_name(corpus, corpus_opts)),
         lexical: Some(lexical),
         dense: encoder.as_ref().map(|e| dense.settings(e)),
+        sparse: None,
         hnsw_auto: dense.hnsw == HnswMode::Auto,
         overwrite,
         command: Some(std::env::args().collect::<Vec<_>>().join(" ")),

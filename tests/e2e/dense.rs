@@ -69,6 +69,7 @@ fn hnsw_recall_on_scifact_vectors() {
             dim: 384,
             hnsw: Some(HnswParams::default()),
         }),
+        sparse: None,
         hnsw_auto: true,
         overwrite: false,
         command: None,
