@@ -24,7 +24,7 @@ enum Command {
     Search(commands::search::Args),
     /// Evaluate a retriever on a BEIR dataset (builds or reuses an index).
     Eval(commands::eval::Args),
-    /// Encode a corpus with a dense model into Parquet (id, embedding).
+    /// Encode a corpus into Parquet: dense (id, embedding) or SPLADE (id, terms, weights).
     Embed(commands::embed::Args),
     /// Convert a corpus to Parquet (id, title, text).
     Convert(commands::convert::Args),

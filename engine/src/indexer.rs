@@ -64,6 +64,52 @@ pub enum DenseSource<'a> {
     Vectors(&'a PrecomputedVectors),
 }
 
+/// Sparse vectors computed elsewhere (e.g. read from Parquet), looked up by document id.
+pub struct PrecomputedSparse {
+    by_id: std::collections::HashMap<String, Vec<(String, f32)>>,
+}
+
+impl PrecomputedSparse {
+    /// `rows[i]` = (id, terms, weights); duplicate ids are an error.
+    pub fn new(rows: Vec<(String, Vec<String>, Vec<f32>)>) -> Result<Self> {
+        let mut by_id = std::collections::HashMap::with_capacity(rows.len());
+        for (i, (id, terms, weights)) in rows.into_iter().enumerate() {
+            let pairs = terms.into_iter().zip(weights).collect();
+            if by_id.insert(id.clone(), pairs).is_some() {
+                return Err(crate::Error::InvalidArgument(format!(
+                    "sparse vectors file lists id {id:?} twice (second at row {})",
+                    i + 1
+                )));
+            }
+        }
+        Ok(PrecomputedSparse { by_id })
+    }
+
+    fn get(&self, id: &str) -> Result<&[(String, f32)]> {
+        self.by_id.get(id).map(Vec::as_slice).ok_or_else(|| {
+            crate::Error::InvalidArgument(format!(
+                "document {id:?} has no entry in the sparse vectors file"
+            ))
+        })
+    }
+}
+
+/// Where an index's sparse term weights come from.
+#[derive(Clone, Copy)]
+pub enum SparseSource<'a> {
+    Encoder(&'a crate::SpladeEncoder),
+    Vectors(&'a PrecomputedSparse),
+}
+
+/// (term, weight) pairs of a sparse vector, terms as vocabulary strings.
+pub fn sparse_terms(enc: &crate::SpladeEncoder, v: &crate::SparseVector) -> Vec<(String, f32)> {
+    v.terms
+        .iter()
+        .zip(&v.weights)
+        .map(|(&t, &w)| (enc.term(t).to_string(), w))
+        .collect()
+}
+
 /// Reads up to `n` documents into `chunk` (cleared first); an empty chunk means the
 /// stream is done.
 pub fn next_chunk(docs: &mut dyn DocStream, n: usize, chunk: &mut Vec<Doc>) -> Result<()> {
@@ -77,14 +123,15 @@ pub fn next_chunk(docs: &mut dyn DocStream, n: usize, chunk: &mut Vec<Doc>) -> R
     Ok(())
 }
 
-/// Feeds every document of `docs` to `writer` (encoding them with `dense` when given,
-/// a chunk at a time) and commits. `on_progress(progress, docs)` is called after each
+/// Feeds every document of `docs` to `writer` (encoding them with `dense` and
+/// `sparse` when given, a chunk at a time) and commits. `on_progress(progress, docs)` is called after each
 /// chunk. On error nothing is committed: the writer is dropped and its staging files
 /// removed.
 pub fn index_corpus(
     docs: &mut dyn DocStream,
     mut writer: IndexWriter,
     dense: Option<DenseSource<'_>>,
+    sparse: Option<SparseSource<'_>>,
     on_progress: &mut dyn FnMut(Progress, u64),
 ) -> Result<(IndexDir, IndexStats)> {
     let start = Instant::now();
@@ -110,8 +157,24 @@ pub fn index_corpus(
             }
             None => None,
         };
+        let encoded: Option<Vec<Vec<(String, f32)>>> = match sparse {
+            Some(SparseSource::Encoder(enc)) => {
+                let texts: Vec<String> = chunk.iter().map(doc_text).collect();
+                let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+                let vs = enc.encode(&refs, Side::Document)?;
+                Some(vs.iter().map(|v| sparse_terms(enc, v)).collect())
+            }
+            _ => None,
+        };
         for (i, doc) in chunk.iter().enumerate() {
-            writer.add(doc, vectors.as_ref().map(|v| v.row(i)))?;
+            let terms: Option<&[(String, f32)]> = match (sparse, &encoded) {
+                (Some(SparseSource::Vectors(p)), _) => Some(p.get(&doc.id)?),
+                (_, Some(e)) => Some(&e[i]),
+                _ => None,
+            };
+            let refs: Option<Vec<(&str, f32)>> =
+                terms.map(|t| t.iter().map(|(s, w)| (s.as_str(), *w)).collect());
+            writer.add_with(doc, vectors.as_ref().map(|v| v.row(i)), refs.as_deref())?;
         }
         n += chunk.len() as u64;
         on_progress(docs.progress(), n);

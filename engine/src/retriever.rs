@@ -97,3 +97,45 @@ impl Retriever for DenseRetriever {
         Ok(self.index.search(q.row(0), k, self.ef)?)
     }
 }
+
+/// SPLADE retrieval: the query side of the encoder, then the impact index.
+pub struct SparseRetriever {
+    encoder: Arc<crate::SpladeEncoder>,
+    index: seine_index::SparseIndex,
+}
+
+impl SparseRetriever {
+    pub fn new(encoder: Arc<crate::SpladeEncoder>, index: seine_index::SparseIndex) -> Self {
+        SparseRetriever { encoder, index }
+    }
+
+    pub fn encoder(&self) -> &Arc<crate::SpladeEncoder> {
+        &self.encoder
+    }
+
+    pub fn index(&self) -> &seine_index::SparseIndex {
+        &self.index
+    }
+
+    /// The query's (term, weight) pairs.
+    pub fn query_terms(&self, query: &str) -> Result<Vec<(String, f32)>> {
+        let v = self.encoder.encode(&[query], Side::Query)?.remove(0);
+        Ok(v.terms
+            .iter()
+            .zip(&v.weights)
+            .map(|(&t, &w)| (self.encoder.term(t).to_string(), w))
+            .collect())
+    }
+}
+
+impl Retriever for SparseRetriever {
+    fn name(&self) -> &str {
+        "splade"
+    }
+
+    fn retrieve(&self, query: &str, k: usize) -> Result<Vec<ScoredDoc>> {
+        let terms = self.query_terms(query)?;
+        let refs: Vec<(&str, f32)> = terms.iter().map(|(t, w)| (t.as_str(), *w)).collect();
+        Ok(self.index.search(&refs, k)?)
+    }
+}

@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use candle_core::Device;
 
+use crate::fusion::{FusedHit, Fusion, fuse};
 use crate::model::{ModelDir, resolve_model};
-use crate::{Bm25Retriever, DenseEncoder, DenseRetriever, Error, Result, Retriever};
+use crate::retriever::SparseRetriever;
+use crate::{Bm25Retriever, DenseEncoder, DenseRetriever, Error, Result, Retriever, SpladeEncoder};
 
 /// A search result with its external id.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +24,15 @@ pub struct Searcher {
     doc_map: DocMap,
     bm25: Option<Bm25Retriever>,
     dense: Option<DenseRetriever>,
+    sparse: Option<SparseRetriever>,
+    fusion: Fusion,
+}
+
+/// A fused search result: the hit and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FusedSearchHit {
+    pub hit: Hit,
+    pub sources: Vec<crate::fusion::SourceHit>,
 }
 
 impl Searcher {
@@ -45,11 +56,26 @@ impl Searcher {
             }
             None => None,
         };
+        let sparse = match &index.manifest().sparse {
+            Some(settings) => {
+                let dir = ModelDir::open(&resolve_model(&settings.model)?)?;
+                let qdir = settings
+                    .query_model
+                    .as_deref()
+                    .map(|q| resolve_model(q).and_then(|p| ModelDir::open(&p)))
+                    .transpose()?;
+                let encoder = SpladeEncoder::load(&dir, qdir.as_ref(), device)?;
+                Some(SparseRetriever::new(Arc::new(encoder), index.sparse()?))
+            }
+            None => None,
+        };
         Ok(Searcher {
             index,
             doc_map,
             bm25,
             dense,
+            sparse,
+            fusion: Fusion::default(),
         })
     }
 
@@ -65,7 +91,42 @@ impl Searcher {
     pub fn retrievers(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self.bm25.iter().map(|r| r.name()).collect();
         v.extend(self.dense.iter().map(|r| r.name()));
+        v.extend(self.sparse.iter().map(|r| r.name()));
         v
+    }
+
+    /// How `a+b` retriever names are fused.
+    pub fn set_fusion(&mut self, fusion: Fusion) {
+        self.fusion = fusion;
+    }
+
+    pub fn fusion(&self) -> &Fusion {
+        &self.fusion
+    }
+
+    /// The SPLADE retriever, when the index has one.
+    pub fn sparse(&self) -> Option<&SparseRetriever> {
+        self.sparse.as_ref()
+    }
+
+    /// Checks a retriever name: one retriever (`bm25`) or a fusion (`bm25+dense`).
+    pub fn check(&self, name: &str) -> Result<()> {
+        let parts: Vec<&str> = name.split('+').collect();
+        for p in &parts {
+            self.retriever(p)?;
+        }
+        let mut uniq = parts.clone();
+        uniq.sort();
+        uniq.dedup();
+        if uniq.len() != parts.len() {
+            return Err(Error::InvalidArgument(format!(
+                "retriever {name:?} names one retriever twice"
+            )));
+        }
+        if parts.len() > 1 {
+            self.fusion.validate(parts.len())?;
+        }
+        Ok(())
     }
 
     /// Overrides the BM25 parameters for the searches that follow.
@@ -88,6 +149,7 @@ impl Searcher {
         match name {
             "bm25" if self.bm25.is_some() => Ok(self.bm25.as_ref().unwrap()),
             "dense" if self.dense.is_some() => Ok(self.dense.as_ref().unwrap()),
+            "splade" if self.sparse.is_some() => Ok(self.sparse.as_ref().unwrap()),
             _ => Err(Error::UnknownRetriever {
                 name: name.to_string(),
                 available: self.retrievers().join(", "),
@@ -95,17 +157,62 @@ impl Searcher {
         }
     }
 
-    /// The top `k` hits of retriever `name` for `query`.
+    /// The top `k` hits of retriever `name` for `query`; `a+b+...` fuses the lists of
+    /// those retrievers with the searcher's [`Fusion`].
     pub fn search(&self, name: &str, query: &str, k: usize) -> Result<Vec<Hit>> {
+        if name.contains('+') {
+            return Ok(self
+                .search_fused(name, query, k)?
+                .into_iter()
+                .map(|f| f.hit)
+                .collect());
+        }
         let hits = self.retriever(name)?.retrieve(query, k)?;
-        Ok(hits
+        Ok(hits.into_iter().map(|h| self.hit(h.doc, h.score)).collect())
+    }
+
+    /// Fused search with each hit's per-retriever ranks and scores (`name` may be a
+    /// single retriever: its list, each hit with one source).
+    pub fn search_fused(&self, name: &str, query: &str, k: usize) -> Result<Vec<FusedSearchHit>> {
+        self.check(name)?;
+        let depth = self.fusion.depth.max(k);
+        let mut lists = Vec::new();
+        for part in name.split('+') {
+            let n = if name.contains('+') { depth } else { k };
+            lists.push((part, self.retriever(part)?.retrieve(query, n)?));
+        }
+        let fused: Vec<FusedHit> = if lists.len() == 1 {
+            let (part, hits) = lists.remove(0);
+            hits.into_iter()
+                .enumerate()
+                .map(|(i, h)| FusedHit {
+                    doc: h.doc,
+                    score: h.score,
+                    sources: vec![crate::fusion::SourceHit {
+                        retriever: part.to_string(),
+                        rank: i + 1,
+                        score: h.score,
+                    }],
+                })
+                .collect()
+        } else {
+            fuse(&lists, &self.fusion, k)?
+        };
+        Ok(fused
             .into_iter()
-            .map(|h| Hit {
-                doc: h.doc,
-                id: self.doc_map.external(h.doc).unwrap_or_default().to_string(),
-                score: h.score,
+            .map(|f| FusedSearchHit {
+                hit: self.hit(f.doc, f.score),
+                sources: f.sources,
             })
             .collect())
+    }
+
+    fn hit(&self, doc: DocId, score: f32) -> Hit {
+        Hit {
+            doc,
+            id: self.doc_map.external(doc).unwrap_or_default().to_string(),
+            score,
+        }
     }
 
     /// Stored title/text of a document (from the lexical index).

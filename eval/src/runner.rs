@@ -42,7 +42,7 @@ pub fn retrieve_all(
     on_done: &(dyn Fn() + Sync),
 ) -> Result<Run> {
     // Fail early on an unknown retriever rather than once per query.
-    searcher.retriever(retriever)?;
+    searcher.check(retriever)?;
     // BEIR drops a hit equal to the query id: fetch one more so `depth` remain.
     let hits = queries
         .par_iter()

@@ -7,7 +7,7 @@ use seine_datasets::beir::BeirDir;
 use seine_engine::Searcher;
 use seine_index::IndexDir;
 
-use super::{Bm25Args, DenseArgs, build_index, default_eval_index};
+use super::{Bm25Args, DenseArgs, SparseArgs, build_index, default_eval_index};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -167,6 +167,7 @@ fn bm25(a: Bm25Bench) -> anyhow::Result<()> {
             &beir.name(),
             a.bm25.bm25_mode,
             None,
+            None,
         )
     });
     let dir = match IndexDir::open(&path) {
@@ -179,6 +180,7 @@ fn bm25(a: Bm25Bench) -> anyhow::Result<()> {
                 &CorpusOptions::default(),
                 a.bm25.settings(),
                 &DenseArgs::none(),
+                &SparseArgs::none(),
                 overwrite,
                 0,
             )?

@@ -17,10 +17,19 @@ pub struct Args {
     #[arg(required_unless_present = "from_index")]
     corpus: Option<PathBuf>,
     /// Dense model: a folder or a name under models/.
-    #[arg(long, required_unless_present = "from_index")]
+    #[arg(long, required_unless_present_any = ["from_index", "sparse"], conflicts_with = "sparse")]
     model: Option<String>,
+    /// SPLADE model instead: writes Parquet (id, terms list<utf8>, weights list<float32>).
+    #[arg(long)]
+    sparse: Option<String>,
+    /// SPLADE: keep at most this many terms per text (the heaviest) [default: all].
+    #[arg(long, requires = "sparse")]
+    sparse_top_k: Option<usize>,
+    /// SPLADE: drop terms whose weight is not above this.
+    #[arg(long, requires = "sparse", default_value_t = 0.0)]
+    sparse_threshold: f32,
     /// Export the vectors stored in an index instead of encoding (no model needed).
-    #[arg(long, conflicts_with_all = ["corpus", "model"])]
+    #[arg(long, conflicts_with_all = ["corpus", "model", "sparse"])]
     from_index: Option<PathBuf>,
     /// Parquet file to write (id, embedding).
     #[arg(long, short)]
@@ -44,12 +53,15 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if let Some(index) = &a.from_index {
         return export(index, &a.out);
     }
-    let (Some(corpus), Some(model)) = (&a.corpus, &a.model) else {
-        bail!("give a corpus and --model, or --from-index");
-    };
     let side = match a.side {
         SideArg::Document => Side::Document,
         SideArg::Query => Side::Query,
+    };
+    if let (Some(corpus), Some(model)) = (&a.corpus, &a.sparse) {
+        return embed_sparse(&a, corpus, model, side);
+    }
+    let (Some(corpus), Some(model)) = (&a.corpus, &a.model) else {
+        bail!("give a corpus and --model (or --sparse), or --from-index");
     };
     let device = resolve_device(a.device)?;
     let enc = DenseEncoder::load(&ModelDir::open(&resolve_model(model)?)?, &device)?;
@@ -79,6 +91,57 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         "embedded {n} documents with {} ({}-d) in {secs:.1} s ({:.0} docs/s) into {}",
         enc.name(),
         enc.dim(),
+        n as f64 / secs.max(1e-9),
+        a.out.display()
+    );
+    Ok(())
+}
+
+fn embed_sparse(a: &Args, corpus: &std::path::Path, model: &str, side: Side) -> anyhow::Result<()> {
+    use seine_engine::{Pruning, SpladeEncoder};
+    if a.sparse_top_k == Some(0) {
+        bail!("--sparse-top-k must be at least 1");
+    }
+    let device = resolve_device(a.device)?;
+    let pruning = Pruning {
+        top_k: a.sparse_top_k,
+        threshold: a.sparse_threshold,
+    };
+    let enc = SpladeEncoder::load(&ModelDir::open(&resolve_model(model)?)?, None, &device)?
+        .with_pruning(pruning, pruning);
+    let mut docs = open_corpus(corpus, &a.corpus_args.options())?;
+    let mut out = seine_datasets::sparse_io::SparseWriter::create(&a.out)?;
+    let bar = DocProgress::new("embedding");
+    let start = std::time::Instant::now();
+    let (mut n, mut terms) = (0u64, 0u64);
+    let mut chunk = Vec::with_capacity(256);
+    loop {
+        next_chunk(docs.as_mut(), 256, &mut chunk)?;
+        if chunk.is_empty() {
+            break;
+        }
+        let texts: Vec<String> = chunk.iter().map(doc_text).collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let vs = enc.encode(&refs, side)?;
+        let rows: Vec<(&str, Vec<(String, f32)>)> = chunk
+            .iter()
+            .zip(&vs)
+            .map(|(d, v)| {
+                terms += v.len() as u64;
+                (d.id.as_str(), seine_engine::indexer::sparse_terms(&enc, v))
+            })
+            .collect();
+        out.write(&rows)?;
+        n += chunk.len() as u64;
+        bar.update(docs.progress(), n);
+    }
+    bar.finish();
+    out.finish()?;
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "embedded {n} texts with {} (SPLADE, {:.1} terms per text) in {secs:.1} s ({:.0} texts/s) into {}",
+        enc.name(),
+        terms as f64 / n.max(1) as f64,
         n as f64 / secs.max(1e-9),
         a.out.display()
     );

@@ -12,7 +12,7 @@ use seine_index::{IndexDir, SourceInfo};
 
 use seine_engine::model::resolve_device;
 
-use super::{Bm25Args, DenseArgs, build_index, default_eval_index};
+use super::{Bm25Args, DenseArgs, FusionArgs, SparseArgs, build_index, default_eval_index};
 use crate::progress::counter;
 
 #[derive(clap::Args)]
@@ -22,13 +22,17 @@ pub struct Args {
     /// Qrels split to evaluate.
     #[arg(long, default_value = "test")]
     split: String,
-    /// Retriever to evaluate.
+    /// Retriever to evaluate: bm25, dense, splade, or a fusion such as bm25+dense+splade.
     #[arg(long, default_value = "bm25")]
     retriever: String,
     #[command(flatten)]
     bm25: Bm25Args,
     #[command(flatten)]
     dense: DenseArgs,
+    #[command(flatten)]
+    sparse: SparseArgs,
+    #[command(flatten)]
+    fusion: FusionArgs,
     /// Index to use; built when missing [default: <out>/indexes/<dataset>-bm25-<mode>].
     #[arg(long)]
     index: Option<PathBuf>,
@@ -54,23 +58,41 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         bail!("--depth must be at least 1");
     }
     a.bm25.params().validate()?;
-    match a.retriever.as_str() {
-        "bm25" => {}
-        "dense" if a.dense.dense.is_some() => {}
-        "dense" => bail!("--retriever dense needs a model: --dense minilm (or a model folder)"),
-        other => bail!("unknown retriever {other:?} (expected bm25 or dense)"),
+    let parts: Vec<&str> = a.retriever.split('+').collect();
+    for p in &parts {
+        match *p {
+            "bm25" => {}
+            "dense" if a.dense.dense.is_some() => {}
+            "dense" => bail!("retriever dense needs a model: --dense minilm (or a model folder)"),
+            "splade" if a.sparse.sparse.is_some() => {}
+            "splade" => {
+                bail!("retriever splade needs a model: --sparse splade-tiny (or a model folder)")
+            }
+            other => bail!(
+                "unknown retriever {other:?} (expected bm25, dense, splade, or a fusion like bm25+dense)"
+            ),
+        }
     }
+    let fusion = a.fusion.fusion()?;
+    fusion.validate(parts.len())?;
     let beir = BeirDir::open(&a.dataset)?;
     // Read queries and judgments first: bad input fails before any indexing.
     let split = Split::load(&beir, &a.split)?;
     let dataset = beir.name();
     let explicit = a.index.is_some();
     let index_path = a.index.clone().unwrap_or_else(|| {
-        default_eval_index(&a.out, &dataset, a.bm25.bm25_mode, a.dense.dense.as_deref())
+        default_eval_index(
+            &a.out,
+            &dataset,
+            a.bm25.bm25_mode,
+            a.dense.dense.as_deref(),
+            a.sparse.sparse.as_deref(),
+        )
     });
     let dir = open_or_build(&a, &beir, &index_path, explicit)?;
     let mut searcher = Searcher::open_on(dir, &resolve_device(a.dense.device)?)?;
     searcher.set_bm25_params(a.bm25.params())?;
+    searcher.set_fusion(fusion.clone());
 
     let spec = RunSpec {
         retriever: a.retriever.clone(),
@@ -84,14 +106,16 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let result = run_beir(&split, &searcher, &spec, &|| bar.inc(1))?;
     bar.finish_and_clear();
 
-    let run_name = match (a.retriever.as_str(), &a.dense.dense) {
-        ("dense", Some(model)) => format!(
-            "seine-dense-{}",
-            std::path::Path::new(model)
-                .file_name()
-                .map_or(model.clone(), |n| n.to_string_lossy().into_owned())
-        ),
-        _ => format!("seine-{}-{}", a.retriever, a.bm25.bm25_mode),
+    let model_name = |m: &str| {
+        std::path::Path::new(m)
+            .file_name()
+            .map_or(m.to_string(), |n| n.to_string_lossy().into_owned())
+    };
+    let run_name = match (a.retriever.as_str(), &a.dense.dense, &a.sparse.sparse) {
+        ("dense", Some(model), _) => format!("seine-dense-{}", model_name(model)),
+        ("splade", _, Some(model)) => format!("seine-splade-{}", model_name(model)),
+        ("bm25", _, _) => format!("seine-bm25-{}", a.bm25.bm25_mode),
+        (r, _, _) => format!("seine-{r}-{}", fusion.method),
     };
     let settings = serde_json::json!({
         "bm25_mode": a.bm25.bm25_mode,
@@ -100,6 +124,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         "depth": a.depth,
         "ignore_identical_ids": !a.keep_identical_ids,
         "dense_model": a.dense.dense,
+        "sparse_model": a.sparse.sparse,
+        "fusion": (parts.len() > 1).then(|| serde_json::json!({
+            "method": fusion.method.to_string(),
+            "rrf_k": a.fusion.rrf_k,
+            "weights": fusion.weights,
+            "depth": fusion.depth,
+        })),
         "index": index_path,
     });
     let json_path = write_mteb(&a.out, &run_name, &result, settings)?;
@@ -146,7 +177,9 @@ fn open_or_build(
                 let same_mode = m.lexical.map(|l| l.mode) == Some(a.bm25.bm25_mode);
                 let same_dense =
                     m.dense.as_ref().map(|d| d.model.as_str()) == a.dense.dense.as_deref();
-                if same_source && same_mode && same_dense {
+                let same_sparse =
+                    m.sparse.as_ref().map(|s| s.model.as_str()) == a.sparse.sparse.as_deref();
+                if same_source && same_mode && same_dense && same_sparse {
                     eprintln!(
                         "reusing index {} ({} documents)",
                         path.display(),
@@ -156,11 +189,14 @@ fn open_or_build(
                 }
                 if explicit {
                     bail!(
-                        "{} was built from {} with bm25 mode {:?}, not from this dataset with \
-                         mode {}: pass --rebuild to replace it",
+                        "{} was built from {} with bm25 mode {:?} (dense {:?}, sparse {:?}), not \
+                         from this dataset with mode {} and these models: pass --rebuild to \
+                         replace it",
                         path.display(),
                         m.source.path,
                         m.lexical.map(|l| l.mode.to_string()),
+                        m.dense.as_ref().map(|d| d.model.clone()),
+                        m.sparse.as_ref().map(|s| s.model.clone()),
                         a.bm25.bm25_mode
                     );
                 }
@@ -179,6 +215,7 @@ fn open_or_build(
         &CorpusOptions::default(),
         a.bm25.settings(),
         &a.dense,
+        &a.sparse,
         overwrite,
         a.threads,
     )?;

@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use super::{Bm25Args, CorpusArgs, DenseArgs, build_index};
+use super::{Bm25Args, CorpusArgs, DenseArgs, SparseArgs, build_index};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -15,6 +15,8 @@ pub struct Args {
     bm25: Bm25Args,
     #[command(flatten)]
     dense: DenseArgs,
+    #[command(flatten)]
+    sparse: SparseArgs,
     /// Replace an existing index at --out (atomically: until the new one is committed,
     /// the old one stays readable).
     #[arg(long)]
@@ -31,12 +33,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         &a.corpus_args.options(),
         a.bm25.settings(),
         &a.dense,
+        &a.sparse,
         a.overwrite,
         a.threads,
     )?;
     let m = dir.manifest();
     eprintln!(
-        "indexed {} documents from {} in {:.1} s ({:.0} docs/s) into {} (generation {}, bm25 {}, dense {})",
+        "indexed {} documents from {} in {:.1} s ({:.0} docs/s) into {} (generation {}, bm25 {}, dense {}, sparse {})",
         stats.docs,
         a.corpus.display(),
         stats.seconds,
@@ -51,6 +54,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             d.model,
             d.dim,
             if d.hnsw.is_some() { "hnsw" } else { "exact" }
+        )),
+        m.sparse.as_ref().map_or("none".to_string(), |s| format!(
+            "{}, impact scale {}",
+            s.model, s.scale
         )),
     );
     Ok(())

@@ -12,12 +12,16 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use seine_datasets::jsonl::JsonlFields;
 use seine_datasets::{CorpusFormat, CorpusOptions, open_corpus};
-use seine_engine::indexer::{DenseSource, IndexStats, PrecomputedVectors, index_corpus};
+use seine_engine::indexer::{
+    DenseSource, IndexStats, PrecomputedSparse, PrecomputedVectors, SparseSource, index_corpus,
+};
 use seine_engine::model::{DeviceSpec, ModelDir, resolve_device, resolve_model};
-use seine_engine::{DenseEncoder, Encoder};
+use seine_engine::{DenseEncoder, Encoder, Pruning, SpladeEncoder};
 use seine_index::lexical::{Bm25Mode, Bm25Params};
+use seine_index::sparse::DEFAULT_IMPACT_SCALE;
 use seine_index::{
     BuildOptions, DenseSettings, HnswParams, IndexDir, IndexWriter, LexicalSettings, SourceInfo,
+    SparseSettings,
 };
 
 use crate::progress::DocProgress;
@@ -171,6 +175,113 @@ impl DenseArgs {
     }
 }
 
+/// How `a+b` retriever lists are fused.
+#[derive(clap::Args, Debug, Clone)]
+pub struct FusionArgs {
+    /// Fusion of several retrievers: rrf (reciprocal rank), minmax or zscore
+    /// (normalized weighted sums).
+    #[arg(long, default_value = "rrf")]
+    pub fusion: String,
+    /// One weight per fused retriever, in the order named (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub weights: Vec<f32>,
+    /// RRF constant k.
+    #[arg(long, default_value_t = seine_engine::fusion::DEFAULT_RRF_K)]
+    pub rrf_k: f32,
+    /// Hits each retriever contributes to the fusion (at least the hits asked for).
+    #[arg(long, default_value_t = seine_engine::fusion::DEFAULT_FUSION_DEPTH)]
+    pub fusion_depth: usize,
+}
+
+impl FusionArgs {
+    pub fn fusion(&self) -> anyhow::Result<seine_engine::Fusion> {
+        let mut method: seine_engine::FusionMethod = self.fusion.parse()?;
+        if let seine_engine::FusionMethod::Rrf { k } = &mut method {
+            *k = self.rrf_k;
+        }
+        Ok(seine_engine::Fusion {
+            method,
+            weights: self.weights.clone(),
+            depth: self.fusion_depth,
+        })
+    }
+}
+
+/// The learned-sparse (SPLADE) part of an index.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SparseArgs {
+    /// SPLADE model: a folder or a name under models/ (e.g. `splade-tiny`).
+    #[arg(long)]
+    pub sparse: Option<String>,
+    /// A separate SPLADE query encoder (default: the --sparse model).
+    #[arg(long, requires = "sparse")]
+    pub sparse_query_model: Option<String>,
+    /// Sparse vectors made elsewhere: Parquet with `id`, `terms` (list<utf8>) and
+    /// `weights` (list<float32>) for every document; --sparse names the query encoder.
+    #[arg(long, requires = "sparse")]
+    pub sparse_vectors: Option<PathBuf>,
+    /// Keep at most this many terms per document (the heaviest) [default: all].
+    #[arg(long)]
+    pub sparse_top_k: Option<usize>,
+    /// Drop document terms whose weight is not above this.
+    #[arg(long, default_value_t = 0.0)]
+    pub sparse_threshold: f32,
+    /// Impact quantization: impact = round(weight × scale).
+    #[arg(long, default_value_t = DEFAULT_IMPACT_SCALE)]
+    pub impact_scale: f32,
+}
+
+impl SparseArgs {
+    pub fn none() -> Self {
+        SparseArgs {
+            sparse: None,
+            sparse_query_model: None,
+            sparse_vectors: None,
+            sparse_top_k: None,
+            sparse_threshold: 0.0,
+            impact_scale: DEFAULT_IMPACT_SCALE,
+        }
+    }
+
+    pub fn pruning(&self) -> Pruning {
+        Pruning {
+            top_k: self.sparse_top_k,
+            threshold: self.sparse_threshold,
+        }
+    }
+
+    /// Loads the SPLADE encoder, if one was asked for (document pruning applied).
+    pub fn encoder(&self, device: DeviceSpec) -> anyhow::Result<Option<SpladeEncoder>> {
+        let Some(name) = &self.sparse else {
+            return Ok(None);
+        };
+        if self.sparse_top_k == Some(0) {
+            anyhow::bail!("--sparse-top-k must be at least 1");
+        }
+        let device = resolve_device(device)?;
+        let dir = ModelDir::open(&resolve_model(name)?)?;
+        let qdir = self
+            .sparse_query_model
+            .as_deref()
+            .map(|q| resolve_model(q).and_then(|p| ModelDir::open(&p)))
+            .transpose()?;
+        Ok(Some(
+            SpladeEncoder::load(&dir, qdir.as_ref(), &device)?
+                .with_pruning(self.pruning(), Pruning::default()),
+        ))
+    }
+
+    fn settings(&self) -> Option<SparseSettings> {
+        self.sparse.as_ref().map(|m| SparseSettings {
+            model: m.clone(),
+            query_model: self.sparse_query_model.clone(),
+            scale: self.impact_scale,
+            top_k: self.sparse_top_k,
+            threshold: self.sparse_threshold,
+        })
+    }
+}
+
 fn format_name(path: &Path, opts: &seine_datasets::CorpusOptions) -> String {
     let f = opts.format.or_else(|| CorpusFormat::detect(path).ok());
     match f {
@@ -190,16 +301,28 @@ pub fn build_index(
     corpus_opts: &CorpusOptions,
     lexical: LexicalSettings,
     dense: &DenseArgs,
+    sparse: &SparseArgs,
     overwrite: bool,
     threads: usize,
 ) -> anyhow::Result<(IndexDir, IndexStats)> {
     let mut docs = open_corpus(corpus, corpus_opts)?;
     let encoder = dense.encoder()?;
+    // Imported sparse vectors need no document encoder.
+    let splade = match &sparse.sparse_vectors {
+        Some(_) => None,
+        None => sparse.encoder(dense.device)?,
+    };
+    let imported_sparse = match &sparse.sparse_vectors {
+        Some(path) => Some(PrecomputedSparse::new(
+            seine_datasets::sparse_io::read_sparse(path)?,
+        )?),
+        None => None,
+    };
     let opts = BuildOptions {
         source: SourceInfo::of(corpus, &format_name(corpus, corpus_opts)),
         lexical: Some(lexical),
         dense: encoder.as_ref().map(|e| dense.settings(e)),
-        sparse: None,
+        sparse: sparse.settings(),
         hnsw_auto: dense.hnsw == HnswMode::Auto,
         overwrite,
         command: Some(std::env::args().collect::<Vec<_>>().join(" ")),
@@ -226,7 +349,14 @@ pub fn build_index(
         (None, Some(e)) => Some(DenseSource::Encoder(e as &dyn Encoder)),
         _ => None,
     };
-    let result = index_corpus(docs.as_mut(), writer, enc, &mut |p, n| bar.update(p, n));
+    let sparse_source = match (&imported_sparse, &splade) {
+        (Some(v), _) => Some(SparseSource::Vectors(v)),
+        (None, Some(e)) => Some(SparseSource::Encoder(e)),
+        _ => None,
+    };
+    let result = index_corpus(docs.as_mut(), writer, enc, sparse_source, &mut |p, n| {
+        bar.update(p, n)
+    });
     bar.finish();
     result.with_context(|| {
         format!(
@@ -243,13 +373,16 @@ pub fn default_eval_index(
     dataset: &str,
     mode: Bm25Mode,
     dense: Option<&str>,
+    sparse: Option<&str>,
 ) -> PathBuf {
     let mut name = format!("{dataset}-bm25-{mode}");
-    if let Some(model) = dense {
-        let model = Path::new(model)
-            .file_name()
-            .map_or(model.into(), |n| n.to_string_lossy());
-        name.push_str(&format!("-dense-{model}"));
+    for (kind, model) in [("dense", dense), ("splade", sparse)] {
+        if let Some(model) = model {
+            let model = Path::new(model)
+                .file_name()
+                .map_or(model.into(), |n| n.to_string_lossy());
+            name.push_str(&format!("-{kind}-{model}"));
+        }
     }
     out.join("indexes").join(name)
 }

@@ -14,9 +14,16 @@ pub struct Args {
     /// Number of hits.
     #[arg(short, long, default_value_t = 10)]
     k: usize,
-    /// Retriever to use (`bm25`, `dense`), or `all`: one list per retriever the index has.
+    /// Retriever to use (`bm25`, `dense`, `splade`), a fusion (`bm25+dense+splade`), or
+    /// `all`: one list per retriever the index has.
     #[arg(long, default_value = "all")]
     retriever: String,
+    #[command(flatten)]
+    fusion: super::FusionArgs,
+    /// Show where each hit came from: per-retriever ranks and scores, and the SPLADE
+    /// terms that matched.
+    #[arg(long)]
+    explain: bool,
     /// Device for query encoders: cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: seine_engine::model::DeviceSpec,
@@ -38,6 +45,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let dir = IndexDir::open(&a.index)?;
     let mut searcher = Searcher::open_on(dir, &seine_engine::model::resolve_device(a.device)?)?;
     searcher.set_dense_ef(a.ef);
+    searcher.set_fusion(a.fusion.fusion()?);
     if a.k1.is_some() || a.b.is_some() {
         let base = searcher
             .index()
@@ -60,18 +68,44 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         vec![a.retriever.clone()]
     };
     let mut lists = Vec::new();
+    // SPLADE query terms, computed once for the explanations.
+    let splade_terms = match (a.explain, searcher.sparse()) {
+        (true, Some(s)) => Some(s.query_terms(&a.query)?),
+        _ => None,
+    };
     for name in &names {
-        let hits = searcher.search(name, &a.query, a.k)?;
+        let hits = searcher.search_fused(name, &a.query, a.k)?;
         let mut out = Vec::new();
-        for (rank, h) in hits.iter().enumerate() {
+        for (rank, f) in hits.iter().enumerate() {
+            let h = &f.hit;
             let stored = searcher.stored(h.doc)?;
-            out.push(serde_json::json!({
+            let mut row = serde_json::json!({
                 "rank": rank + 1,
                 "id": h.id,
                 "score": h.score,
                 "title": stored.as_ref().map(|s| s.title.as_str()),
                 "text": stored.as_ref().map(|s| s.text.as_str()),
-            }));
+            });
+            if a.explain {
+                row["sources"] = serde_json::to_value(&f.sources)?;
+                if let (Some(terms), Some(sp)) = (&splade_terms, searcher.sparse())
+                    && name.split('+').any(|p| p == "splade")
+                {
+                    let refs: Vec<(&str, f32)> =
+                        terms.iter().map(|(t, w)| (t.as_str(), *w)).collect();
+                    let scale = sp.index().scale();
+                    let mut parts = sp.index().explain(&refs, h.doc)?;
+                    parts.sort_by(|x, y| (y.1 * y.2 as f32).total_cmp(&(x.1 * x.2 as f32)));
+                    row["splade_terms"] = parts
+                        .iter()
+                        .map(|(t, w, imp)| {
+                            serde_json::json!({"term": t, "query_weight": w, "impact": imp,
+                                "contribution": w * *imp as f32 / scale})
+                        })
+                        .collect();
+                }
+            }
+            out.push(row);
         }
         lists.push((name.clone(), out));
     }
@@ -110,6 +144,34 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 h["id"].as_str().unwrap_or_default(),
                 snippet.replace('\n', " ")
             );
+            if let Some(sources) = h["sources"].as_array() {
+                let s: Vec<String> = sources
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "{} #{} ({:.4})",
+                            s["retriever"].as_str().unwrap_or_default(),
+                            s["rank"],
+                            s["score"].as_f64().unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                println!("{:>17}from: {}", "", s.join(", "));
+            }
+            if let Some(terms) = h["splade_terms"].as_array() {
+                let t: Vec<String> = terms
+                    .iter()
+                    .take(8)
+                    .map(|t| {
+                        format!(
+                            "{} {:.3}",
+                            t["term"].as_str().unwrap_or_default(),
+                            t["contribution"].as_f64().unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                println!("{:>17}splade terms: {}", "", t.join(", "));
+            }
         }
     }
     Ok(())

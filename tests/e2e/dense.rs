@@ -81,6 +81,7 @@ fn hnsw_recall_on_scifact_vectors() {
         &mut docs,
         writer,
         Some(DenseSource::Encoder(&enc)),
+        None,
         &mut |_, _| {},
     )
     .unwrap();

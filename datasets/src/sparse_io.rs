@@ -1,0 +1,197 @@
+//! Sparse (SPLADE) vectors as Parquet: `id` (utf8), `terms` (list<utf8>) and `weights`
+//! (list<float32>) of the same length per row, so term weights can be exported and
+//! brought in from elsewhere.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::builder::{Float32Builder, ListBuilder, StringBuilder};
+use arrow_array::cast::AsArray;
+use arrow_array::types::Float32Type;
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use crate::parquet_io::tmp_path;
+use crate::{Error, Location, Result};
+
+fn schema() -> Arc<Schema> {
+    Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new(
+            "terms",
+            DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+            false,
+        ),
+        Field::new(
+            "weights",
+            DataType::List(Arc::new(Field::new("item", DataType::Float32, true))),
+            false,
+        ),
+    ]))
+}
+
+/// A sparse vector row: (id, terms, weights).
+pub type SparseRow = (String, Vec<String>, Vec<f32>);
+
+/// Writes sparse vectors to a temporary file renamed into place by [`SparseWriter::finish`].
+pub struct SparseWriter {
+    path: PathBuf,
+    tmp: PathBuf,
+    writer: Option<ArrowWriter<File>>,
+    rows: u64,
+}
+
+impl SparseWriter {
+    pub fn create(path: &Path) -> Result<Self> {
+        let tmp = tmp_path(path);
+        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .build();
+        let writer =
+            ArrowWriter::try_new(file, schema(), Some(props)).map_err(|e| Error::Write {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        Ok(SparseWriter {
+            path: path.to_path_buf(),
+            tmp,
+            writer: Some(writer),
+            rows: 0,
+        })
+    }
+
+    /// Appends rows of (id, [(term, weight)]).
+    pub fn write(&mut self, rows: &[(&str, Vec<(String, f32)>)]) -> Result<()> {
+        let mut terms = ListBuilder::new(StringBuilder::new());
+        let mut weights = ListBuilder::new(Float32Builder::new());
+        for (_, pairs) in rows {
+            for (t, w) in pairs {
+                terms.values().append_value(t);
+                weights.values().append_value(*w);
+            }
+            terms.append(true);
+            weights.append(true);
+        }
+        let batch = RecordBatch::try_new(
+            schema(),
+            vec![
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))) as ArrayRef,
+                Arc::new(terms.finish()) as ArrayRef,
+                Arc::new(weights.finish()) as ArrayRef,
+            ],
+        )
+        .map_err(|e| self.err(e))?;
+        let w = self.writer.as_mut().expect("not finished");
+        w.write(&batch).map_err(|e| Error::Write {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })?;
+        self.rows += rows.len() as u64;
+        Ok(())
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> Error {
+        Error::Write {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    pub fn finish(mut self) -> Result<u64> {
+        let w = self.writer.take().expect("not finished");
+        let file = w.into_inner().map_err(|e| self.err(e))?;
+        file.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
+        Ok(self.rows)
+    }
+}
+
+impl Drop for SparseWriter {
+    fn drop(&mut self) {
+        if self.writer.is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Reads a sparse vectors Parquet file. Errors name the file and the row.
+pub fn read_sparse(path: &Path) -> Result<Vec<SparseRow>> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let bad = |loc: Location, m: String| Error::malformed(path, loc, m);
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| bad(Location::File, format!("not a readable Parquet file: {e}")))?;
+    let schema = builder.schema().clone();
+    for (col, want) in [
+        ("id", "utf8"),
+        ("terms", "list<utf8>"),
+        ("weights", "list<float32>"),
+    ] {
+        let ok = match (
+            col,
+            schema.field_with_name(col).map(|f| f.data_type().clone()),
+        ) {
+            ("id", Ok(DataType::Utf8)) => true,
+            ("terms", Ok(DataType::List(f))) => f.data_type() == &DataType::Utf8,
+            ("weights", Ok(DataType::List(f))) => f.data_type() == &DataType::Float32,
+            _ => false,
+        };
+        if !ok {
+            return Err(bad(
+                Location::File,
+                format!("expected a column {col:?} of type {want} (columns id, terms, weights)"),
+            ));
+        }
+    }
+    let reader = builder
+        .build()
+        .map_err(|e| bad(Location::File, e.to_string()))?;
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| bad(Location::File, format!("cannot decode: {e}")))?;
+        let ids = batch
+            .column_by_name("id")
+            .expect("checked")
+            .as_string::<i32>();
+        let terms = batch
+            .column_by_name("terms")
+            .expect("checked")
+            .as_list::<i32>();
+        let weights = batch
+            .column_by_name("weights")
+            .expect("checked")
+            .as_list::<i32>();
+        for i in 0..batch.num_rows() {
+            let row = Location::Line(out.len() as u64 + 1);
+            if ids.is_null(i) || terms.is_null(i) || weights.is_null(i) {
+                return Err(bad(row, "null id, terms or weights".into()));
+            }
+            let t = terms.value(i);
+            let t = t.as_string::<i32>();
+            let w = weights.value(i);
+            let w = w.as_primitive::<Float32Type>();
+            if t.len() != w.len() {
+                return Err(bad(
+                    row,
+                    format!("{} terms but {} weights", t.len(), w.len()),
+                ));
+            }
+            if t.null_count() > 0 || w.null_count() > 0 {
+                return Err(bad(row, "null term or weight".into()));
+            }
+            out.push((
+                ids.value(i).to_string(),
+                t.iter()
+                    .map(|s| s.unwrap_or_default().to_string())
+                    .collect(),
+                w.values().to_vec(),
+            ));
+        }
+    }
+    Ok(out)
+}
