@@ -10,17 +10,20 @@
 use std::collections::HashSet;
 
 use candle_core::{D, DType, Device, Tensor};
+use candle_core::{IndexOp, Module};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::BertForMaskedLM;
+use candle_nn::{LayerNorm, Linear};
+use candle_transformers::models::bert::{BertModel, HiddenAct};
 
 use crate::encoder::Side;
 use crate::model::{ModelDir, TextTokenizer, WeightsFile, length_sorted_batches};
 use crate::{Error, Result};
 
-/// Padded tokens per forward pass: the logits are `tokens × vocabulary` floats
-/// (2,048 × 30,522 × 4 bytes = 250 MB), so the budget is smaller than the dense one.
-pub const DEFAULT_SPLADE_TOKEN_BUDGET: usize = 2048;
-const MAX_BATCH: usize = 64;
+/// Padded tokens per transformer forward pass. The vocabulary logits are never
+/// materialized for a whole batch: they are computed per text, [`LOGIT_CHUNK`] tokens at
+/// a time, without the padding, and max-pooled as they go.
+pub const DEFAULT_SPLADE_TOKEN_BUDGET: usize = 8192;
+const MAX_BATCH: usize = 128;
 
 /// A sparse vector over a vocabulary: term ids ascending, weights > 0.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -93,9 +96,24 @@ pub struct Pruning {
     pub threshold: f32,
 }
 
+/// Tokens per decoder matmul: the logits of one chunk are `chunk × vocabulary` floats.
+const LOGIT_CHUNK: usize = 128;
+
+/// The MLM head (`cls.predictions`): transform (dense, activation, LayerNorm), then the
+/// decoder to vocabulary logits.
+struct MlmHead {
+    dense: Linear,
+    act: HiddenAct,
+    norm: LayerNorm,
+    /// Decoder weight, `[vocab × hidden]`.
+    decoder: Tensor,
+    decoder_bias: Tensor,
+}
+
 /// One SPLADE model (a side).
 struct Mlm {
-    model: BertForMaskedLM,
+    bert: BertModel,
+    head: MlmHead,
     tokenizer: TextTokenizer,
     name: String,
 }
@@ -115,7 +133,7 @@ fn tensor_names(w: &WeightsFile) -> Result<HashSet<String>> {
     })
 }
 
-/// Maps the names candle's `BertForMaskedLM` asks for to the names in the file.
+/// Maps the tensor names the loader asks for (HF `BertForMaskedLM` names) to the names in the file.
 fn rename(names: &HashSet<String>, want: &str) -> String {
     if names.contains(want) {
         return want.to_string();
@@ -152,13 +170,64 @@ impl Mlm {
             WeightsFile::PyTorch(p) => VarBuilder::from_pth(p, DType::F32, device)?,
         };
         let vb = vb.rename_f(move |n: &str| rename(&names, n));
-        let model = BertForMaskedLM::load(vb, &cfg)
-            .map_err(|e| Error::Model(format!("{} (BERT masked LM): {e}", dir.root.display())))?;
+        let err = |e: candle_core::Error| {
+            Error::Model(format!("{} (BERT masked LM): {e}", dir.root.display()))
+        };
+        let bert = BertModel::load(vb.pp("bert"), &cfg).map_err(err)?;
+        let p = vb.pp("cls").pp("predictions");
+        let (h, v) = (cfg.hidden_size, cfg.vocab_size);
+        let head = MlmHead {
+            dense: candle_nn::linear(h, h, p.pp("transform").pp("dense")).map_err(err)?,
+            act: cfg.hidden_act,
+            norm: candle_nn::layer_norm(h, cfg.layer_norm_eps, p.pp("transform").pp("LayerNorm"))
+                .map_err(err)?,
+            decoder: p.pp("decoder").get((v, h), "weight").map_err(err)?,
+            decoder_bias: p.pp("decoder").get(v, "bias").map_err(err)?,
+        };
         Ok(Mlm {
-            model,
+            bert,
+            head,
             tokenizer: TextTokenizer::load(&dir.tokenizer, dir.max_length)?,
             name: dir.name(),
         })
+    }
+}
+
+impl MlmHead {
+    fn transform(&self, hidden: &Tensor) -> Result<Tensor> {
+        let x = self.dense.forward(hidden)?;
+        let x = match self.act {
+            HiddenAct::Gelu => x.gelu_erf()?,
+            HiddenAct::GeluApproximate => x.gelu()?,
+            HiddenAct::Relu => x.relu()?,
+        };
+        Ok(self.norm.forward(&x)?)
+    }
+
+    /// Max over the tokens of one text (`[n × hidden]`, padding already removed) of the
+    /// vocabulary logits: `max_i (x_i · W^T) + bias` (the bias is the same for every
+    /// token), computed a chunk of tokens at a time to bound memory.
+    fn pooled_logits(&self, x: &Tensor) -> Result<Tensor> {
+        let n = x.dim(0)?;
+        let mut best: Option<Tensor> = None;
+        let mut start = 0;
+        while start < n {
+            let len = LOGIT_CHUNK.min(n - start);
+            // [vocab × len]: the max runs over the contiguous last dimension.
+            let chunk = x.narrow(0, start, len)?.t()?;
+            let m = self.decoder.matmul(&chunk)?.max(1)?;
+            best = Some(match best {
+                Some(b) => b.maximum(&m)?,
+                None => m,
+            });
+            start += len;
+        }
+        let best = match best {
+            Some(b) => b,
+            // No tokens at all: every logit is "absent"; relu makes it 0.
+            None => self.decoder_bias.zeros_like()?.affine(0.0, -1.0)?,
+        };
+        Ok((best + &self.decoder_bias)?)
     }
 }
 
@@ -253,12 +322,18 @@ impl SpladeEncoder {
             let ids = Tensor::from_slice(&batch.ids, (b, batch.len), &self.device)?;
             let mask = Tensor::from_slice(&batch.mask, (b, batch.len), &self.device)?;
             let types = ids.zeros_like()?;
-            let logits = mlm.model.forward(&ids, &types, Some(&mask))?;
-            // log(1 + relu(x)) >= 0, so masking by multiplication keeps the max exact.
-            let act = (logits.relu()? + 1.0)?.log()?;
-            drop(logits);
-            let m = mask.to_dtype(DType::F32)?.unsqueeze(D::Minus1)?;
-            let pooled = act.broadcast_mul(&m)?.max(1)?.to_vec2::<f32>()?;
+            let hidden = mlm.bert.forward(&ids, &types, Some(&mask))?;
+            let t = mlm.head.transform(&hidden)?;
+            let mut rows = Vec::with_capacity(b);
+            for (j, &i) in batch.indices.iter().enumerate() {
+                let n = encodings[i].get_ids().len();
+                rows.push(mlm.head.pooled_logits(&t.i(j)?.narrow(0, 0, n)?)?);
+            }
+            // log(1 + relu(x)) is non-decreasing, so max over tokens of it is
+            // log(1 + relu(max over tokens of x)): the activation runs on [b × vocab].
+            let pooled = (Tensor::stack(&rows, 0)?.relu()? + 1.0)?
+                .log()?
+                .to_vec2::<f32>()?;
             for (row, &i) in pooled.iter().zip(&batch.indices) {
                 let mut v = SparseVector::default();
                 for (t, &w) in row.iter().enumerate() {
