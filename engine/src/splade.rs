@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 
-use candle_core::{D, DType, Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 use candle_core::{IndexOp, Module};
 use candle_nn::VarBuilder;
 use candle_nn::{LayerNorm, Linear};

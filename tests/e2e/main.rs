@@ -6,4 +6,5 @@ mod dense;
 mod eval_scifact;
 mod malformed;
 mod search;
+mod sparse;
 mod util;
