@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 /// The instruction set the dispatched kernels use on this machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SimdLevel {
+    /// AVX2, FMA and F16C.
     Avx2Fma,
     Portable,
 }
@@ -27,7 +28,10 @@ pub fn simd_level() -> SimdLevel {
             return SimdLevel::Portable;
         }
         #[cfg(target_arch = "x86_64")]
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+        if is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("fma")
+            && is_x86_feature_detected!("f16c")
+        {
             return SimdLevel::Avx2Fma;
         }
         SimdLevel::Portable

@@ -225,7 +225,10 @@ fn scifact_splade_impact_index_matches_brute_force() {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     let index = v["ndcg_at_10"]["impact_index"].as_f64().unwrap();
     let brute = v["ndcg_at_10"]["brute_force_unquantized"].as_f64().unwrap();
-    assert!((index - brute).abs() <= 0.002, "impact {index} vs brute force {brute}");
+    assert!(
+        (index - brute).abs() <= 0.002,
+        "impact {index} vs brute force {brute}"
+    );
     // splade-tiny on SciFact measured 0.6468 (2026-11-22); a regression guard.
     assert!((index - 0.6468).abs() <= 0.005, "nDCG@10 {index}");
 }
