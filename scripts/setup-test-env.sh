@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Creates .venv with the pinned Python packages the tests compare against
-# (pytrec_eval for metric parity). Idempotent; binary wheels only.
+# (pytrec_eval for metric parity), and unpacks NVIDIA's NVRTC wheel into .venv/nvrtc so
+# the CUDA kernel source is compiled (to PTX, no GPU needed) by the kernels tests.
+# Idempotent; binary wheels only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -14,4 +16,17 @@ if ! .venv/bin/python -c "import pytrec_eval" 2>/dev/null; then
     echo "setup-test-env: cannot install $want from the Python package index" >&2
     exit 1
   }
+fi
+
+nvrtc_wheel="nvidia-cuda-nvrtc-cu12==12.6.85"
+if [ ! -f .venv/nvrtc/nvidia/cuda_nvrtc/lib/libnvrtc.so.12 ]; then
+  echo "setup-test-env: unpacking $nvrtc_wheel into .venv/nvrtc" >&2
+  rm -rf .venv/nvrtc-dl && mkdir -p .venv/nvrtc-dl
+  .venv/bin/pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    -d .venv/nvrtc-dl "$nvrtc_wheel" || {
+    echo "setup-test-env: cannot download $nvrtc_wheel from the Python package index" >&2
+    exit 1
+  }
+  .venv/bin/python -m zipfile -e .venv/nvrtc-dl/*.whl .venv/nvrtc
+  rm -rf .venv/nvrtc-dl
 fi
