@@ -7,6 +7,7 @@
 //! <index>/gen-000001/lexical/    tantivy files (BM25)
 //! <index>/gen-000001/dense/      vectors.f32 and the HNSW graph
 //! <index>/gen-000001/sparse/     tantivy files (SPLADE impacts)
+//! <index>/gen-000001/multi/      token vectors (tokens.f16|f32, offsets.u64)
 //! ```
 //! A new index is built in a hidden sibling folder (`.<name>.building-<pid>`) and renamed
 //! into place when complete. Rebuilding an existing index (`overwrite`) builds the next
@@ -22,6 +23,7 @@ use crate::dense::{DenseWriter, HNSW_AUTO_MIN_DOCS};
 use crate::docmap::{DOC_IDS_FILE, DocMapWriter};
 use crate::lexical::{LexicalIndex, LexicalWriter};
 use crate::manifest::{now_rfc3339, sync_dir};
+use crate::multi::{MultiIndex, MultiSettings, MultiWriter};
 use crate::sparse::{SparseIndex, SparseSettings, SparseWriter};
 use crate::{
     DenseIndex, DenseSettings, DocId, DocMap, Error, FORMAT_VERSION, LexicalSettings, Manifest,
@@ -31,6 +33,7 @@ use crate::{
 const LEXICAL_DIR: &str = "lexical";
 const DENSE_DIR: &str = "dense";
 const SPARSE_DIR: &str = "sparse";
+const MULTI_DIR: &str = "multi";
 
 fn gen_name(generation: u64) -> String {
     format!("gen-{generation:06}")
@@ -74,6 +77,15 @@ impl IndexDir {
     /// The external ↔ internal id map.
     pub fn doc_map(&self) -> Result<DocMap> {
         DocMap::load(&self.generation_dir().join(DOC_IDS_FILE))
+    }
+
+    /// The late-interaction token-vector store.
+    pub fn multi(&self) -> Result<MultiIndex> {
+        let settings = self.manifest.multi.as_ref().ok_or_else(|| Error::NotAnIndex {
+            path: self.root.clone(),
+            message: "this index has no token vectors (index with --multi MODEL)".into(),
+        })?;
+        MultiIndex::open(&self.generation_dir().join(MULTI_DIR), settings)
     }
 
     /// The learned-sparse impact index.
@@ -125,6 +137,8 @@ pub struct BuildOptions {
     pub dense: Option<DenseSettings>,
     /// Learned-sparse term weights (given to [`IndexWriter::add_with`]).
     pub sparse: Option<SparseSettings>,
+    /// Late-interaction token vectors (given to [`IndexWriter::add_doc`]).
+    pub multi: Option<MultiSettings>,
     /// With `dense.hnsw` set: skip the graph for corpora under
     /// [`HNSW_AUTO_MIN_DOCS`] documents (exact search is as fast there).
     pub hnsw_auto: bool,
@@ -134,6 +148,15 @@ pub struct BuildOptions {
     pub command: Option<String>,
     /// Indexing threads (tantivy); 0 = all cores.
     pub threads: usize,
+}
+
+/// Everything of one document besides its text, for [`IndexWriter::add_doc`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DocParts<'a> {
+    pub dense: Option<&'a [f32]>,
+    pub sparse: Option<&'a [(&'a str, f32)]>,
+    /// Token vectors, row-major.
+    pub tokens: Option<&'a [f32]>,
 }
 
 /// Where a build writes until it commits.
@@ -157,6 +180,7 @@ pub struct IndexWriter {
     lexical: Option<LexicalWriter>,
     dense: Option<DenseWriter>,
     sparse: Option<SparseWriter>,
+    multi: Option<MultiWriter>,
     committed: bool,
 }
 
@@ -272,8 +296,16 @@ impl IndexWriter {
             lexical: None,
             dense: None,
             sparse: None,
+            multi: None,
             committed: false,
         };
+        if let Some(m) = &writer.opts.multi {
+            writer.multi = Some(MultiWriter::create(
+                &writer.work_dir.join(MULTI_DIR),
+                m.dim,
+                m.dtype,
+            )?);
+        }
         if let Some(d) = &writer.opts.dense {
             writer.dense = Some(DenseWriter::create(
                 &writer.work_dir.join(DENSE_DIR),
@@ -318,6 +350,34 @@ impl IndexWriter {
         vector: Option<&[f32]>,
         sparse: Option<&[(&str, f32)]>,
     ) -> Result<DocId> {
+        self.add_doc(
+            doc,
+            DocParts {
+                dense: vector,
+                sparse,
+                tokens: None,
+            },
+        )
+    }
+
+    /// Adds a document with every part the index has (each required when the index has
+    /// that part, ignored otherwise); returns its [`DocId`].
+    pub fn add_doc(&mut self, doc: &Doc, parts: DocParts<'_>) -> Result<DocId> {
+        let DocParts {
+            dense: vector,
+            sparse,
+            tokens,
+        } = parts;
+        match (&mut self.multi, tokens) {
+            (Some(m), Some(t)) => m.push(&doc.id, t)?,
+            (Some(_), None) => {
+                return Err(Error::Internal(format!(
+                    "document {:?} has no token vectors",
+                    doc.id
+                )));
+            }
+            _ => {}
+        }
         if self.sparse.is_some() && sparse.is_none() {
             return Err(Error::Internal(format!(
                 "document {:?} has no sparse vector",
@@ -363,6 +423,10 @@ impl IndexWriter {
         if let Some(s) = self.sparse.take() {
             s.commit()?;
         }
+        let mut multi = self.opts.multi.clone();
+        if let (Some(w), Some(m)) = (self.multi.take(), &mut multi) {
+            m.tokens = w.finish()?;
+        }
         self.ids.take().expect("writer not committed").finish()?;
         let mut dense = self.opts.dense.clone();
         if let Some(d) = &mut dense {
@@ -386,6 +450,7 @@ impl IndexWriter {
             lexical: self.opts.lexical,
             dense,
             sparse: self.opts.sparse.clone(),
+            multi,
             files,
         };
         sync_tree(&self.work_dir)?;

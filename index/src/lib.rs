@@ -13,13 +13,15 @@ mod error;
 mod hnsw_graph;
 pub mod lexical;
 mod manifest;
+pub mod multi;
 pub mod sparse;
 mod types;
 
 pub use dense::{DenseIndex, DenseSettings, HnswParams};
-pub use dir::{BuildOptions, IndexDir, IndexWriter};
+pub use dir::{BuildOptions, DocParts, IndexDir, IndexWriter};
 pub use docmap::DocMap;
 pub use error::{Error, Result};
 pub use manifest::{FORMAT_VERSION, LexicalSettings, Manifest, SourceInfo};
+pub use multi::{MultiIndex, MultiSettings, VectorDtype};
 pub use sparse::{SparseIndex, SparseSettings};
 pub use types::{DocId, Score, ScoredDoc, sort_hits};

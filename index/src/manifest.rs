@@ -34,6 +34,9 @@ pub struct Manifest {
     /// Learned-sparse impacts (absent in indexes without a sparse part).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sparse: Option<crate::SparseSettings>,
+    /// Late-interaction token vectors (absent in indexes without them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi: Option<crate::MultiSettings>,
     /// Files of the generation, relative to the index directory.
     pub files: Vec<String>,
 }

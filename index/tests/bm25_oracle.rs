@@ -93,6 +93,7 @@ fn tantivy_bm25_equals_brute_force() {
             lexical: Some(LexicalSettings::new(mode, Bm25Params::default())),
             dense: None,
             sparse: None,
+            multi: None,
             hnsw_auto: false,
             overwrite: false,
             command: None,

@@ -53,6 +53,7 @@ fn impact_scores_equal_the_quantized_dot_product() {
             top_k: None,
             threshold: 0.0,
         }),
+        multi: None,
         hnsw_auto: false,
         overwrite: false,
         command: None,

@@ -237,7 +237,8 @@ mod x86 {
         j0: usize,
         best: &mut [f32; R],
     ) {
-        let mut acc = [[_mm256_setzero_ps(); C]; R];
+        // SAFETY: AVX is present (callers run under target_feature avx2).
+        let mut acc = [[unsafe { _mm256_setzero_ps() }; C]; R];
         let full = dim / 8 * 8;
         let (qp, dp) = (q.as_ptr(), d.as_ptr());
         let mut k = 0;

@@ -323,6 +323,7 @@ pub fn build_index(
         lexical: Some(lexical),
         dense: encoder.as_ref().map(|e| dense.settings(e)),
         sparse: sparse.settings(),
+        multi: None,
         hnsw_auto: dense.hnsw == HnswMode::Auto,
         overwrite,
         command: Some(std::env::args().collect::<Vec<_>>().join(" ")),

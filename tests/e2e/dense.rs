@@ -70,6 +70,7 @@ fn hnsw_recall_on_scifact_vectors() {
             hnsw: Some(HnswParams::default()),
         }),
         sparse: None,
+        multi: None,
         hnsw_auto: true,
         overwrite: false,
         command: None,
