@@ -116,8 +116,22 @@ impl Encoder for DenseEncoder {
     }
 
     fn encode(&self, texts: &[&str], _side: Side) -> Result<Embeddings> {
+        Ok(self.encode_with_tokens(texts, None)?.0)
+    }
+}
+
+impl DenseEncoder {
+    /// Pooled embeddings and, when `tokens` is given, every text's token vectors from
+    /// the same forward pass: the last hidden states of the non-padding tokens, L2
+    /// normalized, without the token ids in `tokens.skip` (row-major, `rows × dim`).
+    pub fn encode_with_tokens(
+        &self,
+        texts: &[&str],
+        tokens: Option<&std::collections::HashSet<u32>>,
+    ) -> Result<(Embeddings, Vec<Vec<f32>>)> {
         let encodings = self.tokenizer.encode(texts)?;
         let mut data = vec![0f32; texts.len() * self.dim];
+        let mut per_text = vec![Vec::new(); if tokens.is_some() { texts.len() } else { 0 }];
         let batches = length_sorted_batches(
             &encodings,
             self.tokenizer.pad_id(),
@@ -131,10 +145,28 @@ impl Encoder for DenseEncoder {
             for (row, &i) in pooled.iter().zip(&batch.indices) {
                 data[i * self.dim..(i + 1) * self.dim].copy_from_slice(row);
             }
+            if let Some(skip) = tokens {
+                let h = hidden.to_vec3::<f32>()?;
+                for (j, &i) in batch.indices.iter().enumerate() {
+                    let ids = encodings[i].get_ids();
+                    let out = &mut per_text[i];
+                    for (t, &id) in ids.iter().enumerate() {
+                        if skip.contains(&id) {
+                            continue;
+                        }
+                        let v = &h[j][t];
+                        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+                        out.extend(v.iter().map(|x| x / norm));
+                    }
+                }
+            }
         }
-        Ok(Embeddings {
-            dim: self.dim,
-            data,
-        })
+        Ok((
+            Embeddings {
+                dim: self.dim,
+                data,
+            },
+            per_text,
+        ))
     }
 }

@@ -120,43 +120,78 @@ pub struct FusedHit {
     pub sources: Vec<SourceHit>,
 }
 
+/// A list's score normalization.
+enum Norm {
+    /// RRF uses ranks only.
+    Ranks,
+    MinMax {
+        min: f64,
+        range: f64,
+    },
+    ZScore {
+        mean: f64,
+        std: f64,
+        min_z: f64,
+    },
+    /// All scores equal: every hit gets this value, a missing document 0.
+    Const(f64),
+}
+
+impl Norm {
+    fn of(method: FusionMethod, hits: &[ScoredDoc]) -> Norm {
+        let scores: Vec<f64> = hits.iter().map(|h| f64::from(h.score)).collect();
+        let min = scores.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        match method {
+            FusionMethod::Rrf { .. } => Norm::Ranks,
+            FusionMethod::MinMax if max > min => Norm::MinMax {
+                min,
+                range: max - min,
+            },
+            FusionMethod::MinMax => Norm::Const(1.0),
+            FusionMethod::ZScore => {
+                let n = scores.len().max(1) as f64;
+                let mean = scores.iter().sum::<f64>() / n;
+                let std = (scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / n).sqrt();
+                if std > 0.0 {
+                    Norm::ZScore {
+                        mean,
+                        std,
+                        min_z: (min - mean) / std,
+                    }
+                } else {
+                    Norm::Const(0.0)
+                }
+            }
+        }
+    }
+
+    fn apply(&self, s: f32) -> f64 {
+        let s = f64::from(s);
+        match *self {
+            Norm::Ranks => 0.0,
+            Norm::MinMax { min, range } => (s - min) / range,
+            Norm::ZScore { mean, std, .. } => (s - mean) / std,
+            Norm::Const(c) => c,
+        }
+    }
+
+    /// The value of a document the list did not retrieve: its lowest normalized score.
+    fn missing(&self) -> f64 {
+        match *self {
+            Norm::ZScore { min_z, .. } => min_z,
+            _ => 0.0,
+        }
+    }
+}
+
 /// Fuses named result lists (each in ranking order) into the top `k`.
 pub fn fuse(lists: &[(&str, Vec<ScoredDoc>)], fusion: &Fusion, k: usize) -> Result<Vec<FusedHit>> {
     fusion.validate(lists.len())?;
     let weight = |i: usize| fusion.weights.get(i).copied().unwrap_or(1.0);
-    // Per list: (normalize(score), value for a missing doc).
-    let norms: Vec<(Box<dyn Fn(f32) -> f64>, f64)> = lists
+    let norms: Vec<Norm> = lists
         .iter()
-        .map(|(_, hits)| -> (Box<dyn Fn(f32) -> f64>, f64) {
-            let scores: Vec<f64> = hits.iter().map(|h| f64::from(h.score)).collect();
-            match fusion.method {
-                FusionMethod::Rrf { .. } => (Box::new(|_| 0.0), 0.0),
-                FusionMethod::MinMax => {
-                    let min = scores.iter().copied().fold(f64::INFINITY, f64::min);
-                    let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                    let range = max - min;
-                    if range > 0.0 {
-                        (Box::new(move |s| (f64::from(s) - min) / range), 0.0)
-                    } else {
-                        (Box::new(|_| 1.0), 0.0)
-                    }
-                }
-                FusionMethod::ZScore => {
-                    let n = scores.len().max(1) as f64;
-                    let mean = scores.iter().sum::<f64>() / n;
-                    let std = (scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / n).sqrt();
-                    let min = scores.iter().copied().fold(f64::INFINITY, f64::min);
-                    if std > 0.0 {
-                        (
-                            Box::new(move |s| (f64::from(s) - mean) / std),
-                            (min - mean) / std,
-                        )
-                    } else {
-                        (Box::new(|_| 0.0), 0.0)
-                    }
-                }
-            }
-        })
+        .map(|(_, hits)| Norm::of(fusion.method, hits))
         .collect();
     let mut acc: HashMap<DocId, (f64, Vec<Option<SourceHit>>)> = HashMap::new();
     for (li, (name, hits)) in lists.iter().enumerate() {
@@ -166,7 +201,7 @@ pub fn fuse(lists: &[(&str, Vec<ScoredDoc>)], fusion: &Fusion, k: usize) -> Resu
                 .or_insert_with(|| (0.0, vec![None; lists.len()]));
             let contribution = match fusion.method {
                 FusionMethod::Rrf { k } => 1.0 / (f64::from(k) + (rank0 + 1) as f64),
-                _ => norms[li].0(h.score),
+                _ => norms[li].apply(h.score),
             };
             entry.0 += f64::from(weight(li)) * contribution;
             entry.1[li] = Some(SourceHit {
@@ -181,7 +216,7 @@ pub fn fuse(lists: &[(&str, Vec<ScoredDoc>)], fusion: &Fusion, k: usize) -> Resu
         .map(|(doc, (mut score, sources))| {
             for (li, s) in sources.iter().enumerate() {
                 if s.is_none() {
-                    score += f64::from(weight(li)) * norms[li].1;
+                    score += f64::from(weight(li)) * norms[li].missing();
                 }
             }
             FusedHit {

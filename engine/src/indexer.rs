@@ -110,6 +110,18 @@ pub fn sparse_terms(enc: &crate::SpladeEncoder, v: &crate::SparseVector) -> Vec<
         .collect()
 }
 
+/// Where every encoded part of an index comes from.
+#[derive(Clone, Copy, Default)]
+pub struct Sources<'a> {
+    pub dense: Option<DenseSource<'a>>,
+    pub sparse: Option<SparseSource<'a>>,
+    /// Token vectors for late interaction.
+    pub multi: Option<&'a crate::MultiVectorEncoder>,
+    /// The multi-vector encoder is the dense model: take the dense vectors from the
+    /// same forward pass (the `dense` source is then not used).
+    pub multi_shares_dense: bool,
+}
+
 /// Reads up to `n` documents into `chunk` (cleared first); an empty chunk means the
 /// stream is done.
 pub fn next_chunk(docs: &mut dyn DocStream, n: usize, chunk: &mut Vec<Doc>) -> Result<()> {
@@ -130,8 +142,7 @@ pub fn next_chunk(docs: &mut dyn DocStream, n: usize, chunk: &mut Vec<Doc>) -> R
 pub fn index_corpus(
     docs: &mut dyn DocStream,
     mut writer: IndexWriter,
-    dense: Option<DenseSource<'_>>,
-    sparse: Option<SparseSource<'_>>,
+    sources: Sources<'_>,
     on_progress: &mut dyn FnMut(Progress, u64),
 ) -> Result<(IndexDir, IndexStats)> {
     let start = Instant::now();
@@ -142,7 +153,24 @@ pub fn index_corpus(
         if chunk.is_empty() {
             break;
         }
+        let Sources {
+            dense,
+            sparse,
+            multi,
+            multi_shares_dense,
+        } = sources;
+        let texts: Vec<String> = chunk.iter().map(doc_text).collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let (shared_dense, tokens) = match multi {
+            Some(m) if multi_shares_dense => {
+                let (e, t) = m.encode_both(&refs, Side::Document)?;
+                (Some(e), Some(t))
+            }
+            Some(m) => (None, Some(m.encode(&refs, Side::Document)?)),
+            None => (None, None),
+        };
         let vectors = match dense {
+            _ if shared_dense.is_some() => shared_dense,
             Some(DenseSource::Vectors(v)) => {
                 let mut data = Vec::with_capacity(chunk.len() * v.dim);
                 for doc in &chunk {
@@ -150,17 +178,11 @@ pub fn index_corpus(
                 }
                 Some(crate::Embeddings { dim: v.dim, data })
             }
-            Some(DenseSource::Encoder(enc)) => {
-                let texts: Vec<String> = chunk.iter().map(doc_text).collect();
-                let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-                Some(enc.encode(&refs, Side::Document)?)
-            }
+            Some(DenseSource::Encoder(enc)) => Some(enc.encode(&refs, Side::Document)?),
             None => None,
         };
         let encoded: Option<Vec<Vec<(String, f32)>>> = match sparse {
             Some(SparseSource::Encoder(enc)) => {
-                let texts: Vec<String> = chunk.iter().map(doc_text).collect();
-                let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
                 let vs = enc.encode(&refs, Side::Document)?;
                 Some(vs.iter().map(|v| sparse_terms(enc, v)).collect())
             }
@@ -174,7 +196,14 @@ pub fn index_corpus(
             };
             let refs: Option<Vec<(&str, f32)>> =
                 terms.map(|t| t.iter().map(|(s, w)| (s.as_str(), *w)).collect());
-            writer.add_with(doc, vectors.as_ref().map(|v| v.row(i)), refs.as_deref())?;
+            writer.add_doc(
+                doc,
+                seine_index::DocParts {
+                    dense: vectors.as_ref().map(|v| v.row(i)),
+                    sparse: refs.as_deref(),
+                    tokens: tokens.as_ref().map(|t| t[i].as_slice()),
+                },
+            )?;
         }
         n += chunk.len() as u64;
         on_progress(docs.progress(), n);

@@ -25,7 +25,18 @@ pub struct Searcher {
     bm25: Option<Bm25Retriever>,
     dense: Option<DenseRetriever>,
     sparse: Option<SparseRetriever>,
+    multi: Option<(crate::MultiVectorEncoder, seine_index::MultiIndex)>,
     fusion: Fusion,
+    rerank: Option<Rerank>,
+}
+
+/// Late-interaction reranking of the first stage's top candidates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rerank {
+    /// First-stage candidates rescored.
+    pub depth: usize,
+    /// MaxSim, or FLIPR (sum of the top-k per-query-token maxima).
+    pub reduce: seine_kernels::Reduce,
 }
 
 /// A fused search result: the hit and where it came from.
@@ -33,6 +44,8 @@ pub struct Searcher {
 pub struct FusedSearchHit {
     pub hit: Hit,
     pub sources: Vec<crate::fusion::SourceHit>,
+    /// With a rerank: the per-query-token maxima behind the late-interaction score.
+    pub token_maxima: Option<Vec<f32>>,
 }
 
 impl Searcher {
@@ -48,11 +61,34 @@ impl Searcher {
             Some(_) => Some(Bm25Retriever::new(index.lexical()?)),
             None => None,
         };
-        let dense = match &index.manifest().dense {
+        let dense_model = match &index.manifest().dense {
             Some(settings) => {
                 let dir = ModelDir::open(&resolve_model(&settings.model)?)?;
-                let encoder: Arc<dyn crate::Encoder> = Arc::new(DenseEncoder::load(&dir, device)?);
+                Some((
+                    settings.model.clone(),
+                    Arc::new(DenseEncoder::load(&dir, device)?),
+                ))
+            }
+            None => None,
+        };
+        let dense = match &dense_model {
+            Some((_, enc)) => {
+                let encoder: Arc<dyn crate::Encoder> = enc.clone();
                 Some(DenseRetriever::new(encoder, index.dense()?)?)
+            }
+            None => None,
+        };
+        let multi = match &index.manifest().multi {
+            Some(settings) => {
+                // The same model as the dense part: share the loaded weights.
+                let enc = match &dense_model {
+                    Some((name, enc)) if *name == settings.model => enc.clone(),
+                    _ => {
+                        let dir = ModelDir::open(&resolve_model(&settings.model)?)?;
+                        Arc::new(DenseEncoder::load(&dir, device)?)
+                    }
+                };
+                Some((crate::MultiVectorEncoder::from_dense(enc), index.multi()?))
             }
             None => None,
         };
@@ -75,7 +111,9 @@ impl Searcher {
             bm25,
             dense,
             sparse,
+            multi,
             fusion: Fusion::default(),
+            rerank: None,
         })
     }
 
@@ -102,6 +140,29 @@ impl Searcher {
 
     pub fn fusion(&self) -> &Fusion {
         &self.fusion
+    }
+
+    /// Reranks every search's candidates by late interaction (needs token vectors).
+    pub fn set_rerank(&mut self, rerank: Option<Rerank>) -> Result<()> {
+        if let Some(r) = &rerank {
+            if self.multi.is_none() {
+                return Err(Error::InvalidArgument(
+                    "rerank needs token vectors: index with --multi MODEL".into(),
+                ));
+            }
+            if r.depth == 0 {
+                return Err(Error::InvalidArgument(
+                    "rerank depth must be at least 1".into(),
+                ));
+            }
+        }
+        self.rerank = rerank;
+        Ok(())
+    }
+
+    /// The multi-vector encoder, when the index has token vectors.
+    pub fn multi_encoder(&self) -> Option<&crate::MultiVectorEncoder> {
+        self.multi.as_ref().map(|m| &m.0)
     }
 
     /// The SPLADE retriever, when the index has one.
@@ -160,7 +221,7 @@ impl Searcher {
     /// The top `k` hits of retriever `name` for `query`; `a+b+...` fuses the lists of
     /// those retrievers with the searcher's [`Fusion`].
     pub fn search(&self, name: &str, query: &str, k: usize) -> Result<Vec<Hit>> {
-        if name.contains('+') {
+        if name.contains('+') || self.rerank.is_some() {
             return Ok(self
                 .search_fused(name, query, k)?
                 .into_iter()
@@ -172,8 +233,48 @@ impl Searcher {
     }
 
     /// Fused search with each hit's per-retriever ranks and scores (`name` may be a
-    /// single retriever: its list, each hit with one source).
+    /// single retriever: its list, each hit with one source), reranked by late
+    /// interaction when a [`Rerank`] is set.
     pub fn search_fused(&self, name: &str, query: &str, k: usize) -> Result<Vec<FusedSearchHit>> {
+        let Some(rerank) = self.rerank else {
+            return self.first_stage(name, query, k);
+        };
+        let (enc, store) = self.multi.as_ref().expect("checked by set_rerank");
+        let mut hits = self.first_stage(name, query, rerank.depth.max(k))?;
+        let q = enc.encode(&[query], crate::Side::Query)?.remove(0);
+        let dim = store.dim();
+        let lq = q.len() / dim;
+        let mut maxima = vec![0f32; lq];
+        for h in &mut hits {
+            let doc = store.doc(h.hit.doc).ok_or_else(|| {
+                Error::InvalidArgument(format!("document {} has no token vectors", h.hit.doc))
+            })?;
+            seine_kernels::token_maxima(&q, dim, doc, &mut maxima);
+            let score = rerank.reduce.apply(&mut maxima.clone());
+            h.token_maxima = Some(maxima.clone());
+            h.hit.score = score;
+        }
+        hits.sort_by(|a, b| {
+            b.hit
+                .score
+                .total_cmp(&a.hit.score)
+                .then(a.hit.doc.cmp(&b.hit.doc))
+        });
+        hits.truncate(k);
+        for (i, h) in hits.iter_mut().enumerate() {
+            h.sources.push(crate::fusion::SourceHit {
+                retriever: match rerank.reduce {
+                    seine_kernels::Reduce::MaxSim => "maxsim".into(),
+                    seine_kernels::Reduce::Flipr { .. } => "flipr".into(),
+                },
+                rank: i + 1,
+                score: h.hit.score,
+            });
+        }
+        Ok(hits)
+    }
+
+    fn first_stage(&self, name: &str, query: &str, k: usize) -> Result<Vec<FusedSearchHit>> {
         self.check(name)?;
         let depth = self.fusion.depth.max(k);
         let mut lists = Vec::new();
@@ -203,6 +304,7 @@ impl Searcher {
             .map(|f| FusedSearchHit {
                 hit: self.hit(f.doc, f.score),
                 sources: f.sources,
+                token_maxima: None,
             })
             .collect())
     }

@@ -81,10 +81,14 @@ impl IndexDir {
 
     /// The late-interaction token-vector store.
     pub fn multi(&self) -> Result<MultiIndex> {
-        let settings = self.manifest.multi.as_ref().ok_or_else(|| Error::NotAnIndex {
-            path: self.root.clone(),
-            message: "this index has no token vectors (index with --multi MODEL)".into(),
-        })?;
+        let settings = self
+            .manifest
+            .multi
+            .as_ref()
+            .ok_or_else(|| Error::NotAnIndex {
+                path: self.root.clone(),
+                message: "this index has no token vectors (index with --multi MODEL)".into(),
+            })?;
         MultiIndex::open(&self.generation_dir().join(MULTI_DIR), settings)
     }
 

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use half::f16;
 use memmap2::Mmap;
-use serde::{Deserialize, Serialize};
 use seine_kernels::Tokens;
+use serde::{Deserialize, Serialize};
 
 use crate::{DocId, Error, Result};
 
@@ -94,7 +94,7 @@ impl MultiWriter {
 
     /// Adds the next document's token vectors (row-major, `rows × dim`).
     pub(crate) fn push(&mut self, doc_id: &str, rows: &[f32]) -> Result<()> {
-        if rows.len() % self.dim != 0 {
+        if !rows.len().is_multiple_of(self.dim) {
             return Err(Error::InvalidSetting(format!(
                 "document {doc_id:?}: {} floats is not a whole number of {}-d token vectors",
                 rows.len(),
@@ -107,7 +107,9 @@ impl MultiWriter {
             VectorDtype::F16 => rows
                 .iter()
                 .for_each(|x| buf.extend_from_slice(&f16::from_f32(*x).to_le_bytes())),
-            VectorDtype::F32 => rows.iter().for_each(|x| buf.extend_from_slice(&x.to_le_bytes())),
+            VectorDtype::F32 => rows
+                .iter()
+                .for_each(|x| buf.extend_from_slice(&x.to_le_bytes())),
         }
         self.out.write_all(&buf).map_err(|e| Error::io(&path, e))?;
         let last = *self.offsets.last().expect("starts with 0");
@@ -146,8 +148,11 @@ impl MultiIndex {
         };
         let opath = dir.join(OFFSETS_FILE);
         let raw = std::fs::read(&opath).map_err(|e| Error::io(&opath, e))?;
-        if raw.len() % 8 != 0 || raw.len() < 8 {
-            return Err(bad(&opath, format!("{} bytes is not a list of u64 offsets", raw.len())));
+        if !raw.len().is_multiple_of(8) || raw.len() < 8 {
+            return Err(bad(
+                &opath,
+                format!("{} bytes is not a list of u64 offsets", raw.len()),
+            ));
         }
         let offsets: Vec<u64> = raw
             .chunks_exact(8)
@@ -161,7 +166,8 @@ impl MultiIndex {
         // SAFETY: the generation's files are never modified after commit; seine maps
         // them read-only.
         let tokens = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(&tpath, e))?;
-        let want = *offsets.last().expect("non-empty") as usize * settings.dim * settings.dtype.bytes();
+        let want =
+            *offsets.last().expect("non-empty") as usize * settings.dim * settings.dtype.bytes();
         if tokens.len() != want {
             return Err(bad(
                 &tpath,
@@ -201,18 +207,25 @@ impl MultiIndex {
         if d >= self.len() {
             return None;
         }
-        let (a, b) = (self.offsets[d] as usize * self.dim, self.offsets[d + 1] as usize * self.dim);
+        let (a, b) = (
+            self.offsets[d] as usize * self.dim,
+            self.offsets[d + 1] as usize * self.dim,
+        );
         Some(match self.dtype {
             VectorDtype::F16 => {
                 let bytes = &self.tokens[a * 2..b * 2];
                 // SAFETY: the mapping is page-aligned and every row starts at a multiple
                 // of 2 bytes; f16 has no invalid bit patterns; little-endian targets only.
-                Tokens::F16(unsafe { std::slice::from_raw_parts(bytes.as_ptr() as *const f16, b - a) })
+                Tokens::F16(unsafe {
+                    std::slice::from_raw_parts(bytes.as_ptr() as *const f16, b - a)
+                })
             }
             VectorDtype::F32 => {
                 let bytes = &self.tokens[a * 4..b * 4];
                 // SAFETY: as above, with 4-byte alignment of every row.
-                Tokens::F32(unsafe { std::slice::from_raw_parts(bytes.as_ptr() as *const f32, b - a) })
+                Tokens::F32(unsafe {
+                    std::slice::from_raw_parts(bytes.as_ptr() as *const f32, b - a)
+                })
             }
         })
     }
@@ -243,13 +256,24 @@ mod tests {
             assert_eq!(idx.doc(0).unwrap().rows(3), 2);
             assert_eq!(idx.doc(1).unwrap().rows(3), 0);
             let q = [1.0, 0.0, 0.0];
-            assert_eq!(seine_kernels::maxsim::maxsim(&q, 3, idx.doc(0).unwrap()), 0.5);
-            assert_eq!(seine_kernels::maxsim::maxsim(&q, 3, idx.doc(2).unwrap()), 1.0);
+            assert_eq!(
+                seine_kernels::maxsim::maxsim(&q, 3, idx.doc(0).unwrap()),
+                0.5
+            );
+            assert_eq!(
+                seine_kernels::maxsim::maxsim(&q, 3, idx.doc(2).unwrap()),
+                1.0
+            );
             assert!(idx.doc(3).is_none());
             // A truncated store is refused.
             let f = t.path().join(dtype.file());
             let len = std::fs::metadata(&f).unwrap().len();
-            std::fs::OpenOptions::new().write(true).open(&f).unwrap().set_len(len - 2).unwrap();
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&f)
+                .unwrap()
+                .set_len(len - 2)
+                .unwrap();
             assert!(MultiIndex::open(t.path(), &s).is_err());
         }
     }

@@ -28,7 +28,7 @@ pub enum CudaError {
 }
 
 fn check_input(q: &[f32], dim: usize, docs: &[Tokens<'_>]) -> Result<bool, CudaError> {
-    if dim == 0 || q.len() % dim != 0 {
+    if dim == 0 || !q.len().is_multiple_of(dim) {
         return Err(CudaError::InvalidInput(format!(
             "query of {} floats is not a whole number of {dim}-d vectors",
             q.len()

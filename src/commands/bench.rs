@@ -7,7 +7,7 @@ use seine_datasets::beir::BeirDir;
 use seine_engine::Searcher;
 use seine_index::IndexDir;
 
-use super::{Bm25Args, DenseArgs, SparseArgs, build_index, default_eval_index};
+use super::{Bm25Args, DenseArgs, MultiArgs, SparseArgs, build_index, default_eval_index};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -198,6 +198,7 @@ fn bm25(a: Bm25Bench) -> anyhow::Result<()> {
             a.bm25.bm25_mode,
             None,
             None,
+            None,
         )
     });
     let dir = match IndexDir::open(&path) {
@@ -209,8 +210,11 @@ fn bm25(a: Bm25Bench) -> anyhow::Result<()> {
                 &path,
                 &CorpusOptions::default(),
                 a.bm25.settings(),
-                &DenseArgs::none(),
-                &SparseArgs::none(),
+                super::Parts {
+                    dense: &DenseArgs::none(),
+                    sparse: &SparseArgs::none(),
+                    multi: &MultiArgs::none(),
+                },
                 overwrite,
                 0,
             )?

@@ -12,7 +12,10 @@ use seine_index::{IndexDir, SourceInfo};
 
 use seine_engine::model::resolve_device;
 
-use super::{Bm25Args, DenseArgs, FusionArgs, SparseArgs, build_index, default_eval_index};
+use super::{
+    Bm25Args, DenseArgs, FusionArgs, MultiArgs, RerankArgs, SparseArgs, build_index,
+    default_eval_index,
+};
 use crate::progress::counter;
 
 #[derive(clap::Args)]
@@ -33,6 +36,10 @@ pub struct Args {
     sparse: SparseArgs,
     #[command(flatten)]
     fusion: FusionArgs,
+    #[command(flatten)]
+    multi: MultiArgs,
+    #[command(flatten)]
+    rerank: RerankArgs,
     /// Index to use; built when missing [default: <out>/indexes/<dataset>-bm25-<mode>].
     #[arg(long)]
     index: Option<PathBuf>,
@@ -75,6 +82,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     }
     let fusion = a.fusion.fusion()?;
     fusion.validate(parts.len())?;
+    let rerank = a.rerank.rerank()?;
+    if rerank.is_some() && a.multi.multi.is_none() {
+        bail!("--rerank needs token vectors: add --multi minilm (or another model)");
+    }
     let beir = BeirDir::open(&a.dataset)?;
     // Read queries and judgments first: bad input fails before any indexing.
     let split = Split::load(&beir, &a.split)?;
@@ -87,12 +98,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             a.bm25.bm25_mode,
             a.dense.dense.as_deref(),
             a.sparse.sparse.as_deref(),
+            a.multi.multi.as_deref(),
         )
     });
     let dir = open_or_build(&a, &beir, &index_path, explicit)?;
     let mut searcher = Searcher::open_on(dir, &resolve_device(a.dense.device)?)?;
     searcher.set_bm25_params(a.bm25.params())?;
     searcher.set_fusion(fusion.clone());
+    searcher.set_rerank(rerank)?;
 
     let spec = RunSpec {
         retriever: a.retriever.clone(),
@@ -117,6 +130,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         ("bm25", _, _) => format!("seine-bm25-{}", a.bm25.bm25_mode),
         (r, _, _) => format!("seine-{r}-{}", fusion.method),
     };
+    let run_name = match &a.rerank.rerank {
+        Some(how) => format!("{run_name}-{how}{}", a.rerank.rerank_depth),
+        None => run_name,
+    };
     let settings = serde_json::json!({
         "bm25_mode": a.bm25.bm25_mode,
         "k1": a.bm25.k1,
@@ -125,6 +142,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         "ignore_identical_ids": !a.keep_identical_ids,
         "dense_model": a.dense.dense,
         "sparse_model": a.sparse.sparse,
+        "multi_model": a.multi.multi,
+        "rerank": a.rerank.rerank.as_ref().map(|r| serde_json::json!({
+            "method": r, "depth": a.rerank.rerank_depth, "flipr_k": a.rerank.flipr_k,
+        })),
         "fusion": (parts.len() > 1).then(|| serde_json::json!({
             "method": fusion.method.to_string(),
             "rrf_k": a.fusion.rrf_k,
@@ -214,8 +235,11 @@ fn open_or_build(
         path,
         &CorpusOptions::default(),
         a.bm25.settings(),
-        &a.dense,
-        &a.sparse,
+        super::Parts {
+            dense: &a.dense,
+            sparse: &a.sparse,
+            multi: &a.multi,
+        },
         overwrite,
         a.threads,
     )?;

@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use super::{Bm25Args, CorpusArgs, DenseArgs, SparseArgs, build_index};
+use super::{Bm25Args, CorpusArgs, DenseArgs, MultiArgs, SparseArgs, build_index};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -17,6 +17,8 @@ pub struct Args {
     dense: DenseArgs,
     #[command(flatten)]
     sparse: SparseArgs,
+    #[command(flatten)]
+    multi: MultiArgs,
     /// Replace an existing index at --out (atomically: until the new one is committed,
     /// the old one stays readable).
     #[arg(long)]
@@ -32,14 +34,17 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         &a.out,
         &a.corpus_args.options(),
         a.bm25.settings(),
-        &a.dense,
-        &a.sparse,
+        super::Parts {
+            dense: &a.dense,
+            sparse: &a.sparse,
+            multi: &a.multi,
+        },
         a.overwrite,
         a.threads,
     )?;
     let m = dir.manifest();
     eprintln!(
-        "indexed {} documents from {} in {:.1} s ({:.0} docs/s) into {} (generation {}, bm25 {}, dense {}, sparse {})",
+        "indexed {} documents from {} in {:.1} s ({:.0} docs/s) into {} (generation {}, bm25 {}, dense {}, sparse {}, token vectors {})",
         stats.docs,
         a.corpus.display(),
         stats.seconds,
@@ -58,6 +63,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         m.sparse.as_ref().map_or("none".to_string(), |s| format!(
             "{}, impact scale {}",
             s.model, s.scale
+        )),
+        m.multi.as_ref().map_or("none".to_string(), |t| format!(
+            "{} {}-d {:?}, {} vectors",
+            t.model, t.dim, t.dtype, t.tokens
         )),
     );
     Ok(())

@@ -175,6 +175,56 @@ impl DenseArgs {
     }
 }
 
+/// Late-interaction token vectors in the index.
+#[derive(clap::Args, Debug, Clone)]
+pub struct MultiArgs {
+    /// Token vectors for MaxSim reranking: a dense model's normalized token outputs
+    /// (e.g. `minilm`; with --dense of the same model, one forward pass gives both).
+    #[arg(long)]
+    pub multi: Option<String>,
+    /// Stored precision of the token vectors.
+    #[arg(long, default_value = "f16")]
+    pub multi_dtype: seine_index::VectorDtype,
+}
+
+impl MultiArgs {
+    pub fn none() -> Self {
+        MultiArgs {
+            multi: None,
+            multi_dtype: seine_index::VectorDtype::F16,
+        }
+    }
+}
+
+/// Late-interaction reranking of the first stage.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RerankArgs {
+    /// Rerank the first stage's candidates: maxsim (ColBERT) or flipr (Baleen's focused
+    /// late interaction: the top --flipr-k query-token maxima).
+    #[arg(long)]
+    pub rerank: Option<String>,
+    /// Candidates reranked.
+    #[arg(long, default_value_t = 100)]
+    pub rerank_depth: usize,
+    #[arg(long, default_value_t = 8)]
+    pub flipr_k: usize,
+}
+
+impl RerankArgs {
+    pub fn rerank(&self) -> anyhow::Result<Option<seine_engine::Rerank>> {
+        let reduce = match self.rerank.as_deref() {
+            None => return Ok(None),
+            Some("maxsim") => seine_engine::Reduce::MaxSim,
+            Some("flipr") => seine_engine::Reduce::Flipr { k: self.flipr_k },
+            Some(other) => anyhow::bail!("unknown rerank {other:?} (expected maxsim or flipr)"),
+        };
+        Ok(Some(seine_engine::Rerank {
+            depth: self.rerank_depth,
+            reduce,
+        }))
+    }
+}
+
 /// How `a+b` retriever lists are fused.
 #[derive(clap::Args, Debug, Clone)]
 pub struct FusionArgs {
@@ -294,19 +344,47 @@ fn format_name(path: &Path, opts: &seine_datasets::CorpusOptions) -> String {
     .to_string()
 }
 
+/// The encoded parts of an index to build.
+#[derive(Clone, Copy)]
+pub struct Parts<'a> {
+    pub dense: &'a DenseArgs,
+    pub sparse: &'a SparseArgs,
+    pub multi: &'a MultiArgs,
+}
+
 /// Indexes `corpus` into `out` with a progress bar; returns the committed index.
 pub fn build_index(
     corpus: &Path,
     out: &Path,
     corpus_opts: &CorpusOptions,
     lexical: LexicalSettings,
-    dense: &DenseArgs,
-    sparse: &SparseArgs,
+    parts: Parts<'_>,
     overwrite: bool,
     threads: usize,
 ) -> anyhow::Result<(IndexDir, IndexStats)> {
+    let Parts {
+        dense,
+        sparse,
+        multi,
+    } = parts;
     let mut docs = open_corpus(corpus, corpus_opts)?;
-    let encoder = dense.encoder()?;
+    let encoder = dense.encoder()?.map(std::sync::Arc::new);
+    // Token vectors: from the dense model's forward pass when it is the same model.
+    let shares =
+        multi.multi.is_some() && multi.multi == dense.dense && dense.dense_vectors.is_none();
+    let multi_enc = match (&multi.multi, shares) {
+        (Some(_), true) => Some(seine_engine::MultiVectorEncoder::from_dense(
+            encoder.clone().expect("dense encoder loaded"),
+        )),
+        (Some(name), false) => {
+            let device = resolve_device(dense.device)?;
+            let dir = ModelDir::open(&resolve_model(name)?)?;
+            Some(seine_engine::MultiVectorEncoder::from_dense(
+                std::sync::Arc::new(DenseEncoder::load(&dir, &device)?),
+            ))
+        }
+        (None, _) => None,
+    };
     // Imported sparse vectors need no document encoder.
     let splade = match &sparse.sparse_vectors {
         Some(_) => None,
@@ -323,7 +401,12 @@ pub fn build_index(
         lexical: Some(lexical),
         dense: encoder.as_ref().map(|e| dense.settings(e)),
         sparse: sparse.settings(),
-        multi: None,
+        multi: multi_enc.as_ref().map(|m| seine_index::MultiSettings {
+            model: multi.multi.clone().unwrap_or_default(),
+            dim: m.dim(),
+            dtype: multi.multi_dtype,
+            tokens: 0,
+        }),
         hnsw_auto: dense.hnsw == HnswMode::Auto,
         overwrite,
         command: Some(std::env::args().collect::<Vec<_>>().join(" ")),
@@ -347,7 +430,7 @@ pub fn build_index(
     };
     let enc = match (&vectors, &encoder) {
         (Some(v), _) => Some(DenseSource::Vectors(v)),
-        (None, Some(e)) => Some(DenseSource::Encoder(e as &dyn Encoder)),
+        (None, Some(e)) => Some(DenseSource::Encoder(e.as_ref() as &dyn Encoder)),
         _ => None,
     };
     let sparse_source = match (&imported_sparse, &splade) {
@@ -355,9 +438,13 @@ pub fn build_index(
         (None, Some(e)) => Some(SparseSource::Encoder(e)),
         _ => None,
     };
-    let result = index_corpus(docs.as_mut(), writer, enc, sparse_source, &mut |p, n| {
-        bar.update(p, n)
-    });
+    let sources = seine_engine::indexer::Sources {
+        dense: enc,
+        sparse: sparse_source,
+        multi: multi_enc.as_ref(),
+        multi_shares_dense: shares,
+    };
+    let result = index_corpus(docs.as_mut(), writer, sources, &mut |p, n| bar.update(p, n));
     bar.finish();
     result.with_context(|| {
         format!(
@@ -375,9 +462,10 @@ pub fn default_eval_index(
     mode: Bm25Mode,
     dense: Option<&str>,
     sparse: Option<&str>,
+    multi: Option<&str>,
 ) -> PathBuf {
     let mut name = format!("{dataset}-bm25-{mode}");
-    for (kind, model) in [("dense", dense), ("splade", sparse)] {
+    for (kind, model) in [("dense", dense), ("splade", sparse), ("multi", multi)] {
         if let Some(model) = model {
             let model = Path::new(model)
                 .file_name()

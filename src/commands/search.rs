@@ -20,6 +20,8 @@ pub struct Args {
     retriever: String,
     #[command(flatten)]
     fusion: super::FusionArgs,
+    #[command(flatten)]
+    rerank: super::RerankArgs,
     /// Show where each hit came from: per-retriever ranks and scores, and the SPLADE
     /// terms that matched.
     #[arg(long)]
@@ -46,6 +48,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let mut searcher = Searcher::open_on(dir, &seine_engine::model::resolve_device(a.device)?)?;
     searcher.set_dense_ef(a.ef);
     searcher.set_fusion(a.fusion.fusion()?);
+    searcher.set_rerank(a.rerank.rerank()?)?;
+    let query_tokens = match (
+        a.explain && a.rerank.rerank.is_some(),
+        searcher.multi_encoder(),
+    ) {
+        (true, Some(m)) => Some(m.query_tokens(&a.query)?),
+        _ => None,
+    };
     if a.k1.is_some() || a.b.is_some() {
         let base = searcher
             .index()
@@ -88,6 +98,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             });
             if a.explain {
                 row["sources"] = serde_json::to_value(&f.sources)?;
+                if let (Some(m), Some(toks)) = (&f.token_maxima, &query_tokens) {
+                    row["token_maxima"] = toks
+                        .iter()
+                        .zip(m)
+                        .map(|(t, v)| serde_json::json!({"token": t, "max_similarity": v}))
+                        .collect();
+                }
                 if let (Some(terms), Some(sp)) = (&splade_terms, searcher.sparse())
                     && name.split('+').any(|p| p == "splade")
                 {
@@ -157,6 +174,19 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                     })
                     .collect();
                 println!("{:>17}from: {}", "", s.join(", "));
+            }
+            if let Some(m) = h["token_maxima"].as_array() {
+                let t: Vec<String> = m
+                    .iter()
+                    .map(|t| {
+                        format!(
+                            "{} {:.2}",
+                            t["token"].as_str().unwrap_or_default(),
+                            t["max_similarity"].as_f64().unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                println!("{:>17}token maxima: {}", "", t.join(", "));
             }
             if let Some(terms) = h["splade_terms"].as_array() {
                 let t: Vec<String> = terms

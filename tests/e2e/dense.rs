@@ -7,7 +7,7 @@ use std::path::Path;
 use candle_core::Device;
 use seine_datasets::beir::BeirDir;
 use seine_datasets::embeddings::read_embeddings;
-use seine_engine::indexer::{DenseSource, index_corpus};
+use seine_engine::indexer::{DenseSource, Sources, index_corpus};
 use seine_engine::model::{ModelDir, resolve_model};
 use seine_engine::{DenseEncoder, Encoder, Side};
 use seine_index::lexical::{Bm25Mode, Bm25Params};
@@ -81,8 +81,10 @@ fn hnsw_recall_on_scifact_vectors() {
     let (index, stats) = index_corpus(
         &mut docs,
         writer,
-        Some(DenseSource::Encoder(&enc)),
-        None,
+        Sources {
+            dense: Some(DenseSource::Encoder(&enc)),
+            ..Default::default()
+        },
         &mut |_, _| {},
     )
     .unwrap();
