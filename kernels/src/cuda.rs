@@ -152,8 +152,8 @@ mod imp {
             }
             let drv = |e: cudarc::driver::DriverError| CudaError::Driver(e.to_string());
             let s = &self.stream;
-            let q_dev = s.memcpy_stod(q).map_err(drv)?;
-            let off_dev = s.memcpy_stod(&offsets).map_err(drv)?;
+            let q_dev = s.clone_htod(q).map_err(drv)?;
+            let off_dev = s.clone_htod(&offsets).map_err(drv)?;
             let mut out = s.alloc_zeros::<f32>(docs.len()).map_err(drv)?;
             let block = 128u32;
             let cfg = LaunchConfig {
@@ -169,7 +169,7 @@ mod imp {
                         all.extend(v.iter().map(|x| x.to_bits()));
                     }
                 }
-                let d_dev = s.memcpy_stod(&all).map_err(drv)?;
+                let d_dev = s.clone_htod(&all).map_err(drv)?;
                 let mut b = s.launch_builder(&self.f16_fn);
                 b.arg(&q_dev)
                     .arg(&lq_i)
@@ -187,7 +187,7 @@ mod imp {
                         all.extend_from_slice(v);
                     }
                 }
-                let d_dev = s.memcpy_stod(&all).map_err(drv)?;
+                let d_dev = s.clone_htod(&all).map_err(drv)?;
                 let mut b = s.launch_builder(&self.f32_fn);
                 b.arg(&q_dev)
                     .arg(&lq_i)
@@ -199,7 +199,7 @@ mod imp {
                 // SAFETY: as above.
                 unsafe { b.launch(cfg) }.map_err(drv)?;
             }
-            s.memcpy_dtov(&out).map_err(drv)
+            s.clone_dtoh(&out).map_err(drv)
         }
     }
 }
