@@ -50,6 +50,16 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     dot_portable(a, b)
 }
 
+/// Sum of a slice (a streaming read: the memory-bandwidth probe of the benchmarks).
+pub fn sum(a: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if simd_level() == SimdLevel::Avx2Fma {
+        // SAFETY: AVX2 is present (checked at run time above).
+        return unsafe { x86::sum_avx2(a) };
+    }
+    a.iter().sum()
+}
+
 /// Portable dot product: eight independent accumulators (the compiler vectorizes it
 /// with whatever the build target allows).
 pub fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
@@ -82,6 +92,32 @@ pub(crate) mod x86 {
         let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
         let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
         _mm_cvtss_f32(s)
+    }
+
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub(crate) unsafe fn sum_avx2(a: &[f32]) -> f32 {
+        let n = a.len();
+        let p = a.as_ptr();
+        let mut acc = [_mm256_setzero_ps(); 4];
+        let mut i = 0;
+        // SAFETY: i + width <= n.
+        unsafe {
+            while i + 32 <= n {
+                for (j, acc) in acc.iter_mut().enumerate() {
+                    *acc = _mm256_add_ps(*acc, _mm256_loadu_ps(p.add(i + 8 * j)));
+                }
+                i += 32;
+            }
+        }
+        let v = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+        let mut s = hsum(v);
+        while i < n {
+            s += a[i];
+            i += 1;
+        }
+        s
     }
 
     /// # Safety
@@ -148,6 +184,18 @@ mod tests {
                     "n={n}: {got} vs {want}"
                 );
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod sum_tests {
+    #[test]
+    fn sum_equals_naive() {
+        for n in [0usize, 1, 7, 31, 32, 33, 1000] {
+            let a: Vec<f32> = (0..n).map(|i| (i % 7) as f32 * 0.5).collect();
+            let want: f32 = a.iter().sum();
+            assert!((super::sum(&a) - want).abs() < 1e-3, "n={n}");
         }
     }
 }

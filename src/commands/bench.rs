@@ -26,6 +26,33 @@ enum Bench {
     /// SPLADE query latency (encode / impact search / brute force) and nDCG of the
     /// impact index against a brute-force dot product over unquantized vectors.
     Splade(SpladeBench),
+    /// MaxSim kernel throughput (doc-token vectors/s, GB/s) on random normalized
+    /// vectors, single- and multi-thread, against this machine's read bandwidth.
+    Maxsim(MaxsimBench),
+}
+
+#[derive(clap::Args)]
+struct MaxsimBench {
+    /// Query token vectors.
+    #[arg(long, default_value_t = 32)]
+    lq: usize,
+    /// Token vectors per document.
+    #[arg(long, default_value_t = 180)]
+    ld: usize,
+    /// Dimensions to measure (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "128,384")]
+    dim: Vec<usize>,
+    /// Candidate counts to measure (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+    docs: Vec<usize>,
+    /// Stored precisions to measure: f16, f32.
+    #[arg(long, value_delimiter = ',', default_value = "f16,f32")]
+    dtype: Vec<String>,
+    /// Timed runs per configuration (median reported).
+    #[arg(long, default_value_t = 5)]
+    repeat: usize,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -129,6 +156,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         Bench::Encode(b) => encode(b),
         Bench::Hnsw(b) => hnsw(b),
         Bench::Splade(b) => splade(b),
+        Bench::Maxsim(b) => maxsim(b),
     }
 }
 
@@ -539,6 +567,134 @@ fn splade(a: SpladeBench) -> anyhow::Result<()> {
         println!("{body}");
     } else {
         println!("{}", serde_json::to_string_pretty(&body)?);
+    }
+    Ok(())
+}
+
+/// Median seconds of `repeat` runs of `f`.
+fn median_secs(repeat: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut t: Vec<f64> = (0..repeat)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64()
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[t.len() / 2]
+}
+
+/// Read bandwidth (GB/s) of this machine: a SIMD sum over 2 GiB, on `pool`'s threads.
+fn read_bandwidth(pool: &rayon::ThreadPool, repeat: usize) -> f64 {
+    use rayon::prelude::*;
+    let buf = vec![1f32; 512 << 20];
+    let secs = median_secs(repeat, || {
+        let s: f32 = pool.install(|| buf.par_chunks(1 << 20).map(seine_kernels::simd::sum).sum());
+        std::hint::black_box(s);
+    });
+    (buf.len() * 4) as f64 / secs / 1e9
+}
+
+fn maxsim(a: MaxsimBench) -> anyhow::Result<()> {
+    use half::f16;
+    use seine_kernels::{Reduce, Tokens};
+    if a.repeat == 0 || a.lq == 0 || a.ld == 0 {
+        bail!("--repeat, --lq and --ld must be at least 1");
+    }
+    let all = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let pools: Vec<(usize, rayon::ThreadPool)> = [1, all]
+        .iter()
+        .filter(|&&n| n == 1 || n > 1)
+        .map(|&n| Ok((n, rayon::ThreadPoolBuilder::new().num_threads(n).build()?)))
+        .collect::<anyhow::Result<_>>()?;
+    let pools: Vec<_> = pools.into_iter().fold(Vec::new(), |mut v, p| {
+        if v.iter().all(|(n, _)| *n != p.0) {
+            v.push(p);
+        }
+        v
+    });
+    let bandwidth: Vec<(usize, f64)> = pools
+        .iter()
+        .map(|(n, p)| (*n, read_bandwidth(p, a.repeat)))
+        .collect();
+    let mut seed = 0x2545f4914f6cdd1du64;
+    let mut rnd = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    };
+    let mut rows = Vec::new();
+    for &dim in &a.dim {
+        let q: Vec<f32> = (0..a.lq * dim).map(|_| rnd()).collect();
+        let max_docs = a.docs.iter().copied().max().unwrap_or(0);
+        let data: Vec<f32> = (0..max_docs * a.ld * dim).map(|_| rnd()).collect();
+        for dtype in &a.dtype {
+            let halves: Vec<f16>;
+            let docs: Vec<Tokens> = match dtype.as_str() {
+                "f32" => data.chunks_exact(a.ld * dim).map(Tokens::F32).collect(),
+                "f16" => {
+                    halves = data.iter().map(|&x| f16::from_f32(x)).collect();
+                    halves.chunks_exact(a.ld * dim).map(Tokens::F16).collect()
+                }
+                other => bail!("unknown --dtype {other:?} (f16 or f32)"),
+            };
+            for &n in &a.docs {
+                let docs = &docs[..n];
+                let bytes: usize = docs.iter().map(|d| d.bytes()).sum();
+                for ((threads, pool), (_, bw)) in pools.iter().zip(&bandwidth) {
+                    let secs = median_secs(a.repeat, || {
+                        let s = pool.install(|| seine_kernels::score_batch(&q, dim, docs, Reduce::MaxSim));
+                        std::hint::black_box(s);
+                    });
+                    let gbs = bytes as f64 / secs / 1e9;
+                    rows.push(serde_json::json!({
+                        "dim": dim, "dtype": dtype, "docs": n, "threads": threads,
+                        "median_ms": secs * 1e3,
+                        "doc_vectors_per_s": (n * a.ld) as f64 / secs,
+                        "gb_per_s": gbs, "read_bandwidth_gb_per_s": bw,
+                        "fraction_of_bandwidth": gbs / bw,
+                        "gflops": 2.0 * (n * a.ld * a.lq * dim) as f64 / secs / 1e9,
+                    }));
+                }
+            }
+        }
+    }
+    let body = serde_json::json!({
+        "bench": "maxsim", "lq": a.lq, "ld": a.ld, "simd": seine_kernels::simd_level().name(),
+        "read_bandwidth_gb_per_s": bandwidth.iter().map(|(n, b)| serde_json::json!({"threads": n, "gb_per_s": b})).collect::<Vec<_>>(),
+        "results": rows,
+    });
+    if a.json {
+        println!("{body}");
+        return Ok(());
+    }
+    println!(
+        "seine maxsim (Lq={}, Ld={}, {}); read bandwidth: {}",
+        a.lq,
+        a.ld,
+        seine_kernels::simd_level().name(),
+        bandwidth
+            .iter()
+            .map(|(n, b)| format!("{b:.1} GB/s on {n} thread(s)"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "{:>5} {:>5} {:>6} {:>3} {:>10} {:>16} {:>8} {:>7} {:>7}",
+        "dim", "type", "docs", "thr", "median ms", "doc vectors/s", "GB/s", "of bw", "GFLOP/s"
+    );
+    for r in &rows {
+        println!(
+            "{:>5} {:>5} {:>6} {:>3} {:>10.2} {:>16.0} {:>8.2} {:>6.0}% {:>7.1}",
+            r["dim"], r["dtype"].as_str().unwrap_or_default(), r["docs"], r["threads"],
+            r["median_ms"].as_f64().unwrap_or_default(),
+            r["doc_vectors_per_s"].as_f64().unwrap_or_default(),
+            r["gb_per_s"].as_f64().unwrap_or_default(),
+            r["fraction_of_bandwidth"].as_f64().unwrap_or_default() * 100.0,
+            r["gflops"].as_f64().unwrap_or_default(),
+        );
     }
     Ok(())
 }

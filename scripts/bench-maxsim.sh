@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# MaxSim throughput, seine vs fast-maxsim, maxsim-cpu and numpy, same shapes, single- and
+# multi-thread, run one after the other on this machine; seine also reports the
+# machine's read bandwidth measured in the same run and its fraction of it.
+#   scripts/bench-maxsim.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${BENCH_VENV:-.venv-bench}
+if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
+"$VENV/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: \
+  fast-maxsim==0.2.0 maxsim-cpu==0.1.0 numpy
+cargo build --release --quiet
+ALL=$(nproc)
+target/release/seine bench maxsim
+for t in 1 "$ALL"; do
+  RAYON_NUM_THREADS=$t OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t MKL_NUM_THREADS=$t \
+    "$VENV/bin/python" scripts/bench_maxsim.py --threads "$t" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+for r in d["results"]:
+    print(f"{r[\"engine\"]:>13} dim {r[\"dim\"]:>4} {r[\"dtype\"]} docs {r[\"docs\"]:>6} threads {r[\"threads\"]}: "
+          f"{r[\"median_ms\"]:9.2f} ms  {r[\"doc_vectors_per_s\"]:14.0f} doc vectors/s  {r[\"gb_per_s\"]:6.2f} GB/s")
+'
+done
