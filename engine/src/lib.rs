@@ -3,6 +3,7 @@
 //! This crate turns query text into ranked hits: encoders (dense, SPLADE), first-stage
 //! retrievers behind the [`Retriever`] trait (bm25, dense, splade) and their fusion.
 
+pub mod colbert;
 pub mod dense;
 pub mod encoder;
 mod error;
@@ -14,6 +15,7 @@ mod retriever;
 mod searcher;
 pub mod splade;
 
+pub use colbert::ColbertEncoder;
 pub use dense::DenseEncoder;
 pub use encoder::{Embeddings, Encoder, Side};
 pub use error::{Error, Result};

@@ -1,4 +1,5 @@
-//! Multi-vector (late-interaction) encoding. Where no ColBERT checkpoint is given, the
+//! Multi-vector (late-interaction) encoding: a ColBERT checkpoint ([`crate::ColbertEncoder`])
+//! when the folder is one, otherwise the
 //! dense model's last hidden states, L2-normalized per token, are the token vectors
 //! (`--multi minilm`); one forward pass then yields both the pooled dense vector and
 //! the token vectors. Documents drop punctuation tokens (ColBERT's skiplist); queries
@@ -14,8 +15,9 @@ use crate::{DenseEncoder, Result};
 pub type TokenMatrix = Vec<f32>;
 
 pub struct MultiVectorEncoder {
-    dense: Arc<DenseEncoder>,
-    /// Token ids left out of documents.
+    dense: Option<Arc<DenseEncoder>>,
+    colbert: Option<crate::ColbertEncoder>,
+    /// Token ids left out of documents (dense-model token vectors).
     skiplist: HashSet<u32>,
 }
 
@@ -27,19 +29,48 @@ impl MultiVectorEncoder {
             .chars()
             .filter_map(|c| dense.tokenizer().token_id(&c.to_string()))
             .collect();
-        MultiVectorEncoder { dense, skiplist }
+        MultiVectorEncoder {
+            dense: Some(dense),
+            colbert: None,
+            skiplist,
+        }
+    }
+
+    /// A ColBERT checkpoint (v2 or PyLate layout) if the folder is one, the dense
+    /// model's token outputs otherwise.
+    pub fn load(dir: &crate::model::ModelDir, device: &candle_core::Device) -> Result<Self> {
+        if crate::ColbertEncoder::is_checkpoint(&dir.root) {
+            return Ok(MultiVectorEncoder {
+                dense: None,
+                colbert: Some(crate::ColbertEncoder::load(dir, device)?),
+                skiplist: HashSet::new(),
+            });
+        }
+        Ok(Self::from_dense(Arc::new(DenseEncoder::load(dir, device)?)))
     }
 
     pub fn name(&self) -> &str {
-        self.dense.name()
+        match (&self.colbert, &self.dense) {
+            (Some(c), _) => c.name(),
+            (None, Some(d)) => d.name(),
+            _ => unreachable!("one encoder"),
+        }
     }
 
     pub fn dim(&self) -> usize {
-        self.dense.dim()
+        match (&self.colbert, &self.dense) {
+            (Some(c), _) => c.dim(),
+            (None, Some(d)) => d.dim(),
+            _ => unreachable!("one encoder"),
+        }
     }
 
-    pub fn dense(&self) -> &Arc<DenseEncoder> {
-        &self.dense
+    fn dense_enc(&self) -> Result<&Arc<DenseEncoder>> {
+        self.dense.as_ref().ok_or_else(|| {
+            crate::Error::InvalidArgument(
+                "a ColBERT checkpoint gives token vectors only, not a pooled dense vector".into(),
+            )
+        })
     }
 
     fn skip(&self, side: Side) -> HashSet<u32> {
@@ -51,8 +82,11 @@ impl MultiVectorEncoder {
 
     /// Token vectors of each text.
     pub fn encode(&self, texts: &[&str], side: Side) -> Result<Vec<TokenMatrix>> {
+        if let Some(c) = &self.colbert {
+            return c.encode(texts, side);
+        }
         Ok(self
-            .dense
+            .dense_enc()?
             .encode_with_tokens(texts, Some(&self.skip(side)))?
             .1)
     }
@@ -63,12 +97,16 @@ impl MultiVectorEncoder {
         texts: &[&str],
         side: Side,
     ) -> Result<(Embeddings, Vec<TokenMatrix>)> {
-        self.dense.encode_with_tokens(texts, Some(&self.skip(side)))
+        self.dense_enc()?
+            .encode_with_tokens(texts, Some(&self.skip(side)))
     }
 
     /// The tokens a query's vectors stand for, in order (for explanations).
     pub fn query_tokens(&self, text: &str) -> Result<Vec<String>> {
-        let enc = self.dense.tokenizer().encode(&[text])?;
+        if let Some(c) = &self.colbert {
+            return c.query_tokens(text);
+        }
+        let enc = self.dense_enc()?.tokenizer().encode(&[text])?;
         Ok(enc[0].get_tokens().to_vec())
     }
 }

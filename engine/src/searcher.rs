@@ -82,13 +82,15 @@ impl Searcher {
             Some(settings) => {
                 // The same model as the dense part: share the loaded weights.
                 let enc = match &dense_model {
-                    Some((name, enc)) if *name == settings.model => enc.clone(),
+                    Some((name, enc)) if *name == settings.model => {
+                        crate::MultiVectorEncoder::from_dense(enc.clone())
+                    }
                     _ => {
                         let dir = ModelDir::open(&resolve_model(&settings.model)?)?;
-                        Arc::new(DenseEncoder::load(&dir, device)?)
+                        crate::MultiVectorEncoder::load(&dir, device)?
                     }
                 };
-                Some((crate::MultiVectorEncoder::from_dense(enc), index.multi()?))
+                Some((enc, index.multi()?))
             }
             None => None,
         };

@@ -645,7 +645,8 @@ fn maxsim(a: MaxsimBench) -> anyhow::Result<()> {
                 let bytes: usize = docs.iter().map(|d| d.bytes()).sum();
                 for ((threads, pool), (_, bw)) in pools.iter().zip(&bandwidth) {
                     let secs = median_secs(a.repeat, || {
-                        let s = pool.install(|| seine_kernels::score_batch(&q, dim, docs, Reduce::MaxSim));
+                        let s = pool
+                            .install(|| seine_kernels::score_batch(&q, dim, docs, Reduce::MaxSim));
                         std::hint::black_box(s);
                     });
                     let gbs = bytes as f64 / secs / 1e9;
@@ -688,7 +689,10 @@ fn maxsim(a: MaxsimBench) -> anyhow::Result<()> {
     for r in &rows {
         println!(
             "{:>5} {:>5} {:>6} {:>3} {:>10.2} {:>16.0} {:>8.2} {:>6.0}% {:>7.1}",
-            r["dim"], r["dtype"].as_str().unwrap_or_default(), r["docs"], r["threads"],
+            r["dim"],
+            r["dtype"].as_str().unwrap_or_default(),
+            r["docs"],
+            r["threads"],
             r["median_ms"].as_f64().unwrap_or_default(),
             r["doc_vectors_per_s"].as_f64().unwrap_or_default(),
             r["gb_per_s"].as_f64().unwrap_or_default(),

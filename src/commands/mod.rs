@@ -178,8 +178,9 @@ impl DenseArgs {
 /// Late-interaction token vectors in the index.
 #[derive(clap::Args, Debug, Clone)]
 pub struct MultiArgs {
-    /// Token vectors for MaxSim reranking: a dense model's normalized token outputs
-    /// (e.g. `minilm`; with --dense of the same model, one forward pass gives both).
+    /// Token vectors for MaxSim reranking: a ColBERT checkpoint (v2 or PyLate layout),
+    /// or a dense model's normalized token outputs (e.g. `minilm`; with --dense of the
+    /// same model, one forward pass gives both).
     #[arg(long)]
     pub multi: Option<String>,
     /// Stored precision of the token vectors.
