@@ -603,17 +603,12 @@ fn maxsim(a: MaxsimBench) -> anyhow::Result<()> {
         bail!("--repeat, --lq and --ld must be at least 1");
     }
     let all = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let pools: Vec<(usize, rayon::ThreadPool)> = [1, all]
+    let mut counts = vec![1, all];
+    counts.dedup();
+    let pools: Vec<(usize, rayon::ThreadPool)> = counts
         .iter()
-        .filter(|&&n| n == 1 || n > 1)
         .map(|&n| Ok((n, rayon::ThreadPoolBuilder::new().num_threads(n).build()?)))
         .collect::<anyhow::Result<_>>()?;
-    let pools: Vec<_> = pools.into_iter().fold(Vec::new(), |mut v, p| {
-        if v.iter().all(|(n, _)| *n != p.0) {
-            v.push(p);
-        }
-        v
-    });
     let bandwidth: Vec<(usize, f64)> = pools
         .iter()
         .map(|(n, p)| (*n, read_bandwidth(p, a.repeat)))
