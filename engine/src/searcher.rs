@@ -243,6 +243,7 @@ impl Searcher {
         };
         let (enc, store) = self.multi.as_ref().expect("checked by set_rerank");
         let mut hits = self.first_stage(name, query, rerank.depth.max(k))?;
+        let rest = hits.split_off(rerank.depth.min(hits.len()));
         let q = enc.encode(&[query], crate::Side::Query)?.remove(0);
         let dim = store.dim();
         let lq = q.len() / dim;
@@ -256,23 +257,26 @@ impl Searcher {
             h.token_maxima = Some(maxima.clone());
             h.hit.score = score;
         }
-        hits.sort_by(|a, b| {
-            b.hit
-                .score
-                .total_cmp(&a.hit.score)
-                .then(a.hit.doc.cmp(&b.hit.doc))
-        });
-        hits.truncate(k);
+        hits.sort_by(|a, b| b.hit.score.total_cmp(&a.hit.score).then(a.hit.doc.cmp(&b.hit.doc)));
+        let label = match rerank.reduce {
+            seine_kernels::Reduce::MaxSim => "maxsim",
+            seine_kernels::Reduce::Flipr { .. } => "flipr",
+        };
         for (i, h) in hits.iter_mut().enumerate() {
             h.sources.push(crate::fusion::SourceHit {
-                retriever: match rerank.reduce {
-                    seine_kernels::Reduce::MaxSim => "maxsim".into(),
-                    seine_kernels::Reduce::Flipr { .. } => "flipr".into(),
-                },
+                retriever: label.into(),
                 rank: i + 1,
                 score: h.hit.score,
             });
         }
+        // Candidates below the rerank depth keep their first-stage order, scored below
+        // every reranked hit (first-stage scores stay in `sources`).
+        let floor = hits.last().map_or(0.0, |h| h.hit.score) - 1.0;
+        for (i, mut h) in rest.into_iter().enumerate() {
+            h.hit.score = floor - i as f32 * 1e-4;
+            hits.push(h);
+        }
+        hits.truncate(k);
         Ok(hits)
     }
 
