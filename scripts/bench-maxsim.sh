@@ -14,11 +14,12 @@ ALL=$(nproc)
 target/release/seine bench maxsim
 for t in 1 "$ALL"; do
   RAYON_NUM_THREADS=$t OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t MKL_NUM_THREADS=$t \
-    "$VENV/bin/python" scripts/bench_maxsim.py --threads "$t" | python3 -c '
+    "$VENV/bin/python" scripts/bench_maxsim.py --threads "$t" --repeat 3 | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 for r in d["results"]:
-    print(f"{r[\"engine\"]:>13} dim {r[\"dim\"]:>4} {r[\"dtype\"]} docs {r[\"docs\"]:>6} threads {r[\"threads\"]}: "
-          f"{r[\"median_ms\"]:9.2f} ms  {r[\"doc_vectors_per_s\"]:14.0f} doc vectors/s  {r[\"gb_per_s\"]:6.2f} GB/s")
+    print("%13s dim %4d %s docs %6d threads %d: %9.2f ms %14.0f doc vectors/s %6.2f GB/s  max err %.1e" % (
+        r["engine"], r["dim"], r["dtype"], r["docs"], r["threads"], r["median_ms"],
+        r["doc_vectors_per_s"], r["gb_per_s"], r["max_abs_error_vs_numpy"]))
 '
 done

@@ -55,12 +55,13 @@ def main():
             }
             ref = engines["numpy matmul"]()
             for name, f in engines.items():
-                got = f()
-                assert np.allclose(got, ref, rtol=1e-3, atol=1e-3), name
+                got = np.asarray(f(), dtype=np.float64)
+                err = float(np.max(np.abs(got - ref)))  # reported: a wrong result is a finding
                 secs = median_secs(f, a.repeat)
                 rows.append({"engine": name, "dim": dim, "dtype": "f32", "docs": n,
                              "threads": a.threads, "median_ms": secs * 1e3,
-                             "doc_vectors_per_s": n * a.ld / secs, "gb_per_s": bytes_ / secs / 1e9})
+                             "doc_vectors_per_s": n * a.ld / secs, "gb_per_s": bytes_ / secs / 1e9,
+                             "max_abs_error_vs_numpy": err})
     print(json.dumps({"bench": "maxsim-python", "lq": a.lq, "ld": a.ld, "results": rows}))
 
 
