@@ -257,7 +257,12 @@ impl Searcher {
             h.token_maxima = Some(maxima.clone());
             h.hit.score = score;
         }
-        hits.sort_by(|a, b| b.hit.score.total_cmp(&a.hit.score).then(a.hit.doc.cmp(&b.hit.doc)));
+        hits.sort_by(|a, b| {
+            b.hit
+                .score
+                .total_cmp(&a.hit.score)
+                .then(a.hit.doc.cmp(&b.hit.doc))
+        });
         let label = match rerank.reduce {
             seine_kernels::Reduce::MaxSim => "maxsim",
             seine_kernels::Reduce::Flipr { .. } => "flipr",

@@ -137,8 +137,32 @@ pub fn token_maxima_portable(q: &[f32], dim: usize, doc: Tokens<'_>, out: &mut [
 
 /// Per-query-token maxima with the best instruction set of this machine.
 pub fn token_maxima(q: &[f32], dim: usize, doc: Tokens<'_>, out: &mut [f32]) {
+    token_maxima_at(simd_level(), q, dim, doc, out)
+}
+
+/// Per-query-token maxima at a given level (falls back to a lower level the CPU
+/// lacks); tests run every level the machine has.
+pub fn token_maxima_at(level: SimdLevel, q: &[f32], dim: usize, doc: Tokens<'_>, out: &mut [f32]) {
+    let level = match (level, crate::simd::detected_level()) {
+        (SimdLevel::Avx512, SimdLevel::Avx512) => SimdLevel::Avx512,
+        (SimdLevel::Avx512 | SimdLevel::Avx2Fma, d) if d.has_avx2() => SimdLevel::Avx2Fma,
+        _ => SimdLevel::Portable,
+    };
     #[cfg(target_arch = "x86_64")]
-    if simd_level() == SimdLevel::Avx2Fma {
+    if level == SimdLevel::Avx512 {
+        check(q, dim);
+        assert_eq!(out.len(), q.len() / dim);
+        // SAFETY: AVX-512F, AVX2, FMA and F16C are present (detected_level checks them).
+        unsafe {
+            match doc {
+                Tokens::F32(d) => x86::maxima512::<f32>(q, d, dim, out),
+                Tokens::F16(d) => x86::maxima512::<f16>(q, d, dim, out),
+            }
+        }
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if level == SimdLevel::Avx2Fma {
         check(q, dim);
         assert_eq!(out.len(), q.len() / dim);
         // SAFETY: AVX2, FMA and F16C are present (simd_level checks them).
@@ -297,6 +321,123 @@ mod x86 {
         out[i0..i0 + R].copy_from_slice(&best);
     }
 
+    /// 16-lane loads for the AVX-512 tiles.
+    pub(super) trait Lanes16: Lanes {
+        /// # Safety
+        /// `p..p+16` is readable; the CPU has AVX-512F.
+        unsafe fn load16(p: *const Self) -> __m512;
+    }
+
+    impl Lanes16 for f32 {
+        #[inline(always)]
+        unsafe fn load16(p: *const f32) -> __m512 {
+            // SAFETY: caller guarantees 16 readable floats and AVX-512F.
+            unsafe { _mm512_loadu_ps(p) }
+        }
+    }
+
+    impl Lanes16 for f16 {
+        #[inline(always)]
+        unsafe fn load16(p: *const f16) -> __m512 {
+            // SAFETY: caller guarantees 16 readable halves and AVX-512F.
+            unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(p as *const __m256i)) }
+        }
+    }
+
+    /// The AVX-512 tile: 16 lanes per step, the last `dim % 16` through the 8-lane tile.
+    #[inline(always)]
+    unsafe fn tile512<T: Lanes16, const R: usize, const C: usize>(
+        q: &[f32],
+        d: &[T],
+        dim: usize,
+        i0: usize,
+        j0: usize,
+        best: &mut [f32; R],
+    ) {
+        // SAFETY: AVX-512F is present (callers run under target_feature avx512f).
+        let mut acc = [[unsafe { _mm512_setzero_ps() }; C]; R];
+        let full = dim / 16 * 16;
+        let (qp, dp) = (q.as_ptr(), d.as_ptr());
+        let mut k = 0;
+        // SAFETY: rows i0+r < Lq and j0+c < Ld, and k + 16 <= dim.
+        unsafe {
+            while k < full {
+                let mut dv = [_mm512_setzero_ps(); C];
+                for (c, v) in dv.iter_mut().enumerate() {
+                    *v = T::load16(dp.add((j0 + c) * dim + k));
+                }
+                for (r, acc_r) in acc.iter_mut().enumerate() {
+                    let qv = _mm512_loadu_ps(qp.add((i0 + r) * dim + k));
+                    for c in 0..C {
+                        acc_r[c] = _mm512_fmadd_ps(qv, dv[c], acc_r[c]);
+                    }
+                }
+                k += 16;
+            }
+        }
+        for r in 0..R {
+            for c in 0..C {
+                // SAFETY: AVX-512F is present.
+                let mut s = unsafe { _mm512_reduce_add_ps(acc[r][c]) };
+                for t in full..dim {
+                    s += q[(i0 + r) * dim + t] * d[(j0 + c) * dim + t].to_f32();
+                }
+                if s > best[r] {
+                    best[r] = s;
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn rows512<T: Lanes16, const R: usize>(
+        q: &[f32],
+        d: &[T],
+        dim: usize,
+        i0: usize,
+        out: &mut [f32],
+    ) {
+        let ld = d.len() / dim;
+        let mut best = [f32::NEG_INFINITY; R];
+        let mut j = 0;
+        // SAFETY: forwarded bounds.
+        unsafe {
+            while j + 2 <= ld {
+                tile512::<T, R, 2>(q, d, dim, i0, j, &mut best);
+                j += 2;
+            }
+            if j < ld {
+                tile512::<T, R, 1>(q, d, dim, i0, j, &mut best);
+            }
+        }
+        out[i0..i0 + R].copy_from_slice(&best);
+    }
+
+    /// # Safety
+    /// The CPU has AVX-512F, AVX2, FMA and F16C; shapes as for [`maxima`].
+    #[target_feature(enable = "avx512f,avx2,fma,f16c")]
+    pub(super) unsafe fn maxima512<T: Lanes16>(q: &[f32], d: &[T], dim: usize, out: &mut [f32]) {
+        let lq = out.len();
+        if d.len() < dim {
+            out.iter_mut().for_each(|o| *o = 0.0);
+            return;
+        }
+        let mut i = 0;
+        // SAFETY: blocks stay within lq.
+        unsafe {
+            while i + 4 <= lq {
+                rows512::<T, 4>(q, d, dim, i, out);
+                i += 4;
+            }
+            match lq - i {
+                3 => rows512::<T, 3>(q, d, dim, i, out),
+                2 => rows512::<T, 2>(q, d, dim, i, out),
+                1 => rows512::<T, 1>(q, d, dim, i, out),
+                _ => {}
+            }
+        }
+    }
+
     /// # Safety
     /// The CPU has AVX2, FMA and F16C; `q` is `out.len() × dim`, `d` is `ld × dim`.
     #[target_feature(enable = "avx2,fma,f16c")]
@@ -364,6 +505,19 @@ mod tests {
                 token_maxima_scalar(&q, dim, doc, &mut want);
                 let mut fast = vec![0f32; lq];
                 token_maxima(&q, dim, doc, &mut fast);
+                // Every level this machine has (the AVX-512 one only where the CPU has it).
+                for level in [SimdLevel::Avx512, SimdLevel::Avx2Fma] {
+                    let mut m = vec![0f32; lq];
+                    token_maxima_at(level, &q, dim, doc, &mut m);
+                    for i in 0..lq {
+                        assert!(
+                            close(m[i], want[i]),
+                            "{level:?} case {case} i {i}: {} vs {}",
+                            m[i],
+                            want[i]
+                        );
+                    }
+                }
                 let mut portable = vec![0f32; lq];
                 token_maxima_portable(&q, dim, doc, &mut portable);
                 for i in 0..lq {

@@ -6,35 +6,54 @@ use std::sync::OnceLock;
 /// The instruction set the dispatched kernels use on this machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SimdLevel {
+    /// AVX-512F (with AVX2, FMA, F16C): the MaxSim kernel uses 16-lane tiles; the other
+    /// kernels use their AVX2 versions.
+    Avx512,
     /// AVX2, FMA and F16C.
     Avx2Fma,
     Portable,
 }
 
 impl SimdLevel {
+    /// AVX2+FMA+F16C kernels can run (true at the AVX-512 level too).
+    pub fn has_avx2(self) -> bool {
+        matches!(self, SimdLevel::Avx512 | SimdLevel::Avx2Fma)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
+            SimdLevel::Avx512 => "avx512f",
             SimdLevel::Avx2Fma => "avx2+fma",
             SimdLevel::Portable => "portable",
         }
     }
 }
 
-/// Detected once; `SEINE_SIMD=portable` forces the portable path (for comparisons).
+/// The best level this CPU supports.
+pub fn detected_level() -> SimdLevel {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2")
+        && is_x86_feature_detected!("fma")
+        && is_x86_feature_detected!("f16c")
+    {
+        if is_x86_feature_detected!("avx512f") {
+            return SimdLevel::Avx512;
+        }
+        return SimdLevel::Avx2Fma;
+    }
+    SimdLevel::Portable
+}
+
+/// Detected once; `SEINE_SIMD=portable|avx2` caps it (for comparisons).
 pub fn simd_level() -> SimdLevel {
     static LEVEL: OnceLock<SimdLevel> = OnceLock::new();
     *LEVEL.get_or_init(|| {
-        if std::env::var("SEINE_SIMD").is_ok_and(|v| v == "portable") {
-            return SimdLevel::Portable;
+        let best = detected_level();
+        match std::env::var("SEINE_SIMD").as_deref() {
+            Ok("portable") => SimdLevel::Portable,
+            Ok("avx2") if best.has_avx2() => SimdLevel::Avx2Fma,
+            _ => best,
         }
-        #[cfg(target_arch = "x86_64")]
-        if is_x86_feature_detected!("avx2")
-            && is_x86_feature_detected!("fma")
-            && is_x86_feature_detected!("f16c")
-        {
-            return SimdLevel::Avx2Fma;
-        }
-        SimdLevel::Portable
     })
 }
 
@@ -43,7 +62,7 @@ pub fn simd_level() -> SimdLevel {
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "dot of slices of different lengths");
     #[cfg(target_arch = "x86_64")]
-    if simd_level() == SimdLevel::Avx2Fma {
+    if simd_level().has_avx2() {
         // SAFETY: the CPU has AVX2 and FMA (checked at run time above).
         return unsafe { x86::dot_avx2(a, b) };
     }
@@ -53,7 +72,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// Sum of a slice (a streaming read: the memory-bandwidth probe of the benchmarks).
 pub fn sum(a: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
-    if simd_level() == SimdLevel::Avx2Fma {
+    if simd_level().has_avx2() {
         // SAFETY: AVX2 is present (checked at run time above).
         return unsafe { x86::sum_avx2(a) };
     }
