@@ -12,9 +12,13 @@ if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
 cargo build --release --quiet
 ALL=$(nproc)
 target/release/seine bench maxsim
+# One process per configuration (the libraries keep large buffers between calls).
 for t in 1 "$ALL"; do
-  RAYON_NUM_THREADS=$t OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t MKL_NUM_THREADS=$t \
-    "$VENV/bin/python" scripts/bench_maxsim.py --threads "$t" --repeat 3 | python3 -c '
+  for dim in 128 384; do
+    for n in 1000 10000; do
+      RAYON_NUM_THREADS=$t OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t MKL_NUM_THREADS=$t \
+        "$VENV/bin/python" scripts/bench_maxsim.py --threads "$t" --repeat 3 --dim "$dim" \
+        --docs "$n" 2>/dev/null | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 for r in d["results"]:
@@ -22,4 +26,6 @@ for r in d["results"]:
         r["engine"], r["dim"], r["dtype"], r["docs"], r["threads"], r["median_ms"],
         r["doc_vectors_per_s"], r["gb_per_s"], r["max_abs_error_vs_numpy"]))
 '
+    done
+  done
 done
