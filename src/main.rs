@@ -30,6 +30,8 @@ enum Command {
     Convert(commands::convert::Args),
     /// Benchmarks of the hot paths (print figures, not pass/fail).
     Bench(commands::bench::Args),
+    /// Serve an index over HTTP (POST /search, GET /documents/{id}, GET /health).
+    Serve(commands::serve::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -41,6 +43,7 @@ fn main() -> std::process::ExitCode {
         Command::Convert(a) => commands::convert::run(a),
         Command::Embed(a) => commands::embed::run(a),
         Command::Bench(a) => commands::bench::run(a),
+        Command::Serve(a) => commands::serve::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -238,11 +238,34 @@ impl Searcher {
     /// single retriever: its list, each hit with one source), reranked by late
     /// interaction when a [`Rerank`] is set.
     pub fn search_fused(&self, name: &str, query: &str, k: usize) -> Result<Vec<FusedSearchHit>> {
-        let Some(rerank) = self.rerank else {
-            return self.first_stage(name, query, k);
+        self.search_with(name, query, k, &self.fusion, self.rerank)
+    }
+
+    /// [`Searcher::search_fused`] with this call's fusion and rerank settings (the
+    /// searcher's own are left alone; a server shares one searcher across requests).
+    pub fn search_with(
+        &self,
+        name: &str,
+        query: &str,
+        k: usize,
+        fusion: &Fusion,
+        rerank: Option<Rerank>,
+    ) -> Result<Vec<FusedSearchHit>> {
+        let Some(rerank) = rerank else {
+            return self.first_stage(name, query, k, fusion);
         };
+        if self.multi.is_none() {
+            return Err(Error::InvalidArgument(
+                "rerank needs token vectors: index with --multi MODEL".into(),
+            ));
+        }
+        if rerank.depth == 0 {
+            return Err(Error::InvalidArgument(
+                "rerank depth must be at least 1".into(),
+            ));
+        }
         let (enc, store) = self.multi.as_ref().expect("checked by set_rerank");
-        let mut hits = self.first_stage(name, query, rerank.depth.max(k))?;
+        let mut hits = self.first_stage(name, query, rerank.depth.max(k), fusion)?;
         let rest = hits.split_off(rerank.depth.min(hits.len()));
         let q = enc.encode(&[query], crate::Side::Query)?.remove(0);
         let dim = store.dim();
@@ -285,9 +308,18 @@ impl Searcher {
         Ok(hits)
     }
 
-    fn first_stage(&self, name: &str, query: &str, k: usize) -> Result<Vec<FusedSearchHit>> {
+    fn first_stage(
+        &self,
+        name: &str,
+        query: &str,
+        k: usize,
+        fusion: &Fusion,
+    ) -> Result<Vec<FusedSearchHit>> {
         self.check(name)?;
-        let depth = self.fusion.depth.max(k);
+        if name.contains('+') {
+            fusion.validate(name.split('+').count())?;
+        }
+        let depth = fusion.depth.max(k);
         let mut lists = Vec::new();
         for part in name.split('+') {
             let n = if name.contains('+') { depth } else { k };
@@ -308,7 +340,7 @@ impl Searcher {
                 })
                 .collect()
         } else {
-            fuse(&lists, &self.fusion, k)?
+            fuse(&lists, fusion, k)?
         };
         Ok(fused
             .into_iter()

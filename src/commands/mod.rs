@@ -6,6 +6,7 @@ pub mod embed;
 pub mod eval;
 pub mod index;
 pub mod search;
+pub mod serve;
 
 use std::path::{Path, PathBuf};
 

@@ -7,5 +7,6 @@ mod eval_scifact;
 mod late;
 mod malformed;
 mod search;
+mod server;
 mod sparse;
 mod util;

@@ -1,0 +1,56 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use seine_engine::Searcher;
+use seine_index::IndexDir;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Index directory to serve.
+    index: PathBuf,
+    /// Address to listen on (port 0 picks a free port; the bound address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Device for query encoders: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: seine_engine::model::DeviceSpec,
+    /// Requests in flight at once; more are answered 429 with Retry-After.
+    #[arg(long, default_value_t = 64)]
+    max_in_flight: usize,
+    /// Largest k a search may ask for.
+    #[arg(long, default_value_t = 1000)]
+    max_k: usize,
+    /// Longest query text, in bytes.
+    #[arg(long, default_value_t = 8192)]
+    max_query_bytes: usize,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    max_body_bytes: usize,
+    /// Per-request timeout, in seconds.
+    #[arg(long, default_value_t = 30)]
+    timeout_s: u64,
+}
+
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let dir = IndexDir::open(&a.index)?;
+    let searcher = Searcher::open_on(dir, &seine_engine::model::resolve_device(a.device)?)?;
+    let config = seine_server::Config {
+        max_in_flight: a.max_in_flight,
+        max_k: a.max_k,
+        max_query_bytes: a.max_query_bytes,
+        max_body_bytes: a.max_body_bytes,
+        request_timeout: std::time::Duration::from_secs(a.timeout_s.max(1)),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let index = a.index.display().to_string();
+    rt.block_on(seine_server::serve(searcher, a.addr, config, |bound| {
+        // Printed on stdout, flushed: scripts and tests read the port from here.
+        println!("listening on http://{bound} (index {index})");
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+    }))?;
+    eprintln!("server stopped");
+    Ok(())
+}
