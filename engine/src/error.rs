@@ -19,6 +19,9 @@ pub enum Error {
     /// A bad argument from the user.
     #[error("{0}")]
     InvalidArgument(String),
+    /// This searcher's generation was compacted away: reopen the index to write.
+    #[error("the index was compacted; reopen it to write")]
+    Retired,
     /// The tensor library failed.
     #[error("candle: {0}")]
     Candle(#[from] candle_core::Error),

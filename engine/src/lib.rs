@@ -9,6 +9,7 @@ pub mod encoder;
 mod error;
 pub mod fusion;
 pub mod indexer;
+pub mod live;
 pub mod model;
 pub mod multi;
 mod retriever;

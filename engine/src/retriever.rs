@@ -37,6 +37,10 @@ impl Bm25Retriever {
     pub fn index(&self) -> &LexicalIndex {
         &self.index
     }
+
+    pub fn params(&self) -> Bm25Params {
+        self.params
+    }
 }
 
 impl Retriever for Bm25Retriever {
@@ -84,6 +88,20 @@ impl DenseRetriever {
 
     pub fn encoder(&self) -> &Arc<dyn Encoder> {
         &self.encoder
+    }
+
+    pub fn ef(&self) -> Option<usize> {
+        self.ef
+    }
+
+    /// The query's vector.
+    pub fn encode_query(&self, query: &str) -> Result<Vec<f32>> {
+        Ok(self.encoder.encode(&[query], Side::Query)?.row(0).to_vec())
+    }
+
+    /// The top `k` for an encoded query.
+    pub fn search_vector(&self, q: &[f32], k: usize) -> Result<Vec<ScoredDoc>> {
+        Ok(self.index.search(q, k, self.ef)?)
     }
 }
 

@@ -394,3 +394,35 @@ impl SparseIndex {
         Ok(out)
     }
 }
+
+impl SparseIndex {
+    /// Every document's (term, weight) pairs, by [`DocId`] (`docs` slots), read back from
+    /// the postings: the forward view a rebuild needs (weights are the quantized impacts
+    /// divided by the scale).
+    pub fn forward(&self, docs: usize) -> Result<Vec<Vec<(String, f32)>>> {
+        let mut out: Vec<Vec<(String, f32)>> = vec![Vec::new(); docs];
+        let searcher = self.reader.searcher();
+        for (ord, seg) in searcher.segment_readers().iter().enumerate() {
+            let inverted = seg.inverted_index(self.impacts)?;
+            let io = |e: std::io::Error| Error::Internal(format!("reading sparse postings: {e}"));
+            let mut stream = inverted.terms().stream().map_err(io)?;
+            while stream.advance() {
+                let term = String::from_utf8_lossy(stream.key()).into_owned();
+                let mut postings = inverted
+                    .read_postings_from_terminfo(stream.value(), IndexRecordOption::WithFreqs)
+                    .map_err(io)?;
+                let mut doc = postings.doc();
+                while doc != TERMINATED {
+                    if seg.alive_bitset().is_none_or(|a| a.is_alive(doc)) {
+                        let id = self.seg_doc_ids[ord][doc as usize] as usize;
+                        if let Some(slot) = out.get_mut(id) {
+                            slot.push((term.clone(), postings.term_freq() as f32 / self.scale));
+                        }
+                    }
+                    doc = postings.advance();
+                }
+            }
+        }
+        Ok(out)
+    }
+}

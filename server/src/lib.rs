@@ -1,26 +1,37 @@
-//! seine-server: the HTTP API (axum). Read path so far: `GET /health`, `POST /search`,
-//! `GET /documents/{id}`. Searches run on tokio's blocking pool (encoders and index
-//! work never block the async runtime); a semaphore bounds the requests in flight and
+//! seine-server: the HTTP API (axum).
+//!
+//! Endpoints: `POST /search`, `POST /embed`, `POST /v1/embeddings` (OpenAI-compatible),
+//! `POST /documents`, `GET|DELETE /documents/{id}`, `POST /admin/compact`,
+//! `GET /health`, `GET /metrics`, `GET /openapi.json`.
+//!
+//! Encoders and index work run on worker threads ([`workers`]) fed by one queue with
+//! one-shot replies; embedding requests queued together are encoded as one batch
+//! under a token budget. A semaphore bounds the requests queued or running and
 //! answers 429 with `Retry-After` when it is full. Errors map to status codes in one
-//! place ([`ApiError`]): bad input 400/422 (413 over the body limit) with
-//! `{"error", "error_type"}`, unknown id 404, overload 429, internal 500.
+//! place ([`ApiError`]). With an API key, writes and embeddings need it, and search
+//! too unless `public_search`.
+
+mod api;
+pub mod metrics;
+pub mod workers;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use seine_engine::{Fusion, FusionMethod, Reduce, Rerank, Searcher};
-use serde::Deserialize;
-use serde_json::json;
+use seine_engine::Searcher;
 use tokio::sync::Semaphore;
 
-/// Server limits.
+pub use api::ApiDoc;
+
+/// Server limits and options.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Requests allowed to wait or run at once; more are answered 429.
@@ -28,8 +39,20 @@ pub struct Config {
     pub max_k: usize,
     /// Longest query text, in bytes.
     pub max_query_bytes: usize,
+    /// Longest document or embedding input text, in bytes.
+    pub max_text_bytes: usize,
+    /// Most texts or documents in one request.
+    pub max_batch: usize,
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
+    /// Worker threads for encoders and index work.
+    pub workers: usize,
+    /// Estimated tokens (bytes / 4) per embedding batch.
+    pub token_budget: usize,
+    /// When set, requests need `Authorization: Bearer <key>` (or `x-api-key`).
+    pub api_key: Option<String>,
+    /// With an API key: let search and document reads through without it.
+    pub public_search: bool,
 }
 
 impl Default for Config {
@@ -38,16 +61,66 @@ impl Default for Config {
             max_in_flight: 64,
             max_k: 1000,
             max_query_bytes: 8192,
-            max_body_bytes: 1 << 20,
+            max_text_bytes: 100_000,
+            max_batch: 256,
+            max_body_bytes: 4 << 20,
             request_timeout: Duration::from_secs(30),
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            token_budget: 8192,
+            api_key: None,
+            public_search: false,
         }
     }
 }
 
-struct AppState {
-    searcher: Searcher,
+pub(crate) struct AppState {
+    searcher: Arc<RwLock<Arc<Searcher>>>,
     permits: Semaphore,
     config: Config,
+    metrics: metrics::Metrics,
+    workers: workers::Workers,
+    /// One compaction at a time.
+    compacting: tokio::sync::Mutex<()>,
+}
+
+impl AppState {
+    fn searcher(&self) -> Arc<Searcher> {
+        self.searcher.read().expect("searcher lock").clone()
+    }
+
+    /// Runs `f` on a worker against the current searcher, holding an admission
+    /// permit, within the request timeout. A write that meets a searcher retired by
+    /// a compaction is retried on the new one.
+    async fn run<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl Fn(&Searcher) -> Result<T, seine_engine::Error> + Send + Sync + 'static,
+    ) -> Result<T, ApiError> {
+        let Ok(_permit) = self.permits.try_acquire() else {
+            return Err(ApiError::Overloaded);
+        };
+        let f = Arc::new(f);
+        let work = async {
+            loop {
+                let s = self.searcher();
+                let f = f.clone();
+                let r = self
+                    .workers
+                    .run(move || f(&s))
+                    .await
+                    .map_err(ApiError::Internal)?;
+                match r {
+                    Err(seine_engine::Error::Retired) => {
+                        tokio::time::sleep(Duration::from_millis(50)).await
+                    }
+                    other => return other.map_err(engine_error),
+                }
+            }
+        };
+        match tokio::time::timeout(self.config.request_timeout, work).await {
+            Ok(r) => r,
+            Err(_) => Err(ApiError::Timeout),
+        }
+    }
 }
 
 /// Every error an endpoint can answer, with its status code.
@@ -61,6 +134,8 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     TooLarge(String),
+    #[error("missing or wrong API key")]
+    Unauthorized,
     #[error("server busy: too many requests in flight")]
     Overloaded,
     #[error("request timed out")]
@@ -76,6 +151,7 @@ impl ApiError {
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Overloaded => (StatusCode::TOO_MANY_REQUESTS, "overloaded"),
             ApiError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -88,12 +164,22 @@ impl IntoResponse for ApiError {
         let (status, kind) = self.parts();
         let mut r = (
             status,
-            Json(json!({"error": self.to_string(), "error_type": kind})),
+            Json(api::ErrorBody {
+                error: self.to_string(),
+                error_type: kind.to_string(),
+            }),
         )
             .into_response();
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        match status {
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            StatusCode::UNAUTHORIZED => {
+                r.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
         }
         r
     }
@@ -110,7 +196,7 @@ impl From<JsonRejection> for ApiError {
 }
 
 /// Engine errors caused by the request are 422; the rest are 500.
-fn engine_error(e: seine_engine::Error) -> ApiError {
+pub(crate) fn engine_error(e: seine_engine::Error) -> ApiError {
     use seine_engine::Error as E;
     match e {
         E::UnknownRetriever { .. } | E::InvalidArgument(_) => {
@@ -120,169 +206,99 @@ fn engine_error(e: seine_engine::Error) -> ApiError {
     }
 }
 
-/// `POST /search` body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SearchRequest {
-    pub query: String,
-    #[serde(default = "default_k")]
-    pub k: usize,
-    /// `bm25`, `dense`, `splade`, or a fusion `bm25+dense`; default: the first the index has.
-    pub retriever: Option<String>,
-    /// `rrf` (default), `minmax`, `zscore`.
-    pub fusion: Option<String>,
-    #[serde(default)]
-    pub weights: Vec<f32>,
-    /// `maxsim` or `flipr`.
-    pub rerank: Option<String>,
-    pub rerank_depth: Option<usize>,
-    pub flipr_k: Option<usize>,
-    #[serde(default)]
-    pub explain: bool,
-    /// Include stored title/text (default true).
-    pub fields: Option<bool>,
+/// Which key a route needs.
+fn needs_key(method: &axum::http::Method, path: &str, public_search: bool) -> bool {
+    match path {
+        "/health" | "/metrics" | "/openapi.json" => false,
+        "/search" => !public_search,
+        p if p.starts_with("/documents/") && method == axum::http::Method::GET => !public_search,
+        _ => true,
+    }
 }
 
-fn default_k() -> usize {
-    10
+/// Compares in time independent of where the strings differ.
+fn same_key(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn health(State(s): State<Arc<AppState>>) -> Json<serde_json::Value> {
-    let m = s.searcher.index().manifest();
-    Json(json!({"status": "ok", "documents": m.doc_count, "retrievers": s.searcher.retrievers()}))
+fn presented_key(h: &HeaderMap) -> Option<&str> {
+    if let Some(v) = h.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        return v.strip_prefix("Bearer ").map(str::trim);
+    }
+    h.get("x-api-key").and_then(|v| v.to_str().ok())
 }
 
-async fn search(
-    State(s): State<Arc<AppState>>,
-    body: Result<Json<SearchRequest>, JsonRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let Json(req) = body?;
-    if req.query.trim().is_empty() {
-        return Err(ApiError::Unprocessable("query is empty".into()));
-    }
-    if req.query.len() > s.config.max_query_bytes {
-        return Err(ApiError::Unprocessable(format!(
-            "query is {} bytes; the limit is {}",
-            req.query.len(),
-            s.config.max_query_bytes
-        )));
-    }
-    if req.k == 0 || req.k > s.config.max_k {
-        return Err(ApiError::Unprocessable(format!(
-            "k must be within 1..={}",
-            s.config.max_k
-        )));
-    }
-    let method: FusionMethod = req
-        .fusion
-        .as_deref()
-        .unwrap_or("rrf")
-        .parse()
-        .map_err(engine_error)?;
-    let fusion = Fusion {
-        method,
-        weights: req.weights.clone(),
-        ..Fusion::default()
-    };
-    let rerank = match req.rerank.as_deref() {
-        None => None,
-        Some(how) => Some(Rerank {
-            depth: req.rerank_depth.unwrap_or(100).min(s.config.max_k),
-            reduce: match how {
-                "maxsim" => Reduce::MaxSim,
-                "flipr" => Reduce::Flipr {
-                    k: req.flipr_k.unwrap_or(8),
-                },
-                other => {
-                    return Err(ApiError::Unprocessable(format!(
-                        "unknown rerank {other:?} (expected maxsim or flipr)"
-                    )));
-                }
-            },
-        }),
-    };
-    let Ok(_permit) = s.permits.try_acquire() else {
-        return Err(ApiError::Overloaded);
-    };
-    let state = s.clone();
-    let work = tokio::task::spawn_blocking(move || -> Result<serde_json::Value, ApiError> {
-        let searcher = &state.searcher;
-        let name = match req.retriever.clone() {
-            Some(r) => r,
-            None => searcher
-                .retrievers()
-                .first()
-                .map(|s| s.to_string())
-                .ok_or_else(|| ApiError::Internal("index has no retriever".into()))?,
-        };
-        let hits = searcher
-            .search_with(&name, &req.query, req.k, &fusion, rerank)
-            .map_err(engine_error)?;
-        let mut out = Vec::with_capacity(hits.len());
-        for (i, h) in hits.iter().enumerate() {
-            let mut row = json!({"rank": i + 1, "id": h.hit.id, "score": h.hit.score});
-            if req.fields.unwrap_or(true)
-                && let Some(d) = searcher.stored(h.hit.doc).map_err(engine_error)?
-            {
-                row["title"] = json!(d.title);
-                row["text"] = json!(d.text);
-            }
-            if req.explain {
-                row["sources"] = json!(h.sources);
-                if let Some(m) = &h.token_maxima {
-                    row["token_maxima"] = json!(m);
-                }
-            }
-            out.push(row);
+/// Auth, then the handler, then metrics.
+async fn middleware(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched".to_string(), |p| p.as_str().to_string());
+    let resp = match &s.config.api_key {
+        Some(key)
+            if needs_key(&method, req.uri().path(), s.config.public_search)
+                && !presented_key(req.headers()).is_some_and(|k| same_key(k, key)) =>
+        {
+            ApiError::Unauthorized.into_response()
         }
-        Ok(json!({"query": req.query, "retriever": name, "hits": out}))
-    });
-    match tokio::time::timeout(s.config.request_timeout, work).await {
-        Ok(Ok(r)) => r.map(Json),
-        Ok(Err(e)) => Err(ApiError::Internal(format!("search task failed: {e}"))),
-        Err(_) => Err(ApiError::Timeout),
-    }
-}
-
-async fn get_document(
-    State(s): State<Arc<AppState>>,
-    Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let doc = s
-        .searcher
-        .doc_map()
-        .internal(&id)
-        .ok_or_else(|| ApiError::NotFound(format!("no document {id:?}")))?;
-    let stored = s.searcher.stored(doc).map_err(engine_error)?;
-    Ok(Json(json!({
-        "id": id,
-        "title": stored.as_ref().map(|d| d.title.as_str()),
-        "text": stored.as_ref().map(|d| d.text.as_str()),
-    })))
+        _ => next.run(req).await,
+    };
+    s.metrics.record(
+        method.as_str(),
+        &route,
+        resp.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
+    resp
 }
 
 async fn fallback() -> ApiError {
     ApiError::NotFound("no such route".into())
 }
 
-/// The router over an open searcher.
+/// The router over an open searcher (starts the worker threads).
 pub fn router(searcher: Searcher, config: Config) -> Router {
+    let shared = Arc::new(RwLock::new(Arc::new(searcher)));
+    let current: Arc<dyn Fn() -> Arc<Searcher> + Send + Sync> = {
+        let shared = shared.clone();
+        Arc::new(move || shared.read().expect("searcher lock").clone())
+    };
     let state = Arc::new(AppState {
-        searcher,
+        searcher: shared,
         permits: Semaphore::new(config.max_in_flight.max(1)),
         config: config.clone(),
+        metrics: metrics::Metrics::default(),
+        workers: workers::Workers::start(config.workers, config.token_budget, current),
+        compacting: tokio::sync::Mutex::new(()),
     });
     Router::new()
-        .route("/health", get(health))
-        .route("/search", post(search))
-        .route("/documents/{id}", get(get_document))
+        .route("/health", get(api::health))
+        .route("/metrics", get(api::metrics))
+        .route("/openapi.json", get(api::openapi))
+        .route("/search", post(api::search))
+        .route("/embed", post(api::embed))
+        .route("/v1/embeddings", post(api::openai_embeddings))
+        .route("/documents", post(api::put_documents))
+        .route(
+            "/documents/{id}",
+            get(api::get_document).delete(api::delete_document),
+        )
+        .route("/admin/compact", post(api::compact))
         .fallback(fallback)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware,
+        ))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .with_state(state)
 }
 
-/// Serves until ctrl-c or SIGTERM (in-flight requests finish first). `on_bound` gets
-/// the address actually bound (port 0 picks a free one).
+/// Serves until ctrl-c or SIGTERM: stops accepting, lets in-flight requests finish
+/// (their writes are already durable). `on_bound` gets the address actually bound
+/// (port 0 picks a free one).
 pub async fn serve(
     searcher: Searcher,
     addr: SocketAddr,

@@ -23,24 +23,59 @@ pub struct Args {
     /// Longest query text, in bytes.
     #[arg(long, default_value_t = 8192)]
     max_query_bytes: usize,
+    /// Longest document or embedding input text, in bytes.
+    #[arg(long, default_value_t = 100_000)]
+    max_text_bytes: usize,
+    /// Most documents or texts in one request.
+    #[arg(long, default_value_t = 256)]
+    max_batch: usize,
     /// Largest request body, in bytes.
-    #[arg(long, default_value_t = 1 << 20)]
+    #[arg(long, default_value_t = 4 << 20)]
     max_body_bytes: usize,
     /// Per-request timeout, in seconds.
     #[arg(long, default_value_t = 30)]
     timeout_s: u64,
+    /// Worker threads for encoders and index work (default: the number of cores).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Estimated tokens (bytes / 4) of one embedding batch across queued requests.
+    #[arg(long, default_value_t = 8192)]
+    token_budget: usize,
+    /// Require this key (`Authorization: Bearer KEY` or `x-api-key: KEY`) for writes,
+    /// embeddings and, unless --public-search, search.
+    #[arg(long, env = "SEINE_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// With --api-key: search and document reads need no key.
+    #[arg(long)]
+    public_search: bool,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
     let dir = IndexDir::open(&a.index)?;
+    eprintln!(
+        "opening {} (replaying logged writes, if any)",
+        a.index.display()
+    );
     let searcher = Searcher::open_on(dir, &seine_engine::model::resolve_device(a.device)?)?;
     let config = seine_server::Config {
         max_in_flight: a.max_in_flight,
         max_k: a.max_k,
         max_query_bytes: a.max_query_bytes,
+        max_text_bytes: a.max_text_bytes,
+        max_batch: a.max_batch.max(1),
         max_body_bytes: a.max_body_bytes,
         request_timeout: std::time::Duration::from_secs(a.timeout_s.max(1)),
+        workers: a
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .max(1),
+        token_budget: a.token_budget.max(1),
+        api_key: a.api_key.filter(|k| !k.is_empty()),
+        public_search: a.public_search,
     };
+    if config.public_search && config.api_key.is_none() {
+        anyhow::bail!("--public-search only makes sense with --api-key");
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

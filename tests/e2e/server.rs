@@ -38,9 +38,27 @@ impl Server {
 
     /// One HTTP/1.1 request; returns (status, body as JSON or null).
     fn request(&self, method: &str, path: &str, body: &[u8]) -> (u16, Value) {
+        self.request_with(method, path, body, None)
+    }
+
+    /// [`Server::request`] with `Authorization: Bearer <key>`.
+    fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        key: Option<&str>,
+    ) -> (u16, Value) {
+        let (st, text) = self.raw(method, path, body, key);
+        (st, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// (status, body text).
+    fn raw(&self, method: &str, path: &str, body: &[u8], key: Option<&str>) -> (u16, String) {
         let mut s = TcpStream::connect(&self.addr).unwrap();
+        let auth = key.map_or(String::new(), |k| format!("Authorization: Bearer {k}\r\n"));
         let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n",
             self.addr,
             body.len()
         );
@@ -50,8 +68,8 @@ impl Server {
         s.read_to_end(&mut raw).unwrap();
         let text = String::from_utf8_lossy(&raw);
         let status: u16 = text.split_whitespace().nth(1).unwrap().parse().unwrap();
-        let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
-        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+        let body = text.split_once("\r\n\r\n").map_or("", |p| p.1);
+        (status, body.to_string())
     }
 }
 
@@ -165,4 +183,414 @@ fn search_documents_bad_input_and_graceful_stop() {
     unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
     let status = server.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
+}
+
+fn unbase64(s: &str) -> Vec<u8> {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in s.bytes().filter(|&c| c != b'=') {
+        bits = (bits << 6) | A.iter().position(|&a| a == c).unwrap() as u32;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+        }
+    }
+    out
+}
+
+fn ids(v: &Value) -> Vec<String> {
+    v["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn search(server: &Server, retriever: &str, query: &str, k: usize) -> Vec<String> {
+    let body = serde_json::json!({"query": query, "k": k, "retriever": retriever});
+    let (st, v) = server.request("POST", "/search", body.to_string().as_bytes());
+    assert_eq!(st, 200, "{v}");
+    ids(&v)
+}
+
+/// A small bm25 + dense + token-vector index of SciFact's first `n` documents.
+fn small_index(dir: &std::path::Path, n: usize) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(dataset("scifact").join("corpus.jsonl")).unwrap();
+    let corpus = dir.join("c.jsonl");
+    std::fs::write(&corpus, text.lines().take(n).collect::<Vec<_>>().join("\n")).unwrap();
+    let idx = dir.join("idx");
+    ok(&[
+        "index",
+        path_str(&corpus),
+        "--out",
+        path_str(&idx),
+        "--dense",
+        "minilm",
+        "--multi",
+        "minilm",
+    ]);
+    idx
+}
+
+const NEW_DOC: &str = r#"{"documents": [
+  {"id": "new-1", "title": "Zorblax kinase", "text": "The zorblax kinase phosphorylates quokka proteins in marsupial liver cells."},
+  {"id": "new-2", "title": "Tea", "text": "Green tea polyphenols and their effect on sleep quality in adults."}
+]}"#;
+
+#[test]
+fn writes_restart_compaction_embed() {
+    let t = tempfile::tempdir().unwrap();
+    let idx = small_index(t.path(), 120);
+    let first_id = {
+        let mut s = Server::start(&idx, &[]);
+        let (st, v) = s.request("GET", "/health", b"");
+        assert_eq!((st, v["documents"].as_u64()), (200, Some(120)));
+        let victim = search(&s, "bm25", "cancer", 1)[0].clone();
+
+        // Add: visible to every retriever when the call returns.
+        let (st, v) = s.request("POST", "/documents", NEW_DOC.as_bytes());
+        assert_eq!(st, 200, "{v}");
+        assert_eq!(v["documents"], 122);
+        for r in ["bm25", "dense", "bm25+dense"] {
+            let hits = search(&s, r, "zorblax kinase quokka proteins", 3);
+            assert_eq!(hits[0], "new-1", "{r}: {hits:?}");
+        }
+        let (st, v) = s.request(
+            "POST",
+            "/search",
+            br#"{"query": "zorblax kinase quokka", "k": 3, "retriever": "bm25", "rerank": "maxsim", "explain": true}"#,
+        );
+        assert_eq!(st, 200, "{v}");
+        assert_eq!(v["hits"][0]["id"], "new-1");
+        assert!(v["hits"][0]["token_maxima"].is_array());
+        let (st, v) = s.request("GET", "/documents/new-2", b"");
+        assert_eq!((st, v["title"].as_str()), (200, Some("Tea")));
+
+        // Replace: the old text no longer matches, the new one does.
+        let (st, _) = s.request(
+            "POST",
+            "/documents",
+            br#"{"documents": [{"id": "new-2", "text": "Volcanic basalt weathering rates in Iceland."}]}"#,
+        );
+        assert_eq!(st, 200);
+        assert!(
+            !search(&s, "bm25", "green tea polyphenols sleep", 5).contains(&"new-2".to_string())
+        );
+        assert_eq!(
+            search(&s, "bm25", "volcanic basalt weathering", 1)[0],
+            "new-2"
+        );
+
+        // Delete a generation document: gone from every retriever at once.
+        let (st, v) = s.request("DELETE", &format!("/documents/{victim}"), b"");
+        assert_eq!(st, 200, "{v}");
+        assert_eq!(v["documents"], 121);
+        for r in ["bm25", "dense", "bm25+dense"] {
+            assert!(!search(&s, r, "cancer", 50).contains(&victim), "{r}");
+        }
+        assert_eq!(
+            s.request("GET", &format!("/documents/{victim}"), b"").0,
+            404
+        );
+        assert_eq!(
+            s.request("DELETE", &format!("/documents/{victim}"), b"").0,
+            404
+        );
+
+        // Embeddings: dense (query side, normalized), multi, OpenAI float and base64.
+        let (st, v) = s.request(
+            "POST",
+            "/embed",
+            br#"{"input": ["a", "b c"], "kind": "dense"}"#,
+        );
+        assert_eq!(st, 200, "{v}");
+        let e = v["data"][1]["embedding"].as_array().unwrap();
+        assert_eq!(e.len(), 384);
+        let norm: f64 = e.iter().map(|x| x.as_f64().unwrap().powi(2)).sum();
+        assert!((norm - 1.0).abs() < 1e-3);
+        let (st, v) = s.request(
+            "POST",
+            "/embed",
+            br#"{"input": "two words", "kind": "multi"}"#,
+        );
+        assert_eq!(st, 200, "{v}");
+        assert!(v["data"][0]["tokens"].as_array().unwrap().len() >= 2);
+        assert_eq!(
+            s.request("POST", "/embed", br#"{"input": "x", "kind": "sparse"}"#)
+                .0,
+            422
+        );
+        let (st, v) = s.request(
+            "POST",
+            "/v1/embeddings",
+            br#"{"input": ["hello world"], "model": "text-embedding-3-small"}"#,
+        );
+        assert_eq!(st, 200, "{v}");
+        assert_eq!(v["object"], "list");
+        let floats: Vec<f32> = v["data"][0]["embedding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect();
+        let (st, v) = s.request(
+            "POST",
+            "/v1/embeddings",
+            br#"{"input": "hello world", "model": "m", "encoding_format": "base64"}"#,
+        );
+        assert_eq!(st, 200, "{v}");
+        let bytes = unbase64(v["data"][0]["embedding"].as_str().unwrap());
+        assert_eq!(bytes.len(), 384 * 4);
+        for (i, c) in bytes.chunks(4).enumerate() {
+            let x = f32::from_le_bytes(c.try_into().unwrap());
+            assert!((x - floats[i]).abs() < 1e-6);
+        }
+
+        // Metrics name the routes.
+        let (st, text) = s.raw("GET", "/metrics", b"", None);
+        assert_eq!(st, 200);
+        assert!(
+            text.contains(
+                "seine_http_requests_total{method=\"POST\",route=\"/documents\",status=\"200\"} 2"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("seine_documents 121"), "{text}");
+        // SIGKILL: no graceful anything; the log has every acknowledged write.
+        let _ = s.child.kill();
+        let _ = s.child.wait();
+        victim
+    };
+
+    // Restart on the same directory: every acknowledged write is there.
+    let s = Server::start(&idx, &[]);
+    let (_, v) = s.request("GET", "/health", b"");
+    assert_eq!(v["documents"], 121, "{v}");
+    assert_eq!(
+        (v["pending_added"].as_u64(), v["pending_deleted"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(
+        search(&s, "dense", "zorblax kinase quokka proteins", 1)[0],
+        "new-1"
+    );
+    assert_eq!(
+        search(&s, "bm25", "volcanic basalt weathering", 1)[0],
+        "new-2"
+    );
+    assert!(!search(&s, "bm25", "cancer", 50).contains(&first_id));
+
+    // Compaction folds the log into a new generation; nothing changes for search.
+    let before = search(&s, "bm25+dense", "cancer treatment outcomes", 10);
+    let (st, v) = s.request("POST", "/admin/compact", b"");
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        (v["generation"].as_u64(), v["documents"].as_u64()),
+        (Some(2), Some(121))
+    );
+    let (_, h) = s.request("GET", "/health", b"");
+    assert_eq!(
+        (h["pending_added"].as_u64(), h["pending_deleted"].as_u64()),
+        (Some(0), Some(0))
+    );
+    let after = search(&s, "bm25+dense", "cancer treatment outcomes", 10);
+    let overlap = before.iter().filter(|d| after.contains(d)).count();
+    assert!(overlap >= 8, "{before:?} vs {after:?}");
+    assert_eq!(
+        search(&s, "dense", "zorblax kinase quokka proteins", 1)[0],
+        "new-1"
+    );
+    // Writes after a compaction go to the new generation's log.
+    let (st, _) = s.request(
+        "POST",
+        "/documents",
+        br#"{"documents": [{"id": "new-3", "text": "Penguin colonies on Antarctic sea ice."}]}"#,
+    );
+    assert_eq!(st, 200);
+    drop(s);
+    let s = Server::start(&idx, &[]);
+    assert_eq!(
+        search(&s, "bm25", "penguin colonies antarctic", 1)[0],
+        "new-3"
+    );
+    assert_eq!(s.request("GET", "/health", b"").1["documents"], 122);
+    // The CLI sees the same index (generation + log).
+    let cli: Value = serde_json::from_slice(
+        &ok(&[
+            "search",
+            path_str(&idx),
+            "penguin colonies antarctic",
+            "-k",
+            "1",
+            "--json",
+            "--retriever",
+            "bm25",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(cli["hits"][0]["id"], "new-3");
+}
+
+#[test]
+fn crash_during_acknowledged_writes() {
+    let t = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(dataset("scifact").join("corpus.jsonl")).unwrap();
+    let corpus = t.path().join("c.jsonl");
+    std::fs::write(
+        &corpus,
+        text.lines().take(50).collect::<Vec<_>>().join("\n"),
+    )
+    .unwrap();
+    let idx = t.path().join("idx");
+    ok(&["index", path_str(&corpus), "--out", path_str(&idx)]);
+    let mut s = Server::start(&idx, &[]);
+    let addr = s.addr.clone();
+    // A writer thread streams single-document writes and records each acknowledged id;
+    // the server is SIGKILLed mid-stream.
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let writer = {
+        let acked = acked.clone();
+        std::thread::spawn(move || {
+            for i in 0..100_000 {
+                let id = format!("crash-{i}");
+                let body = serde_json::json!({"documents": [{"id": id, "text": format!("acknowledged write number {i} marmot{i}")}]});
+                let Ok(mut stream) = TcpStream::connect(&addr) else {
+                    break;
+                };
+                let b = body.to_string();
+                let head = format!(
+                    "POST /documents HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    b.len()
+                );
+                if stream
+                    .write_all(head.as_bytes())
+                    .and_then(|_| stream.write_all(b.as_bytes()))
+                    .is_err()
+                {
+                    break;
+                }
+                let mut raw = String::new();
+                if stream.read_to_string(&mut raw).is_err() {
+                    break;
+                }
+                if raw.starts_with("HTTP/1.1 200") {
+                    acked.lock().unwrap().push(id);
+                } else {
+                    break;
+                }
+            }
+        })
+    };
+    // Let some writes through, then kill without warning.
+    while acked.lock().unwrap().len() < 30 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let _ = s.child.kill();
+    let _ = s.child.wait();
+    writer.join().unwrap();
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() >= 30);
+    let s = Server::start(&idx, &[]);
+    let (_, h) = s.request("GET", "/health", b"");
+    assert!(
+        h["documents"].as_u64().unwrap() >= 50 + acked.len() as u64,
+        "{h}"
+    );
+    for id in &acked {
+        assert_eq!(
+            s.request("GET", &format!("/documents/{id}"), b"").0,
+            200,
+            "{id}"
+        );
+        let n = id.trim_start_matches("crash-");
+        let hits = search(&s, "bm25", &format!("marmot{n}"), 1);
+        assert_eq!(hits.first(), Some(id), "{id}");
+    }
+}
+
+#[test]
+fn api_key_on_and_off() {
+    let t = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(dataset("scifact").join("corpus.jsonl")).unwrap();
+    let corpus = t.path().join("c.jsonl");
+    std::fs::write(
+        &corpus,
+        text.lines().take(30).collect::<Vec<_>>().join("\n"),
+    )
+    .unwrap();
+    let idx = t.path().join("idx");
+    ok(&["index", path_str(&corpus), "--out", path_str(&idx)]);
+    let q = br#"{"query": "cells", "k": 2}"#;
+    let w = br#"{"documents": [{"id": "k1", "text": "keyed write"}]}"#;
+    // Off: everything open.
+    {
+        let s = Server::start(&idx, &[]);
+        assert_eq!(s.request("POST", "/search", q).0, 200);
+        assert_eq!(s.request("POST", "/documents", w).0, 200);
+    }
+    // On: writes, embeddings and search need the key; health, metrics, openapi do not.
+    {
+        let s = Server::start(&idx, &["--api-key", "s3cret"]);
+        let (st, v) = s.request("POST", "/search", q);
+        assert_eq!((st, v["error_type"].as_str()), (401, Some("unauthorized")));
+        assert_eq!(s.request_with("POST", "/search", q, Some("wrong")).0, 401);
+        assert_eq!(s.request_with("POST", "/search", q, Some("s3cret")).0, 200);
+        assert_eq!(s.request("POST", "/documents", w).0, 401);
+        assert_eq!(s.request("DELETE", "/documents/k1", b"").0, 401);
+        assert_eq!(s.request("POST", "/embed", br#"{"input": "x"}"#).0, 401);
+        assert_eq!(
+            s.request("POST", "/v1/embeddings", br#"{"input": "x", "model": "m"}"#)
+                .0,
+            401
+        );
+        assert_eq!(s.request("POST", "/admin/compact", b"").0, 401);
+        assert_eq!(s.request("GET", "/documents/k1", b"").0, 401);
+        assert_eq!(
+            s.request_with("DELETE", "/documents/k1", b"", Some("s3cret"))
+                .0,
+            200
+        );
+        assert_eq!(s.request("GET", "/health", b"").0, 200);
+        assert_eq!(s.raw("GET", "/metrics", b"", None).0, 200);
+        assert_eq!(s.raw("GET", "/openapi.json", b"", None).0, 200);
+    }
+    // --public-search: search and reads open, writes still keyed.
+    {
+        let s = Server::start(&idx, &["--api-key", "s3cret", "--public-search"]);
+        assert_eq!(s.request("POST", "/search", q).0, 200);
+        assert_eq!(s.request("POST", "/documents", w).0, 401);
+        assert_eq!(s.request("POST", "/embed", br#"{"input": "x"}"#).0, 401);
+        assert_eq!(
+            s.request_with("POST", "/documents", w, Some("s3cret")).0,
+            200
+        );
+        assert_eq!(s.request("GET", "/documents/k1", b"").0, 200);
+    }
+    // The key from the environment works the same.
+    let mut child = seine()
+        .args(["serve", path_str(&idx), "--addr", "127.0.0.1:0"])
+        .env("SEINE_API_KEY", "envkey")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let s = Server { child, addr };
+    assert_eq!(s.request("POST", "/search", q).0, 401);
+    assert_eq!(s.request_with("POST", "/search", q, Some("envkey")).0, 200);
 }

@@ -309,3 +309,89 @@ impl LexicalIndex {
         }))
     }
 }
+
+/// A document's analyzed terms per searched field (term counts, length), for scoring
+/// a document that is not in the index with the index's statistics.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LexDoc {
+    fields: Vec<(std::collections::HashMap<String, u32>, u32)>,
+}
+
+impl LexicalIndex {
+    /// `doc` analyzed as the writer would index it.
+    pub fn analyze_doc(&self, doc: &Doc) -> LexDoc {
+        let texts: Vec<String> = match self.mode {
+            Bm25Mode::Flat if doc.title.is_empty() => vec![doc.text.clone()],
+            Bm25Mode::Flat => vec![format!("{} {}", doc.title, doc.text)],
+            Bm25Mode::Multifield => vec![doc.title.clone(), doc.text.clone()],
+        };
+        LexDoc {
+            fields: texts
+                .iter()
+                .map(|t| {
+                    let mut counts = std::collections::HashMap::new();
+                    let mut len = 0u32;
+                    analyze(t, |term, _, _, _| {
+                        *counts.entry(term.to_string()).or_insert(0u32) += 1;
+                        len += 1;
+                    });
+                    (counts, len)
+                })
+                .collect(),
+        }
+    }
+
+    /// BM25 scores of documents outside the index for `text`, with the index's
+    /// statistics (document count, document frequencies, average length) and the
+    /// same length quantization as indexed documents: the score such a document
+    /// would get in this index if the statistics did not move.
+    pub fn score_outside(
+        &self,
+        text: &str,
+        params: Bm25Params,
+        docs: &[&LexDoc],
+    ) -> Result<Vec<f32>> {
+        params.validate()?;
+        let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+        analyze(text, |t, _, _, _| {
+            *counts.entry(t.to_string()).or_default() += 1
+        });
+        let mut scores = vec![0f32; docs.len()];
+        if counts.is_empty() || docs.is_empty() {
+            return Ok(scores);
+        }
+        let searcher = self.reader.searcher();
+        for (fi, field) in self.fields.searched.iter().enumerate() {
+            let mut total_tokens = 0u64;
+            let mut doc_count = 0u64;
+            for reader in searcher.segment_readers() {
+                total_tokens += reader.inverted_index(*field)?.total_num_tokens();
+                doc_count += u64::from(reader.max_doc());
+            }
+            let avgdl = if doc_count == 0 {
+                1.0
+            } else {
+                (total_tokens as f64 / doc_count as f64).max(f64::MIN_POSITIVE) as f32
+            };
+            for (term, n) in &counts {
+                let df = searcher.doc_freq(&Term::from_field_text(*field, term))?;
+                let idf = idf(df, doc_count);
+                for (score, d) in scores.iter_mut().zip(docs) {
+                    let Some((terms, len)) = d.fields.get(fi) else {
+                        continue;
+                    };
+                    let Some(&tf) = terms.get(term) else {
+                        continue;
+                    };
+                    let qlen = tantivy::fieldnorm::FieldNormReader::id_to_fieldnorm(
+                        tantivy::fieldnorm::FieldNormReader::fieldnorm_to_id(*len),
+                    ) as f32;
+                    let norm = params.k1 * (1.0 - params.b + params.b * qlen / avgdl);
+                    let tf = tf as f32;
+                    *score += *n as f32 * idf * tf / (tf + norm);
+                }
+            }
+        }
+        Ok(scores)
+    }
+}
