@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates .venv with the pinned Python packages the tests compare against
-# (pytrec_eval for metric parity), and unpacks NVIDIA's NVRTC wheel into .venv/nvrtc so
+# (pytrec_eval for metric parity, schemathesis for the HTTP API), and unpacks NVIDIA's NVRTC wheel into .venv/nvrtc so
 # the CUDA kernel source is compiled (to PTX, no GPU needed) by the kernels tests.
 # Idempotent; binary wheels only.
 set -euo pipefail
@@ -14,6 +14,16 @@ if ! .venv/bin/python -c "import pytrec_eval" 2>/dev/null; then
   echo "setup-test-env: installing $want into .venv" >&2
   .venv/bin/pip install --quiet --disable-pip-version-check --only-binary=:all: "$want" || {
     echo "setup-test-env: cannot install $want from the Python package index" >&2
+    exit 1
+  }
+fi
+
+# schemathesis: property-based checks of the HTTP API against its OpenAPI document.
+st_want="schemathesis==4.32.5"
+if ! .venv/bin/python -c "import schemathesis" 2>/dev/null; then
+  echo "setup-test-env: installing $st_want into .venv" >&2
+  .venv/bin/pip install --quiet --disable-pip-version-check --only-binary=:all: "$st_want" || {
+    echo "setup-test-env: cannot install $st_want from the Python package index" >&2
     exit 1
   }
 fi

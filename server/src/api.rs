@@ -28,9 +28,12 @@ pub struct ErrorBody {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
+    /// Not blank; at most max_query_bytes (default 8192) bytes.
+    #[schema(min_length = 1, pattern = r"\S")]
     pub query: String,
-    /// Hits to return (1..=max_k, default 10).
+    /// Hits to return (1..=max_k, default 10; max_k defaults to 1000).
     #[serde(default = "default_k")]
+    #[schema(minimum = 1, maximum = 1000)]
     pub k: usize,
     /// `bm25`, `dense`, `splade`, or a fusion such as `bm25+dense`; default: the
     /// first retriever the index has.
@@ -184,6 +187,12 @@ pub struct OpenAiEmbeddingResponse {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentIn {
+    /// 1..=512 bytes, not blank, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 512,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*\S[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub id: String,
     #[serde(default)]
     pub title: String,
@@ -194,6 +203,8 @@ pub struct DocumentIn {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PutDocumentsRequest {
+    /// 1..=max_batch (default 256) documents with distinct ids.
+    #[schema(min_items = 1, max_items = 256)]
     pub documents: Vec<DocumentIn>,
 }
 

@@ -173,6 +173,57 @@ fn search_documents_bad_input_and_graceful_stop() {
             "{what}: {v}"
         );
     }
+    // The other endpoints.
+    let cases: Vec<(&str, &str, &[u8], u16)> = vec![
+        ("POST", "/documents", br#"{"documents": []}"#, 422),
+        (
+            "POST",
+            "/documents",
+            br#"{"documents": [{"id": "a", "text": "x"}, {"id": "a", "text": "y"}]}"#,
+            422,
+        ),
+        (
+            "POST",
+            "/documents",
+            br#"{"documents": [{"id": "  ", "text": "x"}]}"#,
+            422,
+        ),
+        (
+            "POST",
+            "/documents",
+            br#"{"documents": [{"id": "a"}]}"#,
+            422,
+        ),
+        ("POST", "/documents", br#"{"docs": []}"#, 422),
+        ("POST", "/documents", br#"{"documents": ["#, 400),
+        ("POST", "/embed", br#"{"input": "x"}"#, 422), // no dense encoder in this index
+        (
+            "POST",
+            "/embed",
+            br#"{"input": "x", "kind": "colbert"}"#,
+            422,
+        ),
+        ("POST", "/embed", br#"{"input": [], "kind": "dense"}"#, 422),
+        ("POST", "/embed", br#"{"input": [1, 2]}"#, 422),
+        (
+            "POST",
+            "/v1/embeddings",
+            br#"{"input": "x", "model": "m"}"#,
+            422,
+        ),
+        ("POST", "/v1/embeddings", br#"{"input": "x"}"#, 422),
+        ("DELETE", "/documents/no-such-doc", b"", 404),
+    ];
+    for (method, path, body, want) in cases {
+        let (st, v) = server.request(method, path, body);
+        assert_eq!(
+            st,
+            want,
+            "{method} {path} {}: {v}",
+            String::from_utf8_lossy(body)
+        );
+        assert!(v["error_type"].is_string(), "{v}");
+    }
     let (st, _) = server.request("GET", "/nowhere", b"");
     assert_eq!(st, 404);
     // Still serving after all that.
@@ -593,4 +644,63 @@ fn api_key_on_and_off() {
     let s = Server { child, addr };
     assert_eq!(s.request("POST", "/search", q).0, 401);
     assert_eq!(s.request_with("POST", "/search", q, Some("envkey")).0, 200);
+}
+
+/// schemathesis (from .venv, scripts/setup-test-env.sh) against `/openapi.json` on
+/// loopback, bounded in examples and time: zero 5xx, every response in the schema.
+#[test]
+fn schemathesis_finds_no_5xx_and_no_schema_violation() {
+    let t = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(dataset("scifact").join("corpus.jsonl")).unwrap();
+    let corpus = t.path().join("c.jsonl");
+    std::fs::write(
+        &corpus,
+        text.lines().take(60).collect::<Vec<_>>().join("\n"),
+    )
+    .unwrap();
+    let idx = t.path().join("idx");
+    ok(&[
+        "index",
+        path_str(&corpus),
+        "--out",
+        path_str(&idx),
+        "--dense",
+        "minilm",
+    ]);
+    let s = Server::start(&idx, &["--max-batch", "8"]);
+    let mut child = std::process::Command::new(crate::util::python())
+        .args(["-m", "schemathesis.cli", "run"])
+        .arg(format!("http://{}/openapi.json", s.addr))
+        .args([
+            "--checks",
+            "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance",
+            "--max-examples",
+            "20",
+            "--seed",
+            "7",
+            "--no-color",
+        ])
+        .env("SCHEMATHESIS_HOOKS", "")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("schemathesis (run scripts/setup-test-env.sh)");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(400);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "schemathesis ran past 400 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let out = child.wait_with_output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(report.contains("passed"), "{report}");
+    // The server is still up.
+    assert_eq!(s.request("GET", "/health", b"").0, 200);
 }
