@@ -55,7 +55,8 @@ pub struct LiveDoc {
 /// The log file of one generation.
 pub struct Wal {
     path: PathBuf,
-    file: File,
+    /// Opened at the first append (reading an index never creates files in it).
+    file: Option<File>,
 }
 
 pub fn wal_path(root: &Path, generation: u64) -> PathBuf {
@@ -108,17 +109,14 @@ impl Wal {
                 good_len = start as u64;
             }
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(io)?;
-        if file.metadata().map_err(io)?.len() != good_len {
-            file.set_len(good_len).map_err(io)?;
-            file.sync_all().map_err(io)?;
-        }
-        if let Some(dir) = path.parent() {
-            let _ = File::open(dir).and_then(|d| d.sync_all());
+        let mut file = None;
+        if path.exists() {
+            let f = OpenOptions::new().append(true).open(&path).map_err(io)?;
+            if f.metadata().map_err(io)?.len() != good_len {
+                f.set_len(good_len).map_err(io)?;
+                f.sync_all().map_err(io)?;
+            }
+            file = Some(f);
         }
         Ok((Wal { path, file }, records))
     }
@@ -132,8 +130,21 @@ impl Wal {
             buf.push(b'\n');
         }
         let io = |e: std::io::Error| Error::Index(seine_index::Error::io(&self.path, e));
-        self.file.write_all(&buf).map_err(io)?;
-        self.file.sync_data().map_err(io)?;
+        if self.file.is_none() {
+            let f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+                .map_err(io)?;
+            // The new name must survive a crash too.
+            if let Some(dir) = self.path.parent() {
+                File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+            }
+            self.file = Some(f);
+        }
+        let file = self.file.as_mut().expect("opened above");
+        file.write_all(&buf).map_err(io)?;
+        file.sync_data().map_err(io)?;
         Ok(())
     }
 
@@ -232,6 +243,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (mut wal, recs) = Wal::open(dir.path(), 3).unwrap();
         assert!(recs.is_empty());
+        // Opening creates nothing: a read-only index stays untouched by readers.
+        assert!(!wal.path().exists());
         wal.append(&[put("a"), WalRecord::Del { id: "a".into() }, put("b")])
             .unwrap();
         let path = wal.path().to_path_buf();
