@@ -12,6 +12,7 @@ pub mod indexer;
 pub mod live;
 pub mod model;
 pub mod multi;
+pub mod multihop;
 mod retriever;
 mod searcher;
 pub mod splade;

@@ -101,6 +101,25 @@ impl MultiVectorEncoder {
             .encode_with_tokens(texts, Some(&self.skip(side)))
     }
 
+    /// Byte spans in `text` of the token vectors `encode(&[text], Document)` gives, in
+    /// order (`(0, 0)` for special tokens); None for a ColBERT checkpoint (its marker
+    /// token shifts positions; not mapped).
+    pub fn doc_token_spans(&self, text: &str) -> Result<Option<Vec<(usize, usize)>>> {
+        if self.colbert.is_some() {
+            return Ok(None);
+        }
+        let enc = self.dense_enc()?.tokenizer().encode(&[text])?;
+        let e = &enc[0];
+        Ok(Some(
+            e.get_ids()
+                .iter()
+                .zip(e.get_offsets())
+                .filter(|(id, _)| !self.skiplist.contains(id))
+                .map(|(_, o)| *o)
+                .collect(),
+        ))
+    }
+
     /// The tokens a query's vectors stand for, in order (for explanations).
     pub fn query_tokens(&self, text: &str) -> Result<Vec<String>> {
         if let Some(c) = &self.colbert {

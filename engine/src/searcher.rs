@@ -407,7 +407,7 @@ impl Searcher {
             .collect())
     }
 
-    fn hit(&self, doc: DocId, score: f32) -> Hit {
+    pub(crate) fn hit(&self, doc: DocId, score: f32) -> Hit {
         let id = match self.doc_map.external(doc) {
             Some(id) => id.to_string(),
             None => self
@@ -519,6 +519,18 @@ impl Searcher {
         seine_index::sort_hits(&mut hits);
         hits.truncate(n);
         Ok(hits)
+    }
+
+    /// A document's stored token vectors (f32 copy), when the index has them.
+    pub fn doc_tokens(&self, doc: DocId) -> Option<Vec<f32>> {
+        let (_, store) = self.multi.as_ref()?;
+        if let Some(d) = self.live.read().expect("live lock").get(doc) {
+            return d.tokens.clone();
+        }
+        match store.doc(doc)? {
+            seine_kernels::Tokens::F32(x) => Some(x.to_vec()),
+            seine_kernels::Tokens::F16(x) => Some(x.iter().map(|h| h.to_f32()).collect()),
+        }
     }
 
     /// Visible documents: the generation's, less deletions, plus additions.

@@ -3,6 +3,7 @@
 
 mod error;
 pub mod metrics;
+pub mod multihop;
 pub mod report;
 pub mod run;
 pub mod runner;

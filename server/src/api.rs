@@ -54,6 +54,34 @@ pub struct SearchRequest {
     pub explain: bool,
     /// Include stored title/text (default true).
     pub fields: Option<bool>,
+    /// Multi-hop retrieval (Baleen-style, 1..=4 hops): the answer carries the chain.
+    #[schema(minimum = 1, maximum = 4)]
+    pub hops: Option<usize>,
+    /// Facts condensed per hop (default 2).
+    #[schema(minimum = 1, maximum = 10)]
+    pub facts: Option<usize>,
+    /// Candidates per hop (default 20).
+    #[schema(minimum = 1, maximum = 1000)]
+    pub hop_depth: Option<usize>,
+}
+
+/// A sentence the condenser kept.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FactOut {
+    pub id: String,
+    pub title: String,
+    pub sentence: usize,
+    pub text: String,
+    pub score: f32,
+}
+
+/// One hop of a multi-hop search.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HopOut {
+    pub query: String,
+    pub retrieved: Vec<String>,
+    pub picks: Vec<String>,
+    pub facts: Vec<FactOut>,
 }
 
 fn default_k() -> usize {
@@ -88,6 +116,9 @@ pub struct SearchResponse {
     pub query: String,
     pub retriever: String,
     pub hits: Vec<SearchHit>,
+    /// With `hops`: each hop's query, candidates, picks and condensed facts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain: Option<Vec<HopOut>>,
 }
 
 /// One text or a list of texts.
@@ -410,6 +441,22 @@ pub async fn search(
         ..Fusion::default()
     };
     let rerank = parse_rerank(&req, s.config.max_k)?;
+    if let Some(h) = req.hops
+        && !(1..=4).contains(&h)
+    {
+        return Err(ApiError::Unprocessable("hops must be within 1..=4".into()));
+    }
+    if req.facts.is_some_and(|f| f == 0 || f > 10) {
+        return Err(ApiError::Unprocessable(
+            "facts must be within 1..=10".into(),
+        ));
+    }
+    if req.hop_depth.is_some_and(|d| d == 0 || d > s.config.max_k) {
+        return Err(ApiError::Unprocessable(format!(
+            "hop_depth must be within 1..={}",
+            s.config.max_k
+        )));
+    }
     s.run(move |searcher| {
         let name = match req.retriever.clone() {
             Some(r) => r,
@@ -421,7 +468,68 @@ pub async fn search(
                     seine_engine::Error::InvalidArgument("index has no retriever".into())
                 })?,
         };
-        let hits = searcher.search_with(&name, &req.query, req.k, &fusion, rerank)?;
+        let mut chain = None;
+        let hits = match req.hops {
+            Some(hops) => {
+                let cfg = seine_engine::multihop::MultiHop {
+                    hops,
+                    retriever: name.clone(),
+                    fusion: fusion.clone(),
+                    rerank,
+                    rerank_later: rerank.map(|r| Rerank {
+                        depth: r.depth,
+                        reduce: Reduce::Flipr {
+                            k: req.flipr_k.unwrap_or(8).max(1),
+                        },
+                    }),
+                    depth: req.hop_depth.unwrap_or(20),
+                    facts: req.facts.unwrap_or(2),
+                    ..Default::default()
+                };
+                use seine_engine::multihop::FactScorer;
+                let cfg = seine_engine::multihop::MultiHop {
+                    scorer: if searcher.dense().is_some() {
+                        FactScorer::Dense
+                    } else if searcher.multi_encoder().is_some() {
+                        FactScorer::MaxSim
+                    } else {
+                        FactScorer::Lexical
+                    },
+                    ..cfg
+                };
+                let r = searcher.search_multihop(&req.query, req.k, &cfg)?;
+                chain = Some(
+                    r.hops
+                        .into_iter()
+                        .map(|h| HopOut {
+                            query: h.query,
+                            retrieved: h.retrieved,
+                            picks: h.picks,
+                            facts: h
+                                .facts
+                                .into_iter()
+                                .map(|f| FactOut {
+                                    id: f.id,
+                                    title: f.title,
+                                    sentence: f.sentence,
+                                    text: f.text,
+                                    score: f.score,
+                                })
+                                .collect(),
+                        })
+                        .collect(),
+                );
+                r.ranking
+                    .into_iter()
+                    .map(|hit| seine_engine::FusedSearchHit {
+                        hit,
+                        sources: Vec::new(),
+                        token_maxima: None,
+                    })
+                    .collect()
+            }
+            None => searcher.search_with(&name, &req.query, req.k, &fusion, rerank)?,
+        };
         let mut out = Vec::with_capacity(hits.len());
         for (i, h) in hits.into_iter().enumerate() {
             let stored = if req.fields.unwrap_or(true) {
@@ -452,6 +560,7 @@ pub async fn search(
             query: req.query.clone(),
             retriever: name,
             hits: out,
+            chain,
         })
     })
     .await

@@ -477,3 +477,72 @@ pub fn default_eval_index(
     }
     out.join("indexes").join(name)
 }
+
+/// Baleen-style multi-hop retrieval (engine::multihop).
+#[derive(clap::Args, Debug, Clone)]
+pub struct MultiHopArgs {
+    /// Hops (1..=4) of the multi-hop loop [`seine eval --multihop`: default 2;
+    /// `seine search`: set to run it].
+    #[arg(long)]
+    pub hops: Option<usize>,
+    /// Candidates kept per hop.
+    #[arg(long, default_value_t = 20)]
+    pub hop_depth: usize,
+    /// Top passages per hop whose sentences the condenser scores.
+    #[arg(long, default_value_t = 5)]
+    pub condense_passages: usize,
+    /// Facts (sentences) kept per hop.
+    #[arg(long, default_value_t = 2)]
+    pub facts: usize,
+    /// How the condenser scores sentences: maxsim (token-level contributions from the
+    /// index's token vectors; needs --multi), dense (each sentence re-encoded, pooled
+    /// cosine) or lexical (query-term overlap; no encoder needed).
+    #[arg(long, default_value = "maxsim")]
+    pub condense_scorer: String,
+    /// Rerank of hops after the first (multi-part queries): flipr (default when
+    /// --rerank is set), maxsim, or none.
+    #[arg(long)]
+    pub later_rerank: Option<String>,
+}
+
+impl MultiHopArgs {
+    pub fn config(
+        &self,
+        retriever: &str,
+        fusion: seine_engine::Fusion,
+        rerank: Option<seine_engine::Rerank>,
+        flipr_k: usize,
+    ) -> anyhow::Result<seine_engine::multihop::MultiHop> {
+        let later = match self.later_rerank.as_deref() {
+            None => rerank.map(|r| seine_engine::Rerank {
+                depth: r.depth,
+                reduce: seine_engine::Reduce::Flipr { k: flipr_k },
+            }),
+            Some("none") => None,
+            Some("flipr") => Some(seine_engine::Rerank {
+                depth: rerank.map_or(100, |r| r.depth),
+                reduce: seine_engine::Reduce::Flipr { k: flipr_k },
+            }),
+            Some("maxsim") => Some(seine_engine::Rerank {
+                depth: rerank.map_or(100, |r| r.depth),
+                reduce: seine_engine::Reduce::MaxSim,
+            }),
+            Some(other) => {
+                anyhow::bail!("unknown --later-rerank {other:?} (expected flipr, maxsim or none)")
+            }
+        };
+        let cfg = seine_engine::multihop::MultiHop {
+            hops: self.hops.unwrap_or(2),
+            retriever: retriever.to_string(),
+            fusion,
+            rerank,
+            rerank_later: later,
+            depth: self.hop_depth,
+            condense_passages: self.condense_passages,
+            facts: self.facts,
+            scorer: self.condense_scorer.parse()?,
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}

@@ -22,6 +22,8 @@ pub struct Args {
     fusion: super::FusionArgs,
     #[command(flatten)]
     rerank: super::RerankArgs,
+    #[command(flatten)]
+    hops: super::MultiHopArgs,
     /// Show where each hit came from: per-retriever ranks and scores, and the SPLADE
     /// terms that matched.
     #[arg(long)]
@@ -67,6 +69,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             k1: a.k1.unwrap_or(base.k1),
             b: a.b.unwrap_or(base.b),
         })?;
+    }
+    if a.hops.hops.is_some() {
+        return multihop(&a, &searcher);
     }
     let names: Vec<String> = if a.retriever == "all" {
         searcher
@@ -203,6 +208,85 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 println!("{:>17}splade terms: {}", "", t.join(", "));
             }
         }
+    }
+    Ok(())
+}
+
+/// `--hops H`: the chain (each hop's query, passages and condensed facts), then the
+/// final ranking.
+fn multihop(a: &Args, searcher: &Searcher) -> anyhow::Result<()> {
+    let retriever = if a.retriever == "all" {
+        searcher
+            .retrievers()
+            .first()
+            .map(|s| s.to_string())
+            .context("index has no retriever")?
+    } else {
+        a.retriever.clone()
+    };
+    let cfg = a.hops.config(
+        &retriever,
+        a.fusion.fusion()?,
+        a.rerank.rerank()?,
+        a.rerank.flipr_k,
+    )?;
+    let r = searcher.search_multihop(&a.query, a.k, &cfg)?;
+    let mut hits = Vec::new();
+    for (rank, h) in r.ranking.iter().enumerate() {
+        let stored = searcher.stored(h.doc)?;
+        hits.push(serde_json::json!({
+            "rank": rank + 1, "id": h.id, "score": h.score,
+            "title": stored.as_ref().map(|s| s.title.as_str()),
+            "text": stored.as_ref().map(|s| s.text.as_str()),
+        }));
+    }
+    if a.json {
+        let body = serde_json::json!({
+            "query": a.query, "retriever": retriever, "hops": r.hops,
+            "stopped_early": r.stopped_early, "hits": hits,
+        });
+        println!("{}", serde_json::to_string_pretty(&body)?);
+        return Ok(());
+    }
+    if a.explain {
+        for (i, hop) in r.hops.iter().enumerate() {
+            println!("[hop {}] query: {}", i + 1, hop.query);
+            println!(
+                "  retrieved: {}",
+                hop.retrieved
+                    .iter()
+                    .take(10)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" · ")
+            );
+            println!("  picks:     {}", hop.picks.join(" · "));
+            for f in &hop.facts {
+                println!(
+                    "  fact ({:.3}) {} #{}: {}",
+                    f.score, f.title, f.sentence, f.text
+                );
+            }
+        }
+        if r.stopped_early {
+            println!("(stopped early: a hop found nothing new)");
+        }
+    }
+    println!("[{retriever}, {} hops]", r.hops.len());
+    println!("{:>4}  {:<30}  text", "rank", "id");
+    for h in &hits {
+        let text: String = h["text"]
+            .as_str()
+            .unwrap_or_default()
+            .chars()
+            .take(70)
+            .collect();
+        println!(
+            "{:>4}  {:<30}  {}",
+            h["rank"],
+            h["id"].as_str().unwrap_or_default(),
+            text.replace('\n', " ")
+        );
     }
     Ok(())
 }

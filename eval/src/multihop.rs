@@ -1,0 +1,377 @@
+//! Multi-hop evaluation (HotpotQA / 2WikiMultihopQA in BEIR layout): questions whose
+//! `metadata` carries `supporting_facts` (`[[title, sentence], ...]`, titles = corpus
+//! ids), `answer` and `type`. Retrieval runs over the pooled corpus (every paragraph of
+//! the file). Measures at k = 2, 5, 10, 20:
+//! - `recall_at_k`: the fraction of a question's gold passages in the top k;
+//! - `both_gold_at_k`: every gold passage in the top k;
+//! - `answer_recall_at_k`: the answer, normalized as the HotpotQA evaluation script
+//!   does (lower case, punctuation and articles removed, whitespace collapsed), occurs
+//!   as a whole-token run in a normalized top-k passage (title + text). Questions
+//!   answered `yes`/`no` are left out of this measure (any passage could contain the
+//!   word); `answer_recall_questions` says how many count.
+//!
+//! All are averaged over questions, overall and per question `type`.
+
+use std::collections::{BTreeMap, HashSet};
+
+use rayon::prelude::*;
+use seine_datasets::Query;
+use seine_engine::Searcher;
+use seine_engine::multihop::{HopTrace, MultiHop};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::{Error, Result};
+
+pub const KS: [usize; 4] = [2, 5, 10, 20];
+
+/// A multi-hop question with its gold passages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Question {
+    pub id: String,
+    pub text: String,
+    pub answer: String,
+    pub qtype: String,
+    /// Distinct titles of the supporting facts, in order of first mention.
+    pub gold: Vec<String>,
+}
+
+/// Questions with `metadata.supporting_facts`; errors name the query.
+pub fn questions(queries: &[Query]) -> Result<Vec<Question>> {
+    let mut out = Vec::new();
+    for q in queries {
+        let m = &q.metadata;
+        let facts = m
+            .get("supporting_facts")
+            .and_then(Value::as_array)
+            .ok_or_else(|| {
+                Error::Empty(format!(
+                    "query {:?} has no metadata.supporting_facts: not a multi-hop dataset",
+                    q.id
+                ))
+            })?;
+        let mut gold: Vec<String> = Vec::new();
+        for f in facts {
+            let title = f
+                .get(0)
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    Error::Empty(format!(
+                        "query {:?}: supporting fact {f} is not [title, sentence]",
+                        q.id
+                    ))
+                })?
+                .to_string();
+            if !gold.contains(&title) {
+                gold.push(title);
+            }
+        }
+        out.push(Question {
+            id: q.id.clone(),
+            text: q.text.clone(),
+            answer: m
+                .get("answer")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            qtype: m
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown")
+                .to_string(),
+            gold,
+        });
+    }
+    Ok(out)
+}
+
+/// HotpotQA's `normalize_answer`: lower case, no punctuation, no articles, single spaces.
+pub fn normalize_answer(s: &str) -> String {
+    let lower = s.to_lowercase();
+    let no_punct: String = lower
+        .chars()
+        .filter(|c| !c.is_ascii_punctuation())
+        .collect();
+    no_punct
+        .split_whitespace()
+        .filter(|w| !matches!(*w, "a" | "an" | "the"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Whether normalized `needle` occurs as whole tokens in normalized `hay`.
+fn contains_tokens(hay: &str, needle: &str) -> bool {
+    if needle.is_empty() {
+        return false;
+    }
+    let padded = format!(" {hay} ");
+    padded.contains(&format!(" {needle} "))
+}
+
+/// One question's outcome for one pipeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// Top-20 ids.
+    pub ranking: Vec<String>,
+    /// For k in [`KS`]: gold passages found, answer found.
+    #[serde(skip)]
+    pub gold_found: [usize; 4],
+    #[serde(skip)]
+    pub answer_found: [bool; 4],
+    pub seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hops: Option<Vec<HopTrace>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_early: Option<bool>,
+}
+
+fn score(searcher: &Searcher, q: &Question, ids: Vec<(u32, String)>) -> Result<Outcome> {
+    let gold: HashSet<&str> = q.gold.iter().map(String::as_str).collect();
+    let answer = normalize_answer(&q.answer);
+    let mut gold_found = [0usize; 4];
+    let mut answer_found = [false; 4];
+    let mut g = 0;
+    let mut found_answer = false;
+    for (rank, (doc, id)) in ids.iter().enumerate().take(20) {
+        if gold.contains(id.as_str()) {
+            g += 1;
+        }
+        if !found_answer && let Some(d) = searcher.stored(*doc)? {
+            found_answer = contains_tokens(
+                &normalize_answer(&format!("{} {}", d.title, d.text)),
+                &answer,
+            );
+        }
+        for (i, k) in KS.iter().enumerate() {
+            if rank + 1 == *k {
+                gold_found[i] = g;
+                answer_found[i] = found_answer;
+            }
+        }
+    }
+    // Fewer than k hits: what was found holds for every larger k.
+    for (i, k) in KS.iter().enumerate() {
+        if ids.len() < *k {
+            gold_found[i] = g;
+            answer_found[i] = found_answer;
+        }
+    }
+    Ok(Outcome {
+        ranking: ids.into_iter().take(20).map(|(_, id)| id).collect(),
+        gold_found,
+        answer_found,
+        seconds: 0.0,
+        hops: None,
+        stopped_early: None,
+    })
+}
+
+/// Single-hop retrieval with the searcher's pipeline (`retriever`, fusion, rerank).
+pub fn single_hop(searcher: &Searcher, q: &Question, retriever: &str) -> Result<Outcome> {
+    let t = std::time::Instant::now();
+    let hits = searcher.search_fused(retriever, &q.text, 20)?;
+    let seconds = t.elapsed().as_secs_f64();
+    let mut o = score(
+        searcher,
+        q,
+        hits.into_iter().map(|h| (h.hit.doc, h.hit.id)).collect(),
+    )?;
+    o.seconds = seconds;
+    Ok(o)
+}
+
+/// Multi-hop retrieval.
+pub fn multi_hop(searcher: &Searcher, q: &Question, cfg: &MultiHop) -> Result<Outcome> {
+    let t = std::time::Instant::now();
+    let r = searcher.search_multihop(&q.text, 20, cfg)?;
+    let seconds = t.elapsed().as_secs_f64();
+    let mut o = score(
+        searcher,
+        q,
+        r.ranking.into_iter().map(|h| (h.doc, h.id)).collect(),
+    )?;
+    o.seconds = seconds;
+    o.hops = Some(r.hops);
+    o.stopped_early = Some(r.stopped_early);
+    Ok(o)
+}
+
+/// Averages over questions, overall and by type: the JSON object of one pipeline.
+pub fn summarize(questions: &[Question], outcomes: &[Outcome]) -> Value {
+    fn block(items: &[(&Question, &Outcome)]) -> Map<String, Value> {
+        let n = items.len().max(1) as f64;
+        let mut m = Map::new();
+        m.insert("questions".into(), json!(items.len()));
+        for (i, k) in KS.iter().enumerate() {
+            let r: f64 = items
+                .iter()
+                .map(|(q, o)| o.gold_found[i] as f64 / q.gold.len().max(1) as f64)
+                .sum::<f64>()
+                / n;
+            let both = items
+                .iter()
+                .filter(|(q, o)| o.gold_found[i] == q.gold.len())
+                .count() as f64
+                / n;
+            m.insert(format!("recall_at_{k}"), json!(r));
+            m.insert(format!("both_gold_at_{k}"), json!(both));
+        }
+        let answerable: Vec<_> = items
+            .iter()
+            .filter(|(q, _)| !matches!(normalize_answer(&q.answer).as_str(), "yes" | "no" | ""))
+            .collect();
+        let na = answerable.len().max(1) as f64;
+        for (i, k) in KS.iter().enumerate() {
+            let a = answerable.iter().filter(|(_, o)| o.answer_found[i]).count() as f64 / na;
+            m.insert(format!("answer_recall_at_{k}"), json!(a));
+        }
+        m.insert("answer_recall_questions".into(), json!(answerable.len()));
+        let mut secs: Vec<f64> = items.iter().map(|(_, o)| o.seconds).collect();
+        secs.sort_by(f64::total_cmp);
+        let pct = |p: f64| {
+            secs.get(((secs.len() as f64 - 1.0) * p).round() as usize)
+                .copied()
+                .unwrap_or(0.0)
+                * 1000.0
+        };
+        m.insert("latency_ms_p50".into(), json!(pct(0.5)));
+        m.insert("latency_ms_p99".into(), json!(pct(0.99)));
+        m
+    }
+    let all: Vec<(&Question, &Outcome)> = questions.iter().zip(outcomes).collect();
+    let mut top = block(&all);
+    let mut by_type: BTreeMap<&str, Vec<(&Question, &Outcome)>> = BTreeMap::new();
+    for (q, o) in &all {
+        by_type.entry(q.qtype.as_str()).or_default().push((q, o));
+    }
+    let bt: Map<String, Value> = by_type
+        .into_iter()
+        .map(|(t, items)| (t.to_string(), Value::Object(block(&items))))
+        .collect();
+    top.insert("by_type".into(), Value::Object(bt));
+    Value::Object(top)
+}
+
+/// Runs both pipelines over every question, in parallel over questions.
+pub fn run(
+    searcher: &Searcher,
+    questions: &[Question],
+    retriever: &str,
+    cfg: &MultiHop,
+    on_done: &(dyn Fn() + Sync),
+) -> Result<(Vec<Outcome>, Vec<Outcome>)> {
+    searcher.check(retriever)?;
+    cfg.validate()?;
+    let pairs = questions
+        .par_iter()
+        .map(|q| {
+            let s = single_hop(searcher, q, retriever)?;
+            let m = multi_hop(searcher, q, cfg)?;
+            on_done();
+            Ok((s, m))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(pairs.into_iter().unzip())
+}
+
+/// A readable side-by-side table: measure × (single, multi), overall and by type.
+pub fn table(single: &Value, multi: &Value, hops: usize) -> String {
+    let mut out = String::new();
+    let mut sections: Vec<(String, &Value, &Value)> = vec![("all".into(), single, multi)];
+    if let (Some(a), Some(b)) = (single["by_type"].as_object(), multi["by_type"].as_object()) {
+        for (t, v) in a {
+            if let Some(w) = b.get(t) {
+                sections.push((t.clone(), v, w));
+            }
+        }
+    }
+    out.push_str(&format!(
+        "{:<22} {:>12} {:>12}\n",
+        "measure",
+        "single-hop",
+        format!("{hops}-hop")
+    ));
+    for (name, s, m) in sections {
+        out.push_str(&format!("-- {name} ({} questions)\n", s["questions"]));
+        for what in ["recall", "both_gold", "answer_recall"] {
+            for k in KS {
+                let key = format!("{what}_at_{k}");
+                out.push_str(&format!(
+                    "{:<22} {:>12.4} {:>12.4}\n",
+                    key,
+                    s[&key].as_f64().unwrap_or(0.0),
+                    m[&key].as_f64().unwrap_or(0.0)
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalization_matches_hotpotqa() {
+        assert_eq!(normalize_answer("The  Beatles!"), "beatles");
+        assert_eq!(
+            normalize_answer("Japan and Hong Kong"),
+            "japan and hong kong"
+        );
+        assert_eq!(normalize_answer("A.B.C"), "abc");
+        assert!(contains_tokens(
+            "stores in japan and hong kong",
+            "japan and hong kong"
+        ));
+        assert!(!contains_tokens("stores in japanese towns", "japan"));
+        assert!(!contains_tokens("anything", ""));
+    }
+
+    #[test]
+    fn gold_from_supporting_facts() {
+        let q = Query {
+            id: "q".into(),
+            text: "?".into(),
+            metadata: json!({"answer": "x", "type": "bridge",
+                "supporting_facts": [["A", 0], ["B", 1], ["A", 2]]}),
+        };
+        let qs = questions(&[q]).unwrap();
+        assert_eq!(qs[0].gold, vec!["A", "B"]);
+        assert_eq!(qs[0].qtype, "bridge");
+        let bad = Query {
+            id: "z".into(),
+            text: "?".into(),
+            metadata: Value::Null,
+        };
+        assert!(questions(&[bad]).is_err());
+    }
+
+    #[test]
+    fn summary_counts_partial_and_both() {
+        let q = |t: &str| Question {
+            id: "q".into(),
+            text: "?".into(),
+            answer: "yes".into(),
+            qtype: t.into(),
+            gold: vec!["A".into(), "B".into()],
+        };
+        let o = |g: [usize; 4]| Outcome {
+            ranking: vec![],
+            gold_found: g,
+            answer_found: [false; 4],
+            seconds: 0.0,
+            hops: None,
+            stopped_early: None,
+        };
+        let qs = vec![q("bridge"), q("comparison")];
+        let os = vec![o([1, 2, 2, 2]), o([0, 1, 1, 2])];
+        let s = summarize(&qs, &os);
+        assert_eq!(s["recall_at_2"], json!(0.25));
+        assert_eq!(s["both_gold_at_5"], json!(0.5));
+        assert_eq!(s["both_gold_at_20"], json!(1.0));
+        assert_eq!(s["answer_recall_questions"], json!(0));
+        assert_eq!(s["by_type"]["bridge"]["both_gold_at_2"], json!(0.0));
+        assert_eq!(s["by_type"]["bridge"]["both_gold_at_5"], json!(1.0));
+    }
+}
