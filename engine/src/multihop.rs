@@ -108,6 +108,9 @@ impl MultiHop {
     }
 }
 
+/// A passage's stored token vectors and their byte spans in its text.
+type PassageTokens = (Vec<f32>, Vec<(usize, usize)>);
+
 /// A sentence the condenser kept.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Fact {
@@ -443,7 +446,7 @@ impl Searcher {
                     maxima.iter().sum::<f32>() / lq as f32
                 };
                 // Each passage's stored token vectors with their spans.
-                let mut per_passage: Vec<Option<(Vec<f32>, Vec<(usize, usize)>)>> = Vec::new();
+                let mut per_passage: Vec<Option<PassageTokens>> = Vec::new();
                 for (doc, text, _) in &passages {
                     let spans = enc.doc_token_spans(text)?;
                     let tokens = self.doc_tokens(*doc);
