@@ -318,6 +318,27 @@ fn writes_restart_compaction_embed() {
         assert_eq!(st, 200, "{v}");
         assert_eq!(v["hits"][0]["id"], "new-1");
         assert!(v["hits"][0]["token_maxima"].is_array());
+        // Multi-hop over HTTP: the chain comes back.
+        let (st, v) = s.request(
+            "POST",
+            "/search",
+            br#"{"query": "zorblax kinase quokka", "k": 5, "retriever": "bm25+dense", "hops": 2}"#,
+        );
+        assert_eq!(st, 200, "{v}");
+        let chain = v["chain"].as_array().unwrap();
+        assert!(!chain.is_empty() && chain.len() <= 2, "{v}");
+        assert_eq!(chain[0]["picks"][0], "new-1", "{v}");
+        assert!(
+            chain[0]["facts"][0]["text"]
+                .as_str()
+                .unwrap()
+                .contains("zorblax")
+        );
+        assert_eq!(
+            s.request("POST", "/search", br#"{"query": "x", "hops": 9}"#)
+                .0,
+            422
+        );
         let (st, v) = s.request("GET", "/documents/new-2", b"");
         assert_eq!((st, v["title"].as_str()), (200, Some("Tea")));
 
