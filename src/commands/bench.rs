@@ -29,6 +29,32 @@ enum Bench {
     /// MaxSim kernel throughput (doc-token vectors/s, GB/s) on random normalized
     /// vectors, single- and multi-thread, against this machine's read bandwidth.
     Maxsim(MaxsimBench),
+    /// Multi-hop per-question latency (p50/p99, one question at a time) for each
+    /// number of hops, over a multi-hop BEIR folder's questions.
+    Multihop(MultihopBench),
+}
+
+#[derive(clap::Args)]
+struct MultihopBench {
+    /// BEIR folder whose queries carry metadata.supporting_facts.
+    dataset: PathBuf,
+    /// Index of the dataset (with --multi token vectors for the maxsim condenser).
+    #[arg(long)]
+    index: PathBuf,
+    /// Hop counts to measure (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+    hop_counts: Vec<usize>,
+    /// Questions timed (the first N).
+    #[arg(long, default_value_t = 200)]
+    questions: usize,
+    #[arg(long, default_value = "bm25+dense")]
+    retriever: String,
+    #[command(flatten)]
+    fusion: super::FusionArgs,
+    #[command(flatten)]
+    rerank: super::RerankArgs,
+    #[command(flatten)]
+    hops: super::MultiHopArgs,
 }
 
 #[derive(clap::Args)]
@@ -157,6 +183,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         Bench::Hnsw(b) => hnsw(b),
         Bench::Splade(b) => splade(b),
         Bench::Maxsim(b) => maxsim(b),
+        Bench::Multihop(b) => multihop(b),
     }
 }
 
@@ -694,6 +721,42 @@ fn maxsim(a: MaxsimBench) -> anyhow::Result<()> {
             r["fraction_of_bandwidth"].as_f64().unwrap_or_default() * 100.0,
             r["gflops"].as_f64().unwrap_or_default(),
         );
+    }
+    Ok(())
+}
+
+fn multihop(a: MultihopBench) -> anyhow::Result<()> {
+    let beir = BeirDir::open(&a.dataset)?;
+    let questions = seine_eval::multihop::questions(&beir.queries()?)?;
+    let questions = &questions[..a.questions.min(questions.len())];
+    let searcher = Searcher::open(IndexDir::open(&a.index)?)?;
+    let fusion = a.fusion.fusion()?;
+    let rerank = a.rerank.rerank()?;
+    println!(
+        "{} questions, {}{}, one at a time on this thread",
+        questions.len(),
+        a.retriever,
+        a.rerank.rerank.as_deref().map_or(String::new(), |r| format!(" + {r}"))
+    );
+    println!("{:>5} {:>10} {:>10} {:>10}", "hops", "p50 ms", "p99 ms", "mean ms");
+    for &h in &a.hop_counts {
+        let mut args = a.hops.clone();
+        args.hops = Some(h);
+        let cfg = args.config(&a.retriever, fusion.clone(), rerank, a.rerank.flipr_k)?;
+        // Warm-up (lazy allocations, caches).
+        for q in questions.iter().take(5) {
+            searcher.search_multihop(&q.text, 20, &cfg)?;
+        }
+        let mut ms: Vec<f64> = Vec::with_capacity(questions.len());
+        for q in questions {
+            let t = Instant::now();
+            searcher.search_multihop(&q.text, 20, &cfg)?;
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        let mean = ms.iter().sum::<f64>() / ms.len().max(1) as f64;
+        ms.sort_by(f64::total_cmp);
+        let pct = |p: f64| ms[((ms.len() as f64 - 1.0) * p).round() as usize];
+        println!("{h:>5} {:>10.1} {:>10.1} {mean:>10.1}", pct(0.5), pct(0.99));
     }
     Ok(())
 }
