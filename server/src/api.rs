@@ -488,9 +488,10 @@ pub async fn search(
                 };
                 use seine_engine::multihop::FactScorer;
                 let cfg = seine_engine::multihop::MultiHop {
-                    scorer: if searcher.dense().is_some() {
-                        FactScorer::Dense
-                    } else if searcher.multi_encoder().is_some() {
+                    // MaxSim over the stored token vectors encodes nothing but the
+                    // query; without them, lexical overlap (re-encoding every sentence
+                    // would cost a forward pass per hop).
+                    scorer: if searcher.multi_encoder().is_some() {
                         FactScorer::MaxSim
                     } else {
                         FactScorer::Lexical

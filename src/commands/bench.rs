@@ -736,9 +736,15 @@ fn multihop(a: MultihopBench) -> anyhow::Result<()> {
         "{} questions, {}{}, one at a time on this thread",
         questions.len(),
         a.retriever,
-        a.rerank.rerank.as_deref().map_or(String::new(), |r| format!(" + {r}"))
+        a.rerank
+            .rerank
+            .as_deref()
+            .map_or(String::new(), |r| format!(" + {r}"))
     );
-    println!("{:>5} {:>10} {:>10} {:>10}", "hops", "p50 ms", "p99 ms", "mean ms");
+    println!(
+        "{:>5} {:>10} {:>10} {:>10}",
+        "hops", "p50 ms", "p99 ms", "mean ms"
+    );
     for &h in &a.hop_counts {
         let mut args = a.hops.clone();
         args.hops = Some(h);

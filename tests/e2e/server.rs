@@ -688,7 +688,8 @@ fn schemathesis_finds_no_5xx_and_no_schema_violation() {
         "--dense",
         "minilm",
     ]);
-    let s = Server::start(&idx, &["--max-batch", "8"]);
+    // Generous timeouts: a loaded CI machine must not turn slow answers into errors.
+    let s = Server::start(&idx, &["--max-batch", "8", "--timeout-s", "120"]);
     let mut child = std::process::Command::new(crate::util::python())
         .args(["-m", "schemathesis.cli", "run"])
         .arg(format!("http://{}/openapi.json", s.addr))
@@ -699,6 +700,8 @@ fn schemathesis_finds_no_5xx_and_no_schema_violation() {
             "20",
             "--seed",
             "7",
+            "--request-timeout",
+            "150",
             "--no-color",
         ])
         .env("SCHEMATHESIS_HOOKS", "")
