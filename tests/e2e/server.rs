@@ -705,6 +705,8 @@ fn schemathesis_finds_no_5xx_and_no_schema_violation() {
             "--no-color",
         ])
         .env("SCHEMATHESIS_HOOKS", "")
+        // Its cache (.schemathesis/) goes to the temporary folder, not the checkout.
+        .current_dir(t.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
