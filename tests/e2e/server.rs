@@ -559,7 +559,12 @@ fn crash_during_acknowledged_writes() {
         })
     };
     // Let some writes through, then kill without warning.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
     while acked.lock().unwrap().len() < 30 {
+        assert!(
+            !writer.is_finished() && std::time::Instant::now() < deadline,
+            "the writer stopped before 30 acknowledged writes"
+        );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     let _ = s.child.kill();
