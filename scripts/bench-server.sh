@@ -9,7 +9,7 @@
 # Env: DURATION (default 15s), CONC (concurrent connections, default 8), QUERIES
 # (default ../shared/datasets/scifact/queries.jsonl), RETRIEVERS (default: every single
 # retriever of the index and their fusion, plus bm25 with a MaxSim rerank when the index
-# has token vectors).
+# has token vectors), SERVE_ARGS (extra `seine serve` flags, e.g. --workers 8).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${INDEX:?set INDEX to an index directory (e.g. one built with --dense minilm [--sparse splade-tiny])}"
@@ -42,7 +42,7 @@ start_server() { # args: extra flags; sets PID and URL
 stop_server() { kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
 trap stop_server EXIT
 
-start_server --max-in-flight 1024
+start_server --max-in-flight 1024 ${SERVE_ARGS:-}
 given=${RETRIEVERS:-}
 RETRIEVERS=${RETRIEVERS:-$(curl -s "$URL/health" | python3 -c '
 import json, sys
