@@ -280,7 +280,9 @@ impl Searcher {
                 .map(|f| f.hit)
                 .collect());
         }
-        let hits = self.retriever(name)?.retrieve(query, k)?;
+        self.check(name)?;
+        // Through the write log's additions and tombstones, like every search.
+        let hits = self.retrieve_part(name, query, k)?;
         Ok(hits.into_iter().map(|h| self.hit(h.doc, h.score)).collect())
     }
 
@@ -748,7 +750,6 @@ impl Searcher {
                 Some(s) => Some(s.index().forward(live.base_len as usize)?),
                 None => None,
             };
-            let mut tokens_buf: Vec<f32> = Vec::new();
             for doc in 0..live.base_len {
                 if live.hidden.contains(&doc) {
                     continue;
@@ -771,26 +772,13 @@ impl Searcher {
                         .map(|(t, w)| (t.as_str(), *w))
                         .collect()
                 });
-                let tokens = match &self.multi {
-                    Some((_, store)) => {
-                        tokens_buf.clear();
-                        match store.doc(doc) {
-                            Some(seine_kernels::Tokens::F32(x)) => tokens_buf.extend_from_slice(x),
-                            Some(seine_kernels::Tokens::F16(x)) => {
-                                tokens_buf.extend(x.iter().map(|h| h.to_f32()))
-                            }
-                            None => {}
-                        }
-                        Some(tokens_buf.as_slice())
-                    }
-                    None => None,
-                };
+                let tokens = self.doc_tokens(doc);
                 writer.add_doc(
                     &d,
                     seine_index::DocParts {
                         dense: self.dense.as_ref().and_then(|r| r.index().vector(doc)),
                         sparse: sparse.as_deref(),
-                        tokens,
+                        tokens: tokens.as_deref(),
                     },
                 )?;
             }

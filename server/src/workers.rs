@@ -50,8 +50,6 @@ struct Queue {
 /// The pool; dropping it lets the workers finish the queue and exit.
 pub struct Workers {
     queue: Arc<Queue>,
-    /// Estimated tokens (bytes / 4) one embedding batch may hold.
-    pub token_budget: usize,
 }
 
 /// Texts are not tokenized on the queue: a token is estimated as 4 bytes.
@@ -78,10 +76,7 @@ impl Workers {
                 .spawn(move || worker(&q, token_budget, searcher.as_ref()))
                 .expect("spawn worker thread");
         }
-        Workers {
-            queue,
-            token_budget,
-        }
+        Workers { queue }
     }
 
     fn push(&self, job: Job) {
@@ -96,13 +91,9 @@ impl Workers {
     ) -> Result<T, String> {
         let (tx, rx) = oneshot::channel();
         self.push(Job::Task(Box::new(move || {
-            let _ = tx.send(Ok(f()));
+            let _ = tx.send(f());
         })));
-        match rx.await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err::<_, seine_engine::Error>(e)) => Err(e.to_string()),
-            Err(_) => Err("worker stopped".into()),
-        }
+        rx.await.map_err(|_| "worker stopped".to_string())
     }
 
     /// Encodes `texts`, batched with other queued requests of the same kind and side.

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::util::{dataset, head_lines, ok, path_str, stdout};
+use crate::util::{dataset, head_lines, hit_ids as ids, ok, path_str, stdout};
 
 fn search_json(index: &std::path::Path, query: &str, k: usize) -> Value {
     let o = ok(&[
@@ -14,15 +14,6 @@ fn search_json(index: &std::path::Path, query: &str, k: usize) -> Value {
         "--json",
     ]);
     serde_json::from_str(&stdout(&o)).expect("search --json prints JSON")
-}
-
-fn ids(v: &Value) -> Vec<String> {
-    v["hits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["id"].as_str().unwrap().to_string())
-        .collect()
 }
 
 #[test]

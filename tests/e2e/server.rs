@@ -7,7 +7,7 @@ use std::process::{Child, Stdio};
 
 use serde_json::Value;
 
-use crate::util::{dataset, ok, path_str, seine};
+use crate::util::{dataset, head_lines, hit_ids, ok, path_str, seine};
 
 struct Server {
     child: Child,
@@ -16,9 +16,15 @@ struct Server {
 
 impl Server {
     fn start(index: &std::path::Path, extra: &[&str]) -> Server {
+        Self::start_env(index, extra, &[])
+    }
+
+    /// [`Server::start`] with environment variables set for the server.
+    fn start_env(index: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = seine()
             .args(["serve", path_str(index), "--addr", "127.0.0.1:0"])
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -79,18 +85,22 @@ impl Drop for Server {
     }
 }
 
+/// An index of SciFact's first `n` documents in `dir/idx`, built with `extra` flags.
+fn scifact_index(dir: &std::path::Path, n: usize, extra: &[&str]) -> std::path::PathBuf {
+    let corpus = dir.join("c.jsonl");
+    head_lines(&dataset("scifact").join("corpus.jsonl"), n, &corpus);
+    let idx = dir.join("idx");
+    let mut args = vec!["index", path_str(&corpus), "--out", path_str(&idx)];
+    args.extend_from_slice(extra);
+    ok(&args);
+    idx
+}
+
 #[test]
 fn search_documents_bad_input_and_graceful_stop() {
     let t = tempfile::tempdir().unwrap();
+    let idx = scifact_index(t.path(), 300, &[]);
     let text = std::fs::read_to_string(dataset("scifact").join("corpus.jsonl")).unwrap();
-    let corpus = t.path().join("c.jsonl");
-    std::fs::write(
-        &corpus,
-        text.lines().take(300).collect::<Vec<_>>().join("\n"),
-    )
-    .unwrap();
-    let idx = t.path().join("idx");
-    ok(&["index", path_str(&corpus), "--out", path_str(&idx)]);
     let first_id: String =
         serde_json::from_str::<Value>(text.lines().next().unwrap()).unwrap()["_id"]
             .as_str()
@@ -252,39 +262,11 @@ fn unbase64(s: &str) -> Vec<u8> {
     out
 }
 
-fn ids(v: &Value) -> Vec<String> {
-    v["hits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["id"].as_str().unwrap().to_string())
-        .collect()
-}
-
 fn search(server: &Server, retriever: &str, query: &str, k: usize) -> Vec<String> {
     let body = serde_json::json!({"query": query, "k": k, "retriever": retriever});
     let (st, v) = server.request("POST", "/search", body.to_string().as_bytes());
     assert_eq!(st, 200, "{v}");
-    ids(&v)
-}
-
-/// A small bm25 + dense + token-vector index of SciFact's first `n` documents.
-fn small_index(dir: &std::path::Path, n: usize) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(dataset("scifact").join("corpus.jsonl")).unwrap();
-    let corpus = dir.join("c.jsonl");
-    std::fs::write(&corpus, text.lines().take(n).collect::<Vec<_>>().join("\n")).unwrap();
-    let idx = dir.join("idx");
-    ok(&[
-        "index",
-        path_str(&corpus),
-        "--out",
-        path_str(&idx),
-        "--dense",
-        "minilm",
-        "--multi",
-        "minilm",
-    ]);
-    idx
+    hit_ids(&v)
 }
 
 const NEW_DOC: &str = r#"{"documents": [
@@ -295,7 +277,7 @@ const NEW_DOC: &str = r#"{"documents": [
 #[test]
 fn writes_restart_compaction_embed() {
     let t = tempfile::tempdir().unwrap();
-    let idx = small_index(t.path(), 120);
+    let idx = scifact_index(t.path(), 120, &["--dense", "minilm", "--multi", "minilm"]);
     let first_id = {
         let mut s = Server::start(&idx, &[]);
         let (st, v) = s.request("GET", "/health", b"");
@@ -511,15 +493,7 @@ fn writes_restart_compaction_embed() {
 #[test]
 fn crash_during_acknowledged_writes() {
     let t = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(dataset("scifact").join("corpus.jsonl")).unwrap();
-    let corpus = t.path().join("c.jsonl");
-    std::fs::write(
-        &corpus,
-        text.lines().take(50).collect::<Vec<_>>().join("\n"),
-    )
-    .unwrap();
-    let idx = t.path().join("idx");
-    ok(&["index", path_str(&corpus), "--out", path_str(&idx)]);
+    let idx = scifact_index(t.path(), 50, &[]);
     let mut s = Server::start(&idx, &[]);
     let addr = s.addr.clone();
     // A writer thread streams single-document writes and records each acknowledged id;
@@ -593,15 +567,7 @@ fn crash_during_acknowledged_writes() {
 #[test]
 fn api_key_on_and_off() {
     let t = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(dataset("scifact").join("corpus.jsonl")).unwrap();
-    let corpus = t.path().join("c.jsonl");
-    std::fs::write(
-        &corpus,
-        text.lines().take(30).collect::<Vec<_>>().join("\n"),
-    )
-    .unwrap();
-    let idx = t.path().join("idx");
-    ok(&["index", path_str(&corpus), "--out", path_str(&idx)]);
+    let idx = scifact_index(t.path(), 30, &[]);
     let q = br#"{"query": "cells", "k": 2}"#;
     let w = br#"{"documents": [{"id": "k1", "text": "keyed write"}]}"#;
     // Off: everything open.
@@ -649,25 +615,7 @@ fn api_key_on_and_off() {
         assert_eq!(s.request("GET", "/documents/k1", b"").0, 200);
     }
     // The key from the environment works the same.
-    let mut child = seine()
-        .args(["serve", path_str(&idx), "--addr", "127.0.0.1:0"])
-        .env("SEINE_API_KEY", "envkey")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
-    let s = Server { child, addr };
+    let s = Server::start_env(&idx, &[], &[("SEINE_API_KEY", "envkey")]);
     assert_eq!(s.request("POST", "/search", q).0, 401);
     assert_eq!(s.request_with("POST", "/search", q, Some("envkey")).0, 200);
 }
@@ -677,22 +625,7 @@ fn api_key_on_and_off() {
 #[test]
 fn schemathesis_finds_no_5xx_and_no_schema_violation() {
     let t = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(dataset("scifact").join("corpus.jsonl")).unwrap();
-    let corpus = t.path().join("c.jsonl");
-    std::fs::write(
-        &corpus,
-        text.lines().take(60).collect::<Vec<_>>().join("\n"),
-    )
-    .unwrap();
-    let idx = t.path().join("idx");
-    ok(&[
-        "index",
-        path_str(&corpus),
-        "--out",
-        path_str(&idx),
-        "--dense",
-        "minilm",
-    ]);
+    let idx = scifact_index(t.path(), 60, &["--dense", "minilm"]);
     // Generous timeouts: a loaded CI machine must not turn slow answers into errors.
     let s = Server::start(&idx, &["--max-batch", "8", "--timeout-s", "120"]);
     let mut child = std::process::Command::new(crate::util::python())

@@ -85,3 +85,13 @@ pub fn head_lines(from: &Path, n: usize, to: &Path) {
     let head: Vec<&str> = text.lines().take(n).collect();
     std::fs::write(to, head.join("\n") + "\n").unwrap();
 }
+
+/// The ids of a `{"hits": [{"id": ...}]}` answer (CLI `--json` or HTTP), in order.
+pub fn hit_ids(v: &serde_json::Value) -> Vec<String> {
+    v["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_str().unwrap().to_string())
+        .collect()
+}
