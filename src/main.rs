@@ -12,8 +12,20 @@ use clap::{Parser, Subcommand};
     about = "Retrieval and embedding engine: index, search, evaluate"
 )]
 struct Cli {
+    /// How BERT-family encoders run on the CPU: `native` (seine's kernels: packed
+    /// sequences, fused ops, AVX2/AVX-512 chosen at run time; the default) or `candle`
+    /// (candle's BertModel, for comparison). CUDA devices always use candle.
+    /// [env: SEINE_BACKEND]
+    #[arg(long, global = true, value_enum)]
+    backend: Option<BackendArg>,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy)]
+enum BackendArg {
+    Native,
+    Candle,
 }
 
 #[derive(Subcommand)]
@@ -36,6 +48,12 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if let Some(b) = cli.backend {
+        seine_engine::model::set_cpu_backend(match b {
+            BackendArg::Native => seine_engine::model::Backend::Native,
+            BackendArg::Candle => seine_engine::model::Backend::Candle,
+        });
+    }
     let result = match cli.command {
         Command::Index(a) => commands::index::run(a),
         Command::Search(a) => commands::search::run(a),

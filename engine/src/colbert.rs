@@ -22,18 +22,20 @@ use std::path::Path;
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Linear, VarBuilder};
-use candle_transformers::models::bert::BertModel;
 use serde_json::Value;
 
 use crate::encoder::Side;
-use crate::model::{ModelDir, TextTokenizer};
+use crate::dense::Bert;
+use crate::model::{Backend, ModelDir, TextTokenizer, backend_for, packed_batches};
 use crate::{Error, Result};
 
 /// A ColBERT-style multi-vector encoder.
 pub struct ColbertEncoder {
     name: String,
-    bert: BertModel,
+    bert: Bert,
     linear: Linear,
+    /// The projection for the native backend (`None` on candle).
+    native_linear: Option<seine_kernels::bert::Linear>,
     dim: usize,
     query_tok: TextTokenizer,
     doc_tok: TextTokenizer,
@@ -71,9 +73,13 @@ impl ColbertEncoder {
     }
 
     pub fn load(dir: &ModelDir, device: &Device) -> Result<Self> {
+        Self::load_with(dir, device, backend_for(device))
+    }
+
+    pub fn load_with(dir: &ModelDir, device: &Device, backend: Backend) -> Result<Self> {
         let root = &dir.root;
         let cfg = dir.bert_config()?;
-        let bert = crate::dense::load_bert(dir, device)?;
+        let bert = Bert::load(dir, device, backend)?;
         let marker = |tok: &TextTokenizer, s: &str| {
             tok.token_id(s.trim()).ok_or_else(|| {
                 Error::Model(format!(
@@ -178,10 +184,24 @@ impl ColbertEncoder {
             );
         }
         let dim = linear.weight().dim(0)?;
+        let native_linear = match bert {
+            Bert::Native(_) => {
+                let w = linear.weight().flatten_all()?.to_vec1::<f32>()?;
+                let b = linear.bias().map(|b| b.to_vec1::<f32>()).transpose()?;
+                Some(seine_kernels::bert::Linear::from_torch(
+                    &w,
+                    b,
+                    dim,
+                    cfg.hidden_size,
+                ))
+            }
+            Bert::Candle(_) => None,
+        };
         Ok(ColbertEncoder {
             name: dir.name(),
             bert,
             linear,
+            native_linear,
             dim,
             query_maxlen: qlen,
             query_marker: marker(
@@ -252,6 +272,12 @@ impl ColbertEncoder {
             .iter()
             .map(|t| self.inputs(t, side))
             .collect::<Result<_>>()?;
+        if let Bert::Native(bert) = &self.bert {
+            return Ok(self.encode_native(bert, &inputs));
+        }
+        let Bert::Candle(model) = &self.bert else {
+            unreachable!("native handled above")
+        };
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(inputs[i].0.len()));
         let mut results: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
@@ -268,9 +294,7 @@ impl ColbertEncoder {
             let b = chunk.len();
             let ids_t = Tensor::from_slice(&ids, (b, len), &self.device)?;
             let mask_t = Tensor::from_slice(&mask, (b, len), &self.device)?;
-            let hidden = self
-                .bert
-                .forward(&ids_t, &ids_t.zeros_like()?, Some(&mask_t))?;
+            let hidden = model.forward(&ids_t, &ids_t.zeros_like()?, Some(&mask_t))?;
             let proj = self.linear.forward(&hidden)?.to_vec3::<f32>()?;
             for (j, &i) in chunk.iter().enumerate() {
                 let (id, _, keep) = &inputs[i];
@@ -288,6 +312,52 @@ impl ColbertEncoder {
         }
         out.extend(results);
         Ok(out)
+    }
+
+    /// The native backend: packed sequences; query expansion tokens attend only to the
+    /// real tokens before them unless the checkpoint attends to them.
+    #[allow(clippy::type_complexity)]
+    fn encode_native(
+        &self,
+        bert: &crate::model::NativeBert,
+        inputs: &[(Vec<u32>, Vec<u32>, Vec<bool>)],
+    ) -> Vec<Vec<f32>> {
+        let lin = self
+            .native_linear
+            .as_ref()
+            .expect("native projection loaded with the native backend");
+        let dim = self.dim;
+        let mut results = vec![Vec::new(); inputs.len()];
+        let seqs = inputs.iter().map(|(ids, _, _)| ids.as_slice());
+        for pack in packed_batches(seqs, crate::dense::DEFAULT_TOKEN_BUDGET) {
+            // The mask is 1 on a prefix (the real tokens) and 0 on the expansion.
+            let keys: Vec<usize> = pack
+                .indices
+                .iter()
+                .map(|&i| inputs[i].1.iter().filter(|&&m| m == 1).count().max(1))
+                .collect();
+            let t = pack.ids.len();
+            let mut proj = vec![0f32; t * dim];
+            bert.forward(&pack.ids, &pack.lens, Some(&keys), |hidden| {
+                lin.product(hidden, t, &mut proj);
+            });
+            if let Some(b) = &lin.b {
+                seine_kernels::bert::ops::add_bias(&mut proj, b);
+            }
+            let mut row = 0;
+            for (&i, &len) in pack.indices.iter().zip(&pack.lens) {
+                let keep = &inputs[i].2;
+                let v = &mut results[i];
+                for (t, &k) in keep.iter().enumerate().take(len) {
+                    if k {
+                        v.extend_from_slice(&proj[(row + t) * dim..(row + t + 1) * dim]);
+                    }
+                }
+                seine_kernels::bert::ops::l2_normalize_rows(v, dim);
+                row += len;
+            }
+        }
+        results
     }
 }
 

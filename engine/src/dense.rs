@@ -1,34 +1,68 @@
-//! The dense bi-encoder: a BERT-family model (candle), pooling and normalization read
-//! from the model folder's sentence-transformers files.
+//! The dense bi-encoder: a BERT-family model, pooling and normalization read from the
+//! model folder's sentence-transformers files. Runs on the native CPU backend
+//! (`seine_kernels::bert`) or on candle (CUDA, and the oracle in tests).
+
+use std::collections::HashSet;
 
 use candle_core::{D, DType, Device, IndexOp, Tensor};
-use candle_nn::VarBuilder;
 use candle_transformers::models::bert::BertModel;
 
 use crate::encoder::{Embeddings, Encoder, Side};
-use crate::model::{ModelDir, Pooling, TextTokenizer, WeightsFile, length_sorted_batches};
+use crate::model::{
+    Backend, ModelDir, NativeBert, Pooling, TextTokenizer, backend_for, length_sorted_batches,
+    native, packed_batches,
+};
 use crate::{Error, Result};
 
 /// Default padded tokens per forward pass.
 pub const DEFAULT_TOKEN_BUDGET: usize = 8192;
 const MAX_BATCH: usize = 128;
 
-/// Loads a BERT encoder's weights from a model folder.
+/// Loads a BERT encoder's weights from a model folder into candle's `BertModel`.
 pub(crate) fn load_bert(dir: &ModelDir, device: &Device) -> Result<BertModel> {
     let cfg = dir.bert_config()?;
-    let vb = match &dir.weights {
-        // SAFETY: the file is memory-mapped read-only; seine never writes model files.
-        WeightsFile::Safetensors(p) => unsafe {
-            VarBuilder::from_mmaped_safetensors(&[p], DType::F32, device)?
-        },
-        WeightsFile::PyTorch(p) => VarBuilder::from_pth(p, DType::F32, device)?,
-    };
+    let vb = native::var_builder(dir, device)?;
     BertModel::load(vb, &cfg).map_err(|e| Error::Model(format!("{}: {e}", dir.root.display())))
+}
+
+/// A BERT encoder on one backend.
+pub(crate) enum Bert {
+    Candle(BertModel),
+    Native(NativeBert),
+}
+
+impl Bert {
+    pub(crate) fn load(dir: &ModelDir, device: &Device, backend: Backend) -> Result<Self> {
+        Ok(match backend {
+            Backend::Candle => Bert::Candle(load_bert(dir, device)?),
+            Backend::Native => {
+                if !device.is_cpu() {
+                    return Err(Error::InvalidArgument(
+                        "the native backend runs on the CPU only; use --backend candle with CUDA"
+                            .into(),
+                    ));
+                }
+                let vb = native::var_builder(dir, device)?;
+                Bert::Native(NativeBert::load(
+                    &vb,
+                    &dir.bert_config()?,
+                    &dir.root.display().to_string(),
+                )?)
+            }
+        })
+    }
+
+    pub(crate) fn backend(&self) -> Backend {
+        match self {
+            Bert::Candle(_) => Backend::Candle,
+            Bert::Native(_) => Backend::Native,
+        }
+    }
 }
 
 pub struct DenseEncoder {
     name: String,
-    model: BertModel,
+    model: Bert,
     tokenizer: TextTokenizer,
     pooling: Pooling,
     normalize: bool,
@@ -38,8 +72,13 @@ pub struct DenseEncoder {
 }
 
 impl DenseEncoder {
+    /// Loads on the backend [`backend_for`] picks for `device`.
     pub fn load(dir: &ModelDir, device: &Device) -> Result<Self> {
-        let model = load_bert(dir, device)?;
+        Self::load_with(dir, device, backend_for(device))
+    }
+
+    pub fn load_with(dir: &ModelDir, device: &Device, backend: Backend) -> Result<Self> {
+        let model = Bert::load(dir, device, backend)?;
         let tokenizer = TextTokenizer::load(&dir.tokenizer, dir.max_length)?;
         let dim = dir.bert_config()?.hidden_size;
         Ok(DenseEncoder {
@@ -64,6 +103,10 @@ impl DenseEncoder {
         &self.tokenizer
     }
 
+    pub fn backend(&self) -> Backend {
+        self.model.backend()
+    }
+
     /// Runs the transformer on one padded batch: `[b × len × hidden]` and the mask.
     pub(crate) fn forward(
         &self,
@@ -75,7 +118,10 @@ impl DenseEncoder {
         let ids = Tensor::from_slice(ids, (b, len), &self.device)?;
         let mask = Tensor::from_slice(mask, (b, len), &self.device)?;
         let types = ids.zeros_like()?;
-        let out = self.model.forward(&ids, &types, Some(&mask))?;
+        let Bert::Candle(model) = &self.model else {
+            return Err(Error::Model("padded forward on the native backend".into()));
+        };
+        let out = model.forward(&ids, &types, Some(&mask))?;
         Ok((out, mask))
     }
 
@@ -127,11 +173,22 @@ impl DenseEncoder {
     pub fn encode_with_tokens(
         &self,
         texts: &[&str],
-        tokens: Option<&std::collections::HashSet<u32>>,
+        tokens: Option<&HashSet<u32>>,
     ) -> Result<(Embeddings, Vec<Vec<f32>>)> {
         let encodings = self.tokenizer.encode(texts)?;
         let mut data = vec![0f32; texts.len() * self.dim];
         let mut per_text = vec![Vec::new(); if tokens.is_some() { texts.len() } else { 0 }];
+        if let Bert::Native(model) = &self.model {
+            let ids: Vec<&[u32]> = encodings.iter().map(|e| e.get_ids()).collect();
+            self.encode_native(model, &ids, tokens, &mut data, &mut per_text);
+            return Ok((
+                Embeddings {
+                    dim: self.dim,
+                    data,
+                },
+                per_text,
+            ));
+        }
         let batches = length_sorted_batches(
             &encodings,
             self.tokenizer.pad_id(),
@@ -168,5 +225,63 @@ impl DenseEncoder {
             },
             per_text,
         ))
+    }
+}
+
+impl DenseEncoder {
+    /// The native backend: packed sequences, pooling and normalization on the CPU.
+    fn encode_native(
+        &self,
+        model: &NativeBert,
+        ids: &[&[u32]],
+        tokens: Option<&HashSet<u32>>,
+        data: &mut [f32],
+        per_text: &mut [Vec<f32>],
+    ) {
+        let dim = self.dim;
+        for pack in packed_batches(ids.iter().copied(), self.token_budget) {
+            model.forward(&pack.ids, &pack.lens, None, |hidden| {
+                let mut row = 0;
+                for (&i, &len) in pack.indices.iter().zip(&pack.lens) {
+                    let rows = &hidden[row * dim..(row + len) * dim];
+                    let out = &mut data[i * dim..(i + 1) * dim];
+                    pool_rows(rows, dim, self.pooling, out);
+                    if self.normalize {
+                        seine_kernels::bert::ops::l2_normalize_rows(out, dim);
+                    }
+                    if let Some(skip) = tokens {
+                        let v = &mut per_text[i];
+                        for (t, &id) in ids[i].iter().enumerate() {
+                            if !skip.contains(&id) {
+                                v.extend_from_slice(&rows[t * dim..(t + 1) * dim]);
+                            }
+                        }
+                        seine_kernels::bert::ops::l2_normalize_rows(v, dim);
+                    }
+                    row += len;
+                }
+            });
+        }
+    }
+}
+
+/// Pools one text's token vectors (`rows × dim`) into `out`.
+fn pool_rows(rows: &[f32], dim: usize, pooling: Pooling, out: &mut [f32]) {
+    out.fill(0.0);
+    let n = rows.len() / dim;
+    if n == 0 {
+        return;
+    }
+    match pooling {
+        Pooling::Cls => out.copy_from_slice(&rows[..dim]),
+        Pooling::Mean => {
+            for r in rows.chunks_exact(dim) {
+                for (o, x) in out.iter_mut().zip(r) {
+                    *o += x;
+                }
+            }
+            let inv = 1.0 / n as f32;
+            out.iter_mut().for_each(|o| *o *= inv);
+        }
     }
 }

@@ -9,14 +9,16 @@
 
 use std::collections::HashSet;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use candle_core::{IndexOp, Module};
-use candle_nn::VarBuilder;
 use candle_nn::{LayerNorm, Linear};
 use candle_transformers::models::bert::{BertModel, HiddenAct};
 
 use crate::encoder::Side;
-use crate::model::{ModelDir, TextTokenizer, WeightsFile, length_sorted_batches};
+use crate::model::{
+    Backend, ModelDir, NativeBert, TextTokenizer, WeightsFile, backend_for, length_sorted_batches,
+    native, packed_batches,
+};
 use crate::{Error, Result};
 
 /// Padded tokens per transformer forward pass. The vocabulary logits are never
@@ -110,10 +112,18 @@ struct MlmHead {
     decoder_bias: Tensor,
 }
 
+/// A BERT masked LM on one backend.
+enum MlmModel {
+    Candle { bert: BertModel, head: MlmHead },
+    Native {
+        bert: NativeBert,
+        head: seine_kernels::bert::MlmHead,
+    },
+}
+
 /// One SPLADE model (a side).
 struct Mlm {
-    bert: BertModel,
-    head: MlmHead,
+    model: MlmModel,
     tokenizer: TextTokenizer,
     name: String,
 }
@@ -159,20 +169,32 @@ fn rename(names: &HashSet<String>, want: &str) -> String {
 }
 
 impl Mlm {
-    fn load(dir: &ModelDir, device: &Device) -> Result<Self> {
+    fn load(dir: &ModelDir, device: &Device, backend: Backend) -> Result<Self> {
         let cfg = dir.bert_config()?;
         let names = tensor_names(&dir.weights)?;
-        let vb = match &dir.weights {
-            // SAFETY: the file is memory-mapped read-only; seine never writes model files.
-            WeightsFile::Safetensors(p) => unsafe {
-                VarBuilder::from_mmaped_safetensors(&[p], DType::F32, device)?
-            },
-            WeightsFile::PyTorch(p) => VarBuilder::from_pth(p, DType::F32, device)?,
-        };
+        let vb = native::var_builder(dir, device)?;
         let vb = vb.rename_f(move |n: &str| rename(&names, n));
         let err = |e: candle_core::Error| {
             Error::Model(format!("{} (BERT masked LM): {e}", dir.root.display()))
         };
+        let tokenizer = TextTokenizer::load(&dir.tokenizer, dir.max_length)?;
+        if backend == Backend::Native {
+            if !device.is_cpu() {
+                return Err(Error::InvalidArgument(
+                    "the native backend runs on the CPU only; use --backend candle with CUDA"
+                        .into(),
+                ));
+            }
+            let what = format!("{} (BERT masked LM)", dir.root.display());
+            return Ok(Mlm {
+                model: MlmModel::Native {
+                    bert: NativeBert::load(&vb.pp("bert"), &cfg, &what)?,
+                    head: native::mlm_head(&vb.pp("cls").pp("predictions"), &cfg).map_err(err)?,
+                },
+                tokenizer,
+                name: dir.name(),
+            });
+        }
         let bert = BertModel::load(vb.pp("bert"), &cfg).map_err(err)?;
         let p = vb.pp("cls").pp("predictions");
         let (h, v) = (cfg.hidden_size, cfg.vocab_size);
@@ -185,9 +207,8 @@ impl Mlm {
             decoder_bias: p.pp("decoder").get(v, "bias").map_err(err)?,
         };
         Ok(Mlm {
-            bert,
-            head,
-            tokenizer: TextTokenizer::load(&dir.tokenizer, dir.max_length)?,
+            model: MlmModel::Candle { bert, head },
+            tokenizer,
             name: dir.name(),
         })
     }
@@ -243,9 +264,21 @@ pub struct SpladeEncoder {
 }
 
 impl SpladeEncoder {
+    /// Loads on the backend [`backend_for`] picks for `device`.
     pub fn load(dir: &ModelDir, query_dir: Option<&ModelDir>, device: &Device) -> Result<Self> {
-        let doc = Mlm::load(dir, device)?;
-        let query = query_dir.map(|q| Mlm::load(q, device)).transpose()?;
+        Self::load_with(dir, query_dir, device, backend_for(device))
+    }
+
+    pub fn load_with(
+        dir: &ModelDir,
+        query_dir: Option<&ModelDir>,
+        device: &Device,
+        backend: Backend,
+    ) -> Result<Self> {
+        let doc = Mlm::load(dir, device, backend)?;
+        let query = query_dir
+            .map(|q| Mlm::load(q, device, backend))
+            .transpose()?;
         let vocab_size = doc.tokenizer.inner().get_vocab_size(true);
         let mut vocab = vec![String::new(); vocab_size];
         for (tok, id) in doc.tokenizer.inner().get_vocab(true) {
@@ -312,6 +345,22 @@ impl SpladeEncoder {
         };
         let encodings = mlm.tokenizer.encode(texts)?;
         let mut out = vec![SparseVector::default(); texts.len()];
+        let (bert, head) = match &mlm.model {
+            MlmModel::Native { bert, head } => {
+                let ids = encodings.iter().map(|e| e.get_ids());
+                for pack in packed_batches(ids, self.token_budget) {
+                    let w = bert.forward(&pack.ids, &pack.lens, None, |hidden| {
+                        head.splade_weights(hidden, &pack.lens)
+                    });
+                    let v = head.vocab();
+                    for (q, &i) in pack.indices.iter().enumerate() {
+                        out[i] = sparse_row(&w[q * v..(q + 1) * v], pruning);
+                    }
+                }
+                return Ok(out);
+            }
+            MlmModel::Candle { bert, head } => (bert, head),
+        };
         for batch in length_sorted_batches(
             &encodings,
             mlm.tokenizer.pad_id(),
@@ -322,12 +371,12 @@ impl SpladeEncoder {
             let ids = Tensor::from_slice(&batch.ids, (b, batch.len), &self.device)?;
             let mask = Tensor::from_slice(&batch.mask, (b, batch.len), &self.device)?;
             let types = ids.zeros_like()?;
-            let hidden = mlm.bert.forward(&ids, &types, Some(&mask))?;
-            let t = mlm.head.transform(&hidden)?;
+            let hidden = bert.forward(&ids, &types, Some(&mask))?;
+            let t = head.transform(&hidden)?;
             let mut rows = Vec::with_capacity(b);
             for (j, &i) in batch.indices.iter().enumerate() {
                 let n = encodings[i].get_ids().len();
-                rows.push(mlm.head.pooled_logits(&t.i(j)?.narrow(0, 0, n)?)?);
+                rows.push(head.pooled_logits(&t.i(j)?.narrow(0, 0, n)?)?);
             }
             // log(1 + relu(x)) is non-decreasing, so max over tokens of it is
             // log(1 + relu(max over tokens of x)): the activation runs on [b × vocab].
@@ -335,19 +384,24 @@ impl SpladeEncoder {
                 .log()?
                 .to_vec2::<f32>()?;
             for (row, &i) in pooled.iter().zip(&batch.indices) {
-                let mut v = SparseVector::default();
-                for (t, &w) in row.iter().enumerate() {
-                    if w > 0.0 {
-                        v.terms.push(t as u32);
-                        v.weights.push(w);
-                    }
-                }
-                v.prune(pruning);
-                out[i] = v;
+                out[i] = sparse_row(row, pruning);
             }
         }
         Ok(out)
     }
+}
+
+/// The non-zero weights of a vocabulary-sized row, pruned.
+fn sparse_row(row: &[f32], pruning: Pruning) -> SparseVector {
+    let mut v = SparseVector::default();
+    for (t, &w) in row.iter().enumerate() {
+        if w > 0.0 {
+            v.terms.push(t as u32);
+            v.weights.push(w);
+        }
+    }
+    v.prune(pruning);
+    v
 }
 
 #[cfg(test)]

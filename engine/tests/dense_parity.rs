@@ -2,7 +2,7 @@
 //! model folder (engine/tests/data/minilm_reference.json, scripts/make_dense_fixture.py).
 
 use candle_core::Device;
-use seine_engine::model::{ModelDir, resolve_model};
+use seine_engine::model::{Backend, ModelDir, resolve_model};
 use seine_engine::{DenseEncoder, Encoder, Side};
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
@@ -13,7 +13,16 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 }
 
 #[test]
-fn minilm_matches_sentence_transformers() {
+fn minilm_matches_sentence_transformers_native() {
+    minilm_matches_sentence_transformers(Backend::Native);
+}
+
+#[test]
+fn minilm_matches_sentence_transformers_candle() {
+    minilm_matches_sentence_transformers(Backend::Candle);
+}
+
+fn minilm_matches_sentence_transformers(backend: Backend) {
     let fixture: serde_json::Value =
         serde_json::from_str(include_str!("data/minilm_reference.json")).unwrap();
     let texts: Vec<String> = serde_json::from_value(fixture["texts"].clone()).unwrap();
@@ -24,13 +33,14 @@ fn minilm_matches_sentence_transformers() {
         ModelDir::open(&resolve_model("minilm").expect("run scripts/fetch-models.sh")).unwrap();
     assert_eq!(dir.max_length, 256);
     assert!(dir.normalize);
-    let enc = DenseEncoder::load(&dir, &Device::Cpu).unwrap();
+    let enc = DenseEncoder::load_with(&dir, &Device::Cpu, backend).unwrap();
+    assert_eq!(enc.backend(), backend);
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let batched = enc.encode(&refs, Side::Document).unwrap();
     assert_eq!(batched.len(), texts.len());
     for (i, text) in texts.iter().enumerate() {
         let c = cosine(batched.row(i), &want[i]);
-        assert!(c >= 0.9999, "text {i} {text:?}: cosine {c}");
+        assert!(c >= 0.9999, "{backend}: text {i} {text:?}: cosine {c}");
         let norm: f32 = batched.row(i).iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-4);
         // One at a time (no padding) equals batched (padded with others).
@@ -44,7 +54,7 @@ fn minilm_matches_sentence_transformers() {
         assert!(diff < 1e-5, "text {i}: batched vs single differ by {diff}");
     }
     // Small token budgets split batches differently; results stay the same.
-    let small = DenseEncoder::load(&dir, &Device::Cpu)
+    let small = DenseEncoder::load_with(&dir, &Device::Cpu, backend)
         .unwrap()
         .with_token_budget(64);
     let again = small.encode(&refs, Side::Document).unwrap();

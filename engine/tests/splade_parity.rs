@@ -4,11 +4,20 @@
 use std::collections::HashMap;
 
 use candle_core::Device;
-use seine_engine::model::{ModelDir, resolve_model};
+use seine_engine::model::{Backend, ModelDir, resolve_model};
 use seine_engine::{Pruning, Side, SpladeEncoder};
 
 #[test]
-fn splade_tiny_matches_transformers() {
+fn splade_tiny_matches_transformers_native() {
+    splade_tiny_matches_transformers(Backend::Native);
+}
+
+#[test]
+fn splade_tiny_matches_transformers_candle() {
+    splade_tiny_matches_transformers(Backend::Candle);
+}
+
+fn splade_tiny_matches_transformers(backend: Backend) {
     let fixture: serde_json::Value =
         serde_json::from_str(include_str!("data/splade_reference.json")).unwrap();
     let texts: Vec<String> = serde_json::from_value(fixture["texts"].clone()).unwrap();
@@ -17,7 +26,7 @@ fn splade_tiny_matches_transformers() {
 
     let dir = ModelDir::open(&resolve_model("splade-tiny").expect("run scripts/fetch-models.sh"))
         .unwrap();
-    let enc = SpladeEncoder::load(&dir, None, &Device::Cpu).unwrap();
+    let enc = SpladeEncoder::load_with(&dir, None, &Device::Cpu, backend).unwrap();
     assert_eq!(enc.vocab().len(), 30522);
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let batched = enc.encode(&refs, Side::Document).unwrap();
@@ -25,7 +34,7 @@ fn splade_tiny_matches_transformers() {
         let got = &batched[i];
         let top: Vec<(String, f32)> = serde_json::from_value(want[i]["top"].clone()).unwrap();
         let nonzero = want[i]["nonzero"].as_u64().unwrap() as usize;
-        assert_eq!(got.len(), nonzero, "text {i} {text:?}: non-zero terms");
+        assert_eq!(got.len(), nonzero, "{backend}: text {i} {text:?}: non-zero terms");
         let ours: HashMap<&str, f32> = got
             .terms
             .iter()

@@ -2,8 +2,10 @@
 
 mod device;
 mod files;
+pub mod native;
 mod tokenize;
 
 pub use device::{DeviceSpec, resolve_device};
 pub use files::{ModelDir, Pooling, WeightsFile, resolve_model};
-pub use tokenize::{Batch, TextTokenizer, length_sorted_batches};
+pub use native::{Backend, NativeBert, backend_for, set_cpu_backend};
+pub use tokenize::{Batch, Packed, TextTokenizer, length_sorted_batches, packed_batches};

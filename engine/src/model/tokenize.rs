@@ -110,3 +110,46 @@ pub fn length_sorted_batches(
     }
     batches
 }
+
+/// Sequences packed end to end without padding (the native backend's input).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packed {
+    /// Positions in the input of the sequences, in order.
+    pub indices: Vec<usize>,
+    /// Their ids, concatenated.
+    pub ids: Vec<u32>,
+    pub lens: Vec<usize>,
+}
+
+/// Groups sequences, in input order, into packs of at most `token_budget` tokens (a
+/// longer sequence gets a pack of its own).
+pub fn packed_batches<'a>(
+    seqs: impl IntoIterator<Item = &'a [u32]>,
+    token_budget: usize,
+) -> Vec<Packed> {
+    let mut out = Vec::new();
+    let mut cur = Packed {
+        indices: Vec::new(),
+        ids: Vec::new(),
+        lens: Vec::new(),
+    };
+    for (i, s) in seqs.into_iter().enumerate() {
+        if !cur.indices.is_empty() && cur.ids.len() + s.len() > token_budget {
+            out.push(std::mem::replace(
+                &mut cur,
+                Packed {
+                    indices: Vec::new(),
+                    ids: Vec::new(),
+                    lens: Vec::new(),
+                },
+            ));
+        }
+        cur.indices.push(i);
+        cur.ids.extend_from_slice(s);
+        cur.lens.push(s.len());
+    }
+    if !cur.indices.is_empty() {
+        out.push(cur);
+    }
+    out
+}
