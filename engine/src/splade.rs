@@ -333,6 +333,11 @@ impl SpladeEncoder {
         self.doc.tokenizer.token_id(term)
     }
 
+    /// The document model's tokenizer.
+    pub fn tokenizer(&self) -> &TextTokenizer {
+        &self.doc.tokenizer
+    }
+
     pub fn doc_pruning(&self) -> Pruning {
         self.doc_pruning
     }

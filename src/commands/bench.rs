@@ -19,8 +19,9 @@ pub struct Args {
 enum Bench {
     /// BM25 queries/s, single thread, over a BEIR split's queries.
     Bm25(Bm25Bench),
-    /// Dense encoding docs/s and tokens/s over the first N documents of a corpus.
-    Encode(EncodeBench),
+    /// Encoder docs/s, tokens/s and fraction of peak FLOPs over the first N documents
+    /// of a corpus, or per-query latency (--latency); dense or SPLADE.
+    Encode(super::bench_encode::EncodeBench),
     /// HNSW queries/s and recall@k against exact search, over a sweep of ef.
     Hnsw(HnswBench),
     /// SPLADE query latency (encode / impact search / brute force) and nDCG of the
@@ -139,22 +140,6 @@ struct HnswBench {
 }
 
 #[derive(clap::Args)]
-struct EncodeBench {
-    /// Corpus (BEIR folder, .jsonl, ...).
-    corpus: PathBuf,
-    #[arg(long, default_value = "minilm")]
-    model: String,
-    /// Documents encoded.
-    #[arg(long, default_value_t = 2000)]
-    docs: usize,
-    /// Timed passes (median reported).
-    #[arg(long, default_value_t = 3)]
-    repeat: usize,
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(clap::Args)]
 struct Bm25Bench {
     /// BEIR dataset folder.
     dataset: PathBuf,
@@ -179,66 +164,12 @@ struct Bm25Bench {
 pub fn run(a: Args) -> anyhow::Result<()> {
     match a.what {
         Bench::Bm25(b) => bm25(b),
-        Bench::Encode(b) => encode(b),
+        Bench::Encode(b) => super::bench_encode::run(b),
         Bench::Hnsw(b) => hnsw(b),
         Bench::Splade(b) => splade(b),
         Bench::Maxsim(b) => maxsim(b),
         Bench::Multihop(b) => multihop(b),
     }
-}
-
-fn encode(a: EncodeBench) -> anyhow::Result<()> {
-    use seine_engine::model::{ModelDir, resolve_model};
-    use seine_engine::{DenseEncoder, Encoder, Side};
-    if a.repeat == 0 {
-        bail!("--repeat must be at least 1");
-    }
-    let enc = DenseEncoder::load(
-        &ModelDir::open(&resolve_model(&a.model)?)?,
-        &candle_core::Device::Cpu,
-    )?;
-    let docs = seine_datasets::open_corpus(&a.corpus, &Default::default())?;
-    let texts: Vec<String> = docs
-        .take(a.docs)
-        .map(|d| d.map(|d| seine_engine::indexer::doc_text(&d)))
-        .collect::<Result<_, _>>()?;
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let tokens: usize = enc
-        .tokenizer()
-        .encode(&refs)?
-        .iter()
-        .map(|e| e.get_ids().len())
-        .sum();
-    let mut passes = Vec::new();
-    for _ in 0..a.repeat {
-        let t = Instant::now();
-        std::hint::black_box(enc.encode(&refs, Side::Document)?);
-        passes.push(t.elapsed().as_secs_f64());
-    }
-    passes.sort_by(f64::total_cmp);
-    let med = passes[passes.len() / 2];
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if a.json {
-        println!(
-            "{}",
-            serde_json::json!({"bench": "encode", "model": enc.name(), "docs": texts.len(),
-                "tokens": tokens, "threads": threads, "median_s": med,
-                "docs_per_s": texts.len() as f64 / med, "tokens_per_s": tokens as f64 / med})
-        );
-    } else {
-        println!(
-            "seine encode {} ({} docs, {} tokens, max length {}, {} threads): {:.1} docs/s, {:.0} tokens/s (median of {})",
-            enc.name(),
-            texts.len(),
-            tokens,
-            enc.tokenizer().max_length(),
-            threads,
-            texts.len() as f64 / med,
-            tokens as f64 / med,
-            a.repeat
-        );
-    }
-    Ok(())
 }
 
 fn bm25(a: Bm25Bench) -> anyhow::Result<()> {

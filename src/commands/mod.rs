@@ -1,6 +1,7 @@
 //! One module per subcommand; shared argument groups here.
 
 pub mod bench;
+pub mod bench_encode;
 pub mod convert;
 pub mod embed;
 pub mod eval;
@@ -545,4 +546,17 @@ impl MultiHopArgs {
         cfg.validate()?;
         Ok(cfg)
     }
+}
+
+/// The CPU model name (`/proc/cpuinfo`), for benchmark reports.
+pub fn cpu_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
 }

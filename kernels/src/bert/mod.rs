@@ -7,6 +7,7 @@
 pub mod gemm;
 pub mod model;
 pub mod ops;
+pub mod peak;
 pub mod splade;
 
 pub use model::{Bert, Layer, LayerNorm, Linear, Scratch};

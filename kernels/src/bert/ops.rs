@@ -38,7 +38,11 @@ pub fn exp_f32(x: f32) -> f32 {
     p = p * r + 1.666_666_5e-1;
     p = p * r + 5.000_000_1e-1;
     let p = p * (r * r) + r + 1.0;
-    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    // 2^n without a float-to-int conversion (Rust's `as` saturates, which does not
+    // vectorize): n + 127 is an integer in [0, 255], so 2^23 + (n + 127) holds it in the
+    // low mantissa bits, and shifting those into the exponent field gives 2^n.
+    let biased = (n + 127.0 + 8_388_608.0).to_bits();
+    p * f32::from_bits(biased << 23)
 }
 
 /// erf for f32 (Abramowitz & Stegun 7.1.26: absolute error below 1.5e-7).
