@@ -438,12 +438,41 @@ mod tests {
     }
 
     #[test]
-    fn both_layouts_load_and_match_a_hand_computed_reference() {
+    fn both_layouts_load_and_match_a_hand_computed_reference_native() {
+        layouts_match_reference(Backend::Native);
+    }
+
+    #[test]
+    fn both_layouts_load_and_match_a_hand_computed_reference_candle() {
+        layouts_match_reference(Backend::Candle);
+    }
+
+    #[test]
+    fn native_equals_candle_with_query_expansion() {
+        let t = tempfile::tempdir().unwrap();
+        let (_, py) = write_checkpoints(t.path());
+        let dir = ModelDir::open(&py).unwrap();
+        let n = ColbertEncoder::load_with(&dir, &Device::Cpu, Backend::Native).unwrap();
+        let c = ColbertEncoder::load_with(&dir, &Device::Cpu, Backend::Candle).unwrap();
+        let texts = ["What causes muscle cramps?", "a", "Paris, the capital of France."];
+        for side in [Side::Query, Side::Document] {
+            let (vn, vc) = (n.encode(&texts, side).unwrap(), c.encode(&texts, side).unwrap());
+            for (x, y) in vn.iter().zip(&vc) {
+                assert_eq!(x.len(), y.len());
+                let worst = x.iter().zip(y).map(|(p, q)| (p - q).abs()).fold(0f32, f32::max);
+                assert!(worst < 1e-4, "{side:?}: native vs candle differ by {worst}");
+            }
+        }
+    }
+
+    fn layouts_match_reference(backend: Backend) {
         let t = tempfile::tempdir().unwrap();
         let (v2, py) = write_checkpoints(t.path());
         assert!(ColbertEncoder::is_checkpoint(&v2) && ColbertEncoder::is_checkpoint(&py));
-        let a = ColbertEncoder::load(&ModelDir::open(&v2).unwrap(), &Device::Cpu).unwrap();
-        let b = ColbertEncoder::load(&ModelDir::open(&py).unwrap(), &Device::Cpu).unwrap();
+        let a = ColbertEncoder::load_with(&ModelDir::open(&v2).unwrap(), &Device::Cpu, backend)
+            .unwrap();
+        let b = ColbertEncoder::load_with(&ModelDir::open(&py).unwrap(), &Device::Cpu, backend)
+            .unwrap();
         assert_eq!(a.dim(), DIM);
         let texts = [
             "What causes muscle cramps?",
