@@ -138,31 +138,17 @@ pub(crate) fn activation(a: HiddenAct) -> Activation {
 fn load_layer(vb: &VarBuilder, cfg: &Config) -> candle_core::Result<Layer> {
     let h = cfg.hidden_size;
     let att = vb.pp("attention");
-    let (q, k, v) = (
-        linear(&att.pp("self").pp("query"), h, h, true)?,
-        linear(&att.pp("self").pp("key"), h, h, true)?,
-        linear(&att.pp("self").pp("value"), h, h, true)?,
-    );
-    // One `h × 3h` product: columns [q | k | v].
-    let mut w = vec![0f32; h * 3 * h];
-    for i in 0..h {
-        for (part, lin) in [&q, &k, &v].into_iter().enumerate() {
-            w[i * 3 * h + part * h..i * 3 * h + (part + 1) * h]
-                .copy_from_slice(&lin.w[i * h..(i + 1) * h]);
-        }
-    }
+    // One `h × 3h` product: outputs [q | k | v].
+    let mut w = Vec::with_capacity(3 * h * h);
     let mut b = Vec::with_capacity(3 * h);
-    for lin in [&q, &k, &v] {
-        b.extend_from_slice(lin.b.as_deref().unwrap_or(&[]));
+    for part in ["query", "key", "value"] {
+        let p = att.pp("self").pp(part);
+        w.extend(get(&p, &[h, h], "weight")?);
+        b.extend(get(&p, &[h], "bias")?);
     }
     let i = cfg.intermediate_size;
     Ok(Layer {
-        qkv: Linear {
-            w,
-            b: Some(b),
-            inp: h,
-            out: 3 * h,
-        },
+        qkv: Linear::from_torch(&w, Some(b), 3 * h, h),
         attn_out: linear(&att.pp("output").pp("dense"), h, h, true)?,
         attn_norm: layer_norm(&att.pp("output").pp("LayerNorm"), h, cfg.layer_norm_eps)?,
         intermediate: linear(&vb.pp("intermediate").pp("dense"), h, i, true)?,

@@ -79,7 +79,10 @@ pub fn matmul(
     }
     let parallelism = match par {
         Par::Serial => gemm::Parallelism::None,
-        Par::Rayon => gemm::Parallelism::Rayon(rayon::current_num_threads()),
+        Par::Rayon if rayon::current_num_threads() > 1 => {
+            gemm::Parallelism::Rayon(rayon::current_num_threads())
+        }
+        Par::Rayon => gemm::Parallelism::None,
     };
     // SAFETY: every index the views and dst can reach was bounds-checked above; dst is
     // borrowed mutably and cannot alias the inputs.

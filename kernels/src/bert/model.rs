@@ -13,11 +13,22 @@ use rayon::prelude::*;
 use super::gemm::{MatRef, Par, matmul, matmul_into_ptr};
 use super::ops::{self, Activation};
 
-/// A linear layer with its weight stored transposed (`inp × out`, row-major), as the
-/// products read it.
+/// Output features per weight panel.
+pub const PANEL: usize = 64;
+/// Below this many rows a product goes panel by panel.
+const FEW_ROWS: usize = 128;
+
+/// A linear layer, its weight packed once at load in two layouts: `w`, `W^T` as
+/// `inp × out` row-major, for products over many rows (one large product that the GEMM
+/// blocks for the caches and splits over the pool), and `panels` of [`PANEL`] output
+/// features (panel `p`: `inp × width` row-major, contiguous) for products over a few
+/// rows (one query), which are bound by reading the weights: each panel then streams
+/// once, front to back, where the plain layout strides across pages for every input
+/// feature (measured: MiniLM query p50 11.6 → 6.9 ms on one thread).
 #[derive(Debug, Clone)]
 pub struct Linear {
     pub w: Vec<f32>,
+    pub panels: Vec<f32>,
     pub b: Option<Vec<f32>>,
     pub inp: usize,
     pub out: usize,
@@ -36,20 +47,55 @@ impl Linear {
                 w[i * out + o] = weight[o * inp + i];
             }
         }
-        Linear { w, b: bias, inp, out }
+        let mut panels = Vec::with_capacity(inp * out);
+        for p0 in (0..out).step_by(PANEL) {
+            let width = PANEL.min(out - p0);
+            for i in 0..inp {
+                panels.extend_from_slice(&w[i * out + p0..i * out + p0 + width]);
+            }
+        }
+        Linear {
+            w,
+            panels,
+            b: bias,
+            inp,
+            out,
+        }
+    }
+
+    /// Panel `p`: its first output feature and its `inp × width` matrix.
+    fn panel(&self, p: usize) -> (usize, MatRef<'_>) {
+        let p0 = p * PANEL;
+        let width = PANEL.min(self.out - p0);
+        let data = &self.panels[p0 * self.inp..(p0 + width) * self.inp];
+        (p0, MatRef::row_major(data, self.inp, width))
     }
 
     /// `y = x · W` without the bias (`x`: `rows × inp`, `y`: `rows × out`).
     pub fn product(&self, x: &[f32], rows: usize, y: &mut [f32]) {
-        matmul(
-            &mut y[..rows * self.out],
-            self.out,
-            MatRef::row_major(&x[..rows * self.inp], rows, self.inp),
-            MatRef::row_major(&self.w, self.inp, self.out),
-            1.0,
-            false,
-            Par::Rayon,
-        );
+        if rows == 0 {
+            return;
+        }
+        let x = MatRef::row_major(&x[..rows * self.inp], rows, self.inp);
+        let y = &mut y[..rows * self.out];
+        if rows >= FEW_ROWS {
+            let w = MatRef::row_major(&self.w, self.inp, self.out);
+            matmul(y, self.out, x, w, 1.0, false, Par::Rayon);
+            return;
+        }
+        let out = SharedOut(y.as_mut_ptr());
+        let run = |p: usize| {
+            let (p0, w) = self.panel(p);
+            // SAFETY: panel p alone writes columns p0..p0+width of every row of y
+            // (rows × out, so inside y).
+            unsafe { matmul_into_ptr(out.at(p0), self.out, x, w, 1.0) };
+        };
+        let panels = self.out.div_ceil(PANEL);
+        if rayon::current_num_threads() == 1 {
+            (0..panels).for_each(run);
+        } else {
+            (0..panels).into_par_iter().for_each(run);
+        }
     }
 
     fn bias(&self) -> &[f32] {
@@ -111,7 +157,7 @@ const ROW_BLOCK: usize = 16;
 
 /// Runs `f` over blocks of rows of `x` (`rows × w`), in parallel when it is large.
 fn rows_par(x: &mut [f32], w: usize, f: impl Fn(&mut [f32], usize) + Sync) {
-    if x.len() < 32 * 1024 {
+    if x.len() < 32 * 1024 || rayon::current_num_threads() == 1 {
         f(x, 0);
     } else {
         x.par_chunks_mut(ROW_BLOCK * w)
@@ -267,7 +313,7 @@ impl Bert {
             .filter(|&q| lens[q] > 0)
             .flat_map(|q| (0..heads).map(move |hd| (q, hd)))
             .collect();
-        tasks.par_iter().for_each(|&(q, hd)| {
+        let run = |&(q, hd): &(usize, usize)| {
             let (len, nk, start) = (lens[q], keys[q], starts[q]);
             let rows = &qkv[start * 3 * h..(start + len) * 3 * h];
             let view = |col: usize| MatRef {
@@ -299,7 +345,15 @@ impl Bert {
                     )
                 };
             });
-        });
+        };
+        // Few small tasks (a short query): handing them to the pool costs more than
+        // it saves.
+        let work: usize = tasks.iter().map(|&(q, _)| lens[q] * keys[q]).sum();
+        if rayon::current_num_threads() == 1 || work * d < 64 * 1024 {
+            tasks.iter().for_each(run);
+        } else {
+            tasks.par_iter().for_each(run);
+        }
     }
 }
 
