@@ -24,8 +24,8 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Linear, VarBuilder};
 use serde_json::Value;
 
-use crate::encoder::Side;
 use crate::dense::Bert;
+use crate::encoder::Side;
 use crate::model::{Backend, ModelDir, TextTokenizer, backend_for, packed_batches};
 use crate::{Error, Result};
 
@@ -454,12 +454,23 @@ mod tests {
         let dir = ModelDir::open(&py).unwrap();
         let n = ColbertEncoder::load_with(&dir, &Device::Cpu, Backend::Native).unwrap();
         let c = ColbertEncoder::load_with(&dir, &Device::Cpu, Backend::Candle).unwrap();
-        let texts = ["What causes muscle cramps?", "a", "Paris, the capital of France."];
+        let texts = [
+            "What causes muscle cramps?",
+            "a",
+            "Paris, the capital of France.",
+        ];
         for side in [Side::Query, Side::Document] {
-            let (vn, vc) = (n.encode(&texts, side).unwrap(), c.encode(&texts, side).unwrap());
+            let (vn, vc) = (
+                n.encode(&texts, side).unwrap(),
+                c.encode(&texts, side).unwrap(),
+            );
             for (x, y) in vn.iter().zip(&vc) {
                 assert_eq!(x.len(), y.len());
-                let worst = x.iter().zip(y).map(|(p, q)| (p - q).abs()).fold(0f32, f32::max);
+                let worst = x
+                    .iter()
+                    .zip(y)
+                    .map(|(p, q)| (p - q).abs())
+                    .fold(0f32, f32::max);
                 assert!(worst < 1e-4, "{side:?}: native vs candle differ by {worst}");
             }
         }

@@ -114,7 +114,10 @@ struct MlmHead {
 
 /// A BERT masked LM on one backend.
 enum MlmModel {
-    Candle { bert: BertModel, head: MlmHead },
+    Candle {
+        bert: BertModel,
+        head: MlmHead,
+    },
     Native {
         bert: NativeBert,
         head: seine_kernels::bert::MlmHead,

@@ -58,8 +58,8 @@ fn random_groups<'a>(rng: &mut Rng, texts: &'a [&'a str]) -> Vec<&'a [&'a str]> 
 
 #[test]
 fn dense_native_equals_candle_on_random_lengths_and_batches() {
-    let dir = ModelDir::open(&resolve_model("minilm").expect("run scripts/fetch-models.sh"))
-        .unwrap();
+    let dir =
+        ModelDir::open(&resolve_model("minilm").expect("run scripts/fetch-models.sh")).unwrap();
     let candle = DenseEncoder::load_with(&dir, &Device::Cpu, Backend::Candle).unwrap();
     let native = DenseEncoder::load_with(&dir, &Device::Cpu, Backend::Native)
         .unwrap()
@@ -88,7 +88,11 @@ fn dense_native_equals_candle_on_random_lengths_and_batches() {
                 .zip(&want_tok[i + j])
                 .map(|(a, b)| (a - b).abs())
                 .fold(0f32, f32::max);
-            assert!(worst < 1e-4, "text {}: token vectors differ by {worst}", i + j);
+            assert!(
+                worst < 1e-4,
+                "text {}: token vectors differ by {worst}",
+                i + j
+            );
         }
         i += group.len();
     }
@@ -122,7 +126,11 @@ fn splade_native_equals_candle_on_random_lengths_and_batches() {
             let gm: HashMap<u32, f32> = g.terms.iter().copied().zip(g.weights.clone()).collect();
             for (t, wv) in w.terms.iter().zip(&w.weights) {
                 let gv = gm.get(t).copied().unwrap_or(0.0);
-                assert!((gv - wv).abs() < 1e-3, "text {}: term {t}: {gv} vs {wv}", i + j);
+                assert!(
+                    (gv - wv).abs() < 1e-3,
+                    "text {}: term {t}: {gv} vs {wv}",
+                    i + j
+                );
             }
         }
         i += group.len();

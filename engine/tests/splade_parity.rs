@@ -34,7 +34,11 @@ fn splade_tiny_matches_transformers(backend: Backend) {
         let got = &batched[i];
         let top: Vec<(String, f32)> = serde_json::from_value(want[i]["top"].clone()).unwrap();
         let nonzero = want[i]["nonzero"].as_u64().unwrap() as usize;
-        assert_eq!(got.len(), nonzero, "{backend}: text {i} {text:?}: non-zero terms");
+        assert_eq!(
+            got.len(),
+            nonzero,
+            "{backend}: text {i} {text:?}: non-zero terms"
+        );
         let ours: HashMap<&str, f32> = got
             .terms
             .iter()

@@ -62,7 +62,11 @@ impl Enc {
             Enc::Dense(e) => e.tokenizer(),
             Enc::Splade(e) => e.tokenizer(),
         };
-        Ok(tok.encode(texts)?.iter().map(|e| e.get_ids().len()).collect())
+        Ok(tok
+            .encode(texts)?
+            .iter()
+            .map(|e| e.get_ids().len())
+            .collect())
     }
 }
 
@@ -90,7 +94,12 @@ fn flops(cfg: &serde_json::Value, kind: Kind, lens: &[usize]) -> f64 {
 fn texts(a: &EncodeBench) -> anyhow::Result<Vec<String>> {
     if a.latency {
         let beir = BeirDir::open(&a.corpus)?;
-        let q: Vec<String> = beir.split(&a.split)?.0.into_iter().map(|q| q.text).collect();
+        let q: Vec<String> = beir
+            .split(&a.split)?
+            .0
+            .into_iter()
+            .map(|q| q.text)
+            .collect();
         if q.is_empty() {
             bail!("no judged queries in split {}", a.split);
         }

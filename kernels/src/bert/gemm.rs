@@ -68,7 +68,10 @@ pub fn matmul(
     if m == 0 || n == 0 {
         return;
     }
-    assert!(dst_rs >= n && (m - 1) * dst_rs + n <= dst.len(), "matmul: dst too small");
+    assert!(
+        dst_rs >= n && (m - 1) * dst_rs + n <= dst.len(),
+        "matmul: dst too small"
+    );
     if k == 0 {
         if !accumulate {
             for r in dst.chunks_mut(dst_rs).take(m) {
@@ -183,7 +186,13 @@ mod tests {
             s = s.wrapping_mul(1_103_515_245).wrapping_add(12345);
             (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5
         };
-        for &(m, k, n) in &[(1, 1, 1), (3, 5, 7), (17, 33, 9), (64, 384, 96), (130, 32, 130)] {
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (3, 5, 7),
+            (17, 33, 9),
+            (64, 384, 96),
+            (130, 32, 130),
+        ] {
             let a: Vec<f32> = (0..m * k).map(|_| r()).collect();
             let bt: Vec<f32> = (0..n * k).map(|_| r()).collect(); // n × k (torch layout)
             for par in [Par::Serial, Par::Rayon] {

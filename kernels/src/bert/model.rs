@@ -208,10 +208,18 @@ impl Bert {
     ) -> &'s [f32] {
         let h = self.hidden;
         let t = ids.len();
-        assert_eq!(lens.iter().sum::<usize>(), t, "lengths do not add up to the ids");
+        assert_eq!(
+            lens.iter().sum::<usize>(),
+            t,
+            "lengths do not add up to the ids"
+        );
         let keys = keys.unwrap_or(lens);
         assert!(
-            keys.len() == lens.len() && keys.iter().zip(lens).all(|(&k, &l)| k <= l && (k > 0 || l == 0)),
+            keys.len() == lens.len()
+                && keys
+                    .iter()
+                    .zip(lens)
+                    .all(|(&k, &l)| k <= l && (k > 0 || l == 0)),
             "each sequence attends to between 1 and all of its tokens"
         );
         assert!(
@@ -324,8 +332,14 @@ impl Bert {
                 cs: 1,
             };
             let qm = view(hd * d);
-            let km = MatRef { rows: nk, ..view(h + hd * d) };
-            let vm = MatRef { rows: nk, ..view(2 * h + hd * d) };
+            let km = MatRef {
+                rows: nk,
+                ..view(h + hd * d)
+            };
+            let vm = MatRef {
+                rows: nk,
+                ..view(2 * h + hd * d)
+            };
             SCORES.with_borrow_mut(|scores| {
                 grow(scores, len * nk);
                 let scores = &mut scores[..len * nk];

@@ -114,7 +114,9 @@ fn max(v: &[f32]) -> f32 {
             acc[j] = if c[j] > acc[j] { c[j] } else { acc[j] };
         }
     }
-    acc.iter().chain(rest).fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m })
+    acc.iter()
+        .chain(rest)
+        .fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m })
 }
 
 #[inline(always)]
@@ -311,7 +313,8 @@ mod tests {
         while x < 88.0 {
             let want = (x as f64).exp();
             worst_exp = worst_exp.max(((exp_f32(x) as f64 - want) / want).abs());
-            worst_erf = worst_erf.max((erf_f32(x / 20.0) as f64 - libm::erf(x as f64 / 20.0)).abs());
+            worst_erf =
+                worst_erf.max((erf_f32(x / 20.0) as f64 - libm::erf(x as f64 / 20.0)).abs());
             x += 0.0137;
         }
         assert!(worst_exp < 3e-7, "exp relative error {worst_exp}");
@@ -345,7 +348,10 @@ mod tests {
                             }
                             Activation::Relu => v.max(0.0),
                         };
-                        assert!((got as f64 - want).abs() < 2e-6 * (1.0 + want.abs()), "{level:?} {act:?} {v}: {got} vs {want}");
+                        assert!(
+                            (got as f64 - want).abs() < 2e-6 * (1.0 + want.abs()),
+                            "{level:?} {act:?} {v}: {got} vs {want}"
+                        );
                     }
                 }
 
@@ -364,7 +370,10 @@ mod tests {
                             (v[j] - mean) / (var + 1e-12).sqrt() * gamma[j] as f64 + beta[j] as f64
                         };
                         let got = x[r * h + j] as f64;
-                        assert!((got - want).abs() < 1e-4 * (1.0 + want.abs()), "{level:?} ln {got} vs {want}");
+                        assert!(
+                            (got - want).abs() < 1e-4 * (1.0 + want.abs()),
+                            "{level:?} ln {got} vs {want}"
+                        );
                     }
                 }
 
@@ -376,21 +385,29 @@ mod tests {
                     let z: f64 = row.iter().map(|&a| (a as f64 - m).exp()).sum();
                     for j in 0..h {
                         let want = (row[j] as f64 - m).exp() / z;
-                        assert!((x[r * h + j] as f64 - want).abs() < 1e-6, "{level:?} softmax");
+                        assert!(
+                            (x[r * h + j] as f64 - want).abs() < 1e-6,
+                            "{level:?} softmax"
+                        );
                     }
                 }
 
                 let mut x = x0.clone();
                 l2_normalize_rows_at(level, &mut x, h);
                 for r in 0..rows {
-                    let n: f64 = x[r * h..(r + 1) * h].iter().map(|&a| (a as f64).powi(2)).sum();
+                    let n: f64 = x[r * h..(r + 1) * h]
+                        .iter()
+                        .map(|&a| (a as f64).powi(2))
+                        .sum();
                     assert!((n - 1.0).abs() < 1e-5);
                 }
 
                 let mut acc = vec![f32::NEG_INFINITY; h];
                 max_rows_into_at(level, &mut acc, &x0);
                 for j in 0..h {
-                    let want = (0..rows).map(|r| x0[r * h + j]).fold(f32::NEG_INFINITY, f32::max);
+                    let want = (0..rows)
+                        .map(|r| x0[r * h + j])
+                        .fold(f32::NEG_INFINITY, f32::max);
                     assert_eq!(acc[j], want);
                 }
             }

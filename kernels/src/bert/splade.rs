@@ -42,7 +42,11 @@ impl MlmHead {
         assert_eq!(hidden.len(), t * h, "hidden states and lengths differ");
         let mut x = vec![0f32; t * h];
         self.transform.product(hidden, t, &mut x);
-        let b = self.transform.b.as_deref().expect("MLM transform has a bias");
+        let b = self
+            .transform
+            .b
+            .as_deref()
+            .expect("MLM transform has a bias");
         ops::bias_act(&mut x, b, self.act);
         ops::layer_norm(&mut x, &self.norm.gamma, &self.norm.beta, self.norm.eps);
 
@@ -84,7 +88,8 @@ impl MlmHead {
             let vn = VOCAB_BLOCK.min(v - v0);
             for q in 0..lens.len() {
                 let row = &mut out[q * v + v0..q * v + v0 + vn];
-                for ((o, &m), &bias) in row.iter_mut().zip(&maxima[q * vn..]).zip(&self.bias[v0..]) {
+                for ((o, &m), &bias) in row.iter_mut().zip(&maxima[q * vn..]).zip(&self.bias[v0..])
+                {
                     let z = m + bias;
                     // An empty sequence has max −∞: weight 0, like relu of "no logit".
                     *o = if z > 0.0 { z.ln_1p() } else { 0.0 };
