@@ -76,9 +76,12 @@ def main():
 
         def encode(batch):
             out = []
+            # Length-sorted batches of 8, as sentence-transformers sorts (less padding;
+            # batches of 32 × 512 × 30,522 logits take gigabytes).
+            batch = sorted(batch, key=len, reverse=True)
             with torch.inference_mode():
-                for i in range(0, len(batch), 32):
-                    enc = tok(batch[i:i + 32], padding=True, truncation=True, max_length=max_len,
+                for i in range(0, len(batch), 8):
+                    enc = tok(batch[i:i + 8], padding=True, truncation=True, max_length=max_len,
                               return_tensors="pt")
                     logits = mlm(**enc).logits
                     w = torch.log1p(torch.relu(logits)) * enc["attention_mask"].unsqueeze(-1)
