@@ -45,7 +45,7 @@ pub struct EncodeBench {
 
 enum Enc {
     Dense(DenseEncoder),
-    Splade(SpladeEncoder),
+    Splade(Box<SpladeEncoder>),
 }
 
 impl Enc {
@@ -127,7 +127,7 @@ pub fn run(a: EncodeBench) -> anyhow::Result<()> {
     let dir = ModelDir::open(&resolve_model(&name)?)?;
     let enc = match a.kind {
         Kind::Dense => Enc::Dense(DenseEncoder::load(&dir, &device)?),
-        Kind::Splade => Enc::Splade(SpladeEncoder::load(&dir, None, &device)?),
+        Kind::Splade => Enc::Splade(Box::new(SpladeEncoder::load(&dir, None, &device)?)),
     };
     let texts = texts(&a)?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();

@@ -159,7 +159,7 @@ fn load_layer(vb: &VarBuilder, cfg: &Config) -> candle_core::Result<Layer> {
 
 fn load_bert_at(vb: &VarBuilder, cfg: &Config) -> candle_core::Result<Bert> {
     let h = cfg.hidden_size;
-    if cfg.num_attention_heads == 0 || h % cfg.num_attention_heads != 0 {
+    if cfg.num_attention_heads == 0 || !h.is_multiple_of(cfg.num_attention_heads) {
         candle_core::bail!(
             "hidden size {h} is not a multiple of {} heads",
             cfg.num_attention_heads

@@ -36,7 +36,7 @@ pub fn exp_f32(x: f32) -> f32 {
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 0.5;
     let p = p * (r * r) + r + 1.0;
     // 2^n without a float-to-int conversion (Rust's `as` saturates, which does not
     // vectorize): n + 127 is an integer in [0, 255], so 2^23 + (n + 127) holds it in the
