@@ -44,7 +44,7 @@ pub struct EncodeBench {
 }
 
 enum Enc {
-    Dense(DenseEncoder),
+    Dense(Box<DenseEncoder>),
     Splade(Box<SpladeEncoder>),
 }
 
@@ -126,7 +126,7 @@ pub fn run(a: EncodeBench) -> anyhow::Result<()> {
     });
     let dir = ModelDir::open(&resolve_model(&name)?)?;
     let enc = match a.kind {
-        Kind::Dense => Enc::Dense(DenseEncoder::load(&dir, &device)?),
+        Kind::Dense => Enc::Dense(Box::new(DenseEncoder::load(&dir, &device)?)),
         Kind::Splade => Enc::Splade(Box::new(SpladeEncoder::load(&dir, None, &device)?)),
     };
     let texts = texts(&a)?;
