@@ -73,7 +73,15 @@ impl Workers {
             let searcher = searcher.clone();
             std::thread::Builder::new()
                 .name(format!("seine-worker-{i}"))
-                .spawn(move || worker(&q, token_budget, searcher.as_ref()))
+                .spawn(move || {
+                    // Each worker runs its jobs on a rayon pool of one thread, so the
+                    // encoders' ops run serially inside a request: under concurrent load,
+                    // requests side by side beat one request's ops split over the cores.
+                    match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
+                        Ok(pool) => pool.install(|| worker(&q, token_budget, searcher.as_ref())),
+                        Err(_) => worker(&q, token_budget, searcher.as_ref()),
+                    }
+                })
                 .expect("spawn worker thread");
         }
         Workers { queue }
