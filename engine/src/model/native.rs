@@ -262,7 +262,6 @@ pub(crate) fn mlm_head(vb: &VarBuilder, cfg: &Config) -> candle_core::Result<Mlm
         transform: linear(&t.pp("dense"), h, h, true)?,
         act: activation(cfg.hidden_act),
         norm: layer_norm(&t.pp("LayerNorm"), h, cfg.layer_norm_eps)?,
-        decoder: get(&vb.pp("decoder"), &[v, h], "weight")?,
-        bias: get(&vb.pp("decoder"), &[v], "bias")?,
+        decoder: linear(&vb.pp("decoder"), h, v, true)?,
     })
 }

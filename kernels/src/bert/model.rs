@@ -98,6 +98,30 @@ impl Linear {
         }
     }
 
+    /// `y = x · W[:, c0..c0 + n]`, serially (`y`: `rows × n`); `c0` is a multiple of
+    /// [`PANEL`] and `n` too unless the block ends at `out`.
+    pub fn product_block(&self, x: &[f32], rows: usize, c0: usize, n: usize, y: &mut [f32]) {
+        assert!(c0.is_multiple_of(PANEL) && c0 + n <= self.out);
+        assert!(n.is_multiple_of(PANEL) || c0 + n == self.out);
+        let x = MatRef::row_major(&x[..rows * self.inp], rows, self.inp);
+        let y = &mut y[..rows * n];
+        if rows >= FEW_ROWS {
+            let w = MatRef {
+                data: &self.w[c0..],
+                rows: self.inp,
+                cols: n,
+                rs: self.out,
+                cs: 1,
+            };
+            matmul(y, n, x, w, 1.0, false, Par::Serial);
+            return;
+        }
+        for p in c0 / PANEL..(c0 + n).div_ceil(PANEL) {
+            let (p0, w) = self.panel(p);
+            matmul(&mut y[p0 - c0..], n, x, w, 1.0, false, Par::Serial);
+        }
+    }
+
     fn bias(&self) -> &[f32] {
         self.b.as_deref().expect("this layer has a bias")
     }

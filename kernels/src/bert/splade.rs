@@ -8,7 +8,6 @@ use std::cell::RefCell;
 
 use rayon::prelude::*;
 
-use super::gemm::{MatRef, Par, matmul};
 use super::model::{LayerNorm, Linear};
 use super::ops::{self, Activation};
 
@@ -17,13 +16,13 @@ pub struct MlmHead {
     pub transform: Linear,
     pub act: Activation,
     pub norm: LayerNorm,
-    /// `vocab × hidden` (PyTorch layout: row j is term j's output vector).
-    pub decoder: Vec<f32>,
-    pub bias: Vec<f32>,
+    /// The vocabulary projection (`hidden → vocab`, with its bias), packed like every
+    /// [`Linear`].
+    pub decoder: Linear,
 }
 
-/// Vocabulary rows per block.
-const VOCAB_BLOCK: usize = 512;
+/// Vocabulary rows per block (a multiple of the weight panel).
+const VOCAB_BLOCK: usize = 8 * super::model::PANEL;
 
 thread_local! {
     static LOGITS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
@@ -31,7 +30,7 @@ thread_local! {
 
 impl MlmHead {
     pub fn vocab(&self) -> usize {
-        self.bias.len()
+        self.decoder.out
     }
 
     /// SPLADE weights of each sequence of `hidden` (`Σ lens × hidden`, the encoder's
@@ -63,7 +62,6 @@ impl MlmHead {
             .map(|blk| {
                 let v0 = blk * VOCAB_BLOCK;
                 let vn = VOCAB_BLOCK.min(v - v0);
-                let dec = MatRef::row_major(&self.decoder[v0 * h..(v0 + vn) * h], vn, h).t();
                 let mut maxima = vec![f32::NEG_INFINITY; lens.len() * vn];
                 LOGITS.with_borrow_mut(|logits| {
                     for (q, (&len, &start)) in lens.iter().zip(&starts).enumerate() {
@@ -74,21 +72,22 @@ impl MlmHead {
                             logits.resize(len * vn, 0.0);
                         }
                         let l = &mut logits[..len * vn];
-                        let xs = MatRef::row_major(&x[start * h..(start + len) * h], len, h);
-                        matmul(l, vn, xs, dec, 1.0, false, Par::Serial);
+                        let xs = &x[start * h..(start + len) * h];
+                        self.decoder.product_block(xs, len, v0, vn, l);
                         ops::max_rows_into(&mut maxima[q * vn..(q + 1) * vn], l);
                     }
                 });
                 maxima
             })
             .collect();
+        let bias = self.decoder.b.as_deref().expect("the decoder has a bias");
         let mut out = vec![0f32; lens.len() * v];
         for (blk, maxima) in blocks.iter().enumerate() {
             let v0 = blk * VOCAB_BLOCK;
             let vn = VOCAB_BLOCK.min(v - v0);
             for q in 0..lens.len() {
                 let row = &mut out[q * v + v0..q * v + v0 + vn];
-                for ((o, &m), &bias) in row.iter_mut().zip(&maxima[q * vn..]).zip(&self.bias[v0..])
+                for ((o, &m), &bias) in row.iter_mut().zip(&maxima[q * vn..]).zip(&bias[v0..])
                 {
                     let z = m + bias;
                     // An empty sequence has max −∞: weight 0, like relu of "no logit".
