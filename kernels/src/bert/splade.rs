@@ -87,8 +87,7 @@ impl MlmHead {
             let vn = VOCAB_BLOCK.min(v - v0);
             for q in 0..lens.len() {
                 let row = &mut out[q * v + v0..q * v + v0 + vn];
-                for ((o, &m), &bias) in row.iter_mut().zip(&maxima[q * vn..]).zip(&bias[v0..])
-                {
+                for ((o, &m), &bias) in row.iter_mut().zip(&maxima[q * vn..]).zip(&bias[v0..]) {
                     let z = m + bias;
                     // An empty sequence has max −∞: weight 0, like relu of "no logit".
                     *o = if z > 0.0 { z.ln_1p() } else { 0.0 };
