@@ -81,20 +81,47 @@ pub fn matmul(
         return;
     }
     let parallelism = match par {
-        Par::Serial => gemm::Parallelism::None,
         Par::Rayon if rayon::current_num_threads() > 1 => {
             gemm::Parallelism::Rayon(rayon::current_num_threads())
         }
-        Par::Rayon => gemm::Parallelism::None,
+        _ => gemm::Parallelism::None,
     };
     // SAFETY: every index the views and dst can reach was bounds-checked above; dst is
     // borrowed mutably and cannot alias the inputs.
     unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
+        gemm_raw(
             dst.as_mut_ptr(),
+            dst_rs,
+            a,
+            b,
+            scale,
+            accumulate,
+            parallelism,
+        )
+    }
+}
+
+/// The one call into the `gemm` crate: `dst (+)= scale · a · b`.
+///
+/// # Safety
+/// `dst` must be valid for the `a.rows × b.cols` block with row stride `dst_rs`, and the
+/// views must be in bounds.
+unsafe fn gemm_raw(
+    dst: *mut f32,
+    dst_rs: usize,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    scale: f32,
+    accumulate: bool,
+    parallelism: gemm::Parallelism,
+) {
+    // SAFETY: the caller's promise.
+    unsafe {
+        gemm::gemm(
+            a.rows,
+            b.cols,
+            a.cols,
+            dst,
             1,
             dst_rs as isize,
             accumulate,
@@ -136,29 +163,7 @@ pub unsafe fn matmul_into_ptr(
         return;
     }
     // SAFETY: inputs bounds-checked above; dst is the caller's promise.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst,
-            1,
-            dst_rs as isize,
-            false,
-            a.data.as_ptr(),
-            a.cs as isize,
-            a.rs as isize,
-            b.data.as_ptr(),
-            b.cs as isize,
-            b.rs as isize,
-            0.0,
-            scale,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        )
-    }
+    unsafe { gemm_raw(dst, dst_rs, a, b, scale, false, gemm::Parallelism::None) }
 }
 
 /// The naive triple loop in f64 (the oracle).
