@@ -211,9 +211,9 @@ impl DenseEncoder {
                         if skip.contains(&id) {
                             continue;
                         }
-                        let v = &h[j][t];
-                        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-                        out.extend(v.iter().map(|x| x / norm));
+                        let start = out.len();
+                        out.extend_from_slice(&h[j][t]);
+                        seine_kernels::l2_normalize(&mut out[start..]);
                     }
                 }
             }

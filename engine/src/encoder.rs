@@ -44,10 +44,6 @@ pub trait Encoder: Send + Sync {
     fn encode(&self, texts: &[&str], side: Side) -> Result<Embeddings>;
 }
 
-/// L2-normalizes a vector in place (zero vectors stay zero).
-pub fn l2_normalize(v: &mut [f32]) {
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if n > 0.0 {
-        v.iter_mut().for_each(|x| *x /= n);
-    }
-}
+/// L2-normalizes a vector in place (zero vectors stay zero): the kernels' one
+/// normalization.
+pub use seine_kernels::l2_normalize;

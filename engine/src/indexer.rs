@@ -2,8 +2,9 @@
 
 use std::time::Instant;
 
+use candle_core::Device;
 use seine_datasets::{Doc, DocStream, Progress};
-use seine_index::{IndexDir, IndexWriter};
+use seine_index::{BuildOptions, IndexDir, IndexWriter};
 
 use crate::Result;
 use crate::encoder::{Encoder, Side};
@@ -216,4 +217,53 @@ pub fn index_corpus(
             seconds: start.elapsed().as_secs_f64(),
         },
     ))
+}
+
+/// Parts computed elsewhere, used instead of encoding the documents (their models
+/// still encode queries).
+#[derive(Default)]
+pub struct Imported {
+    pub dense: Option<PrecomputedVectors>,
+    pub sparse: Option<PrecomputedSparse>,
+}
+
+/// Builds the index `opts` describes at `root` from `docs`: the encoders come from
+/// [`crate::Encoders::for_build`] (the same loader searching uses), imported parts
+/// replace encoding where given. Nothing is written at `root` unless it all succeeds.
+pub fn build(
+    docs: &mut dyn DocStream,
+    root: &std::path::Path,
+    mut opts: BuildOptions,
+    imported: &Imported,
+    device: &Device,
+    on_progress: &mut dyn FnMut(Progress, u64),
+) -> Result<(IndexDir, IndexStats)> {
+    let enc = crate::Encoders::for_build(&mut opts, device)?;
+    if let (Some(v), Some(e)) = (&imported.dense, &enc.dense)
+        && v.dim != e.dim()
+    {
+        return Err(crate::Error::InvalidArgument(format!(
+            "the imported vectors are {}-d, but the query encoder gives {}-d vectors",
+            v.dim,
+            e.dim()
+        )));
+    }
+    let dense = match (&imported.dense, &enc.dense) {
+        (Some(v), _) => Some(DenseSource::Vectors(v)),
+        (None, Some(e)) => Some(DenseSource::Encoder(e.as_ref() as &dyn Encoder)),
+        _ => None,
+    };
+    let sparse = match (&imported.sparse, &enc.sparse) {
+        (Some(v), _) => Some(SparseSource::Vectors(v)),
+        (None, Some(e)) => Some(SparseSource::Encoder(e)),
+        _ => None,
+    };
+    let sources = Sources {
+        dense,
+        sparse,
+        multi: enc.multi.as_deref(),
+        multi_shares_dense: enc.multi_shares_dense() && imported.dense.is_none(),
+    };
+    let writer = IndexWriter::create(root, opts)?;
+    index_corpus(docs, writer, sources, on_progress)
 }

@@ -6,6 +6,7 @@
 pub mod colbert;
 pub mod dense;
 pub mod encoder;
+pub mod encoders;
 mod error;
 pub mod fusion;
 pub mod indexer;
@@ -15,6 +16,7 @@ pub mod multi;
 pub mod multihop;
 mod retriever;
 mod searcher;
+pub mod settings;
 pub mod splade;
 
 pub use colbert::ColbertEncoder;
@@ -24,6 +26,8 @@ pub use error::{Error, Result};
 pub use fusion::{Fusion, FusionMethod};
 pub use multi::MultiVectorEncoder;
 pub use retriever::{Bm25Retriever, DenseRetriever, Retriever, SparseRetriever};
-pub use searcher::{FusedSearchHit, Hit, Rerank, Searcher};
+pub use encoders::Encoders;
+pub use searcher::{FusedSearchHit, Hit, Searcher, TermContribution};
+pub use settings::{Rerank, RerankKind, RetrieverKind, RetrieverSet};
 pub use seine_kernels::Reduce;
 pub use splade::{Pruning, SparseVector, SpladeEncoder};

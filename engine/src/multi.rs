@@ -49,6 +49,11 @@ impl MultiVectorEncoder {
         Ok(Self::from_dense(Arc::new(DenseEncoder::load(dir, device)?)))
     }
 
+    /// The dense encoder whose token outputs these are (None for a ColBERT checkpoint).
+    pub fn dense_encoder(&self) -> Option<&Arc<DenseEncoder>> {
+        self.dense.as_ref()
+    }
+
     pub fn name(&self) -> &str {
         match (&self.colbert, &self.dense) {
             (Some(c), _) => c.name(),

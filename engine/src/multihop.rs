@@ -18,10 +18,13 @@ use seine_index::DocId;
 use serde::Serialize;
 
 use crate::fusion::Fusion;
+use crate::settings::{
+    DEFAULT_CONDENSE_PASSAGES, DEFAULT_FACTS, DEFAULT_HOP_DEPTH, DEFAULT_HOPS, RetrieverSet,
+};
 use crate::{Error, Hit, Rerank, Result, Searcher, Side};
 
 /// How the condenser scores a sentence against the hop's query.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FactScorer {
     /// Cosine of pooled dense vectors: each sentence (with its title) encoded again.
@@ -32,11 +35,38 @@ pub enum FactScorer {
     /// sentence by their character spans: nothing is encoded but the query. Sentences
     /// without stored tokens (past the encoder's truncation, ColBERT checkpoints) are
     /// encoded on their own.
-    #[default]
     MaxSim,
     /// Distinct analyzed query terms in the sentence, over `1 + ln(sentence terms)`:
     /// for indexes without an encoder.
     Lexical,
+}
+
+impl FactScorer {
+    /// The best scorer `searcher`'s index supports: maxsim with token vectors, else
+    /// dense with a dense encoder, else lexical.
+    pub fn best_for(searcher: &Searcher) -> FactScorer {
+        if searcher.has_tokens() {
+            FactScorer::MaxSim
+        } else if searcher.dense().is_some() {
+            FactScorer::Dense
+        } else {
+            FactScorer::Lexical
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FactScorer::Dense => "dense",
+            FactScorer::MaxSim => "maxsim",
+            FactScorer::Lexical => "lexical",
+        }
+    }
+}
+
+impl std::fmt::Display for FactScorer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl std::str::FromStr for FactScorer {
@@ -59,8 +89,8 @@ impl std::str::FromStr for FactScorer {
 pub struct MultiHop {
     /// Hops (1..=4).
     pub hops: usize,
-    /// First-stage retriever (`bm25`, `bm25+dense`, ...).
-    pub retriever: String,
+    /// First-stage retriever(s).
+    pub retriever: RetrieverSet,
     pub fusion: Fusion,
     /// Rerank of the first hop (None: first-stage order).
     pub rerank: Option<Rerank>,
@@ -72,26 +102,33 @@ pub struct MultiHop {
     pub condense_passages: usize,
     /// Facts kept per hop.
     pub facts: usize,
-    pub scorer: FactScorer,
+    /// How the condenser scores sentences; None: the best the index supports
+    /// ([`FactScorer::best_for`]).
+    pub scorer: Option<FactScorer>,
 }
 
 impl Default for MultiHop {
     fn default() -> Self {
         MultiHop {
-            hops: 2,
-            retriever: "bm25".into(),
+            hops: DEFAULT_HOPS,
+            retriever: RetrieverSet::default(),
             fusion: Fusion::default(),
             rerank: None,
             rerank_later: None,
-            depth: 20,
-            condense_passages: 5,
-            facts: 2,
-            scorer: FactScorer::MaxSim,
+            depth: DEFAULT_HOP_DEPTH,
+            condense_passages: DEFAULT_CONDENSE_PASSAGES,
+            facts: DEFAULT_FACTS,
+            scorer: None,
         }
     }
 }
 
 impl MultiHop {
+    /// The condenser's scorer on `searcher`'s index.
+    pub fn scorer_for(&self, searcher: &Searcher) -> FactScorer {
+        self.scorer.unwrap_or_else(|| FactScorer::best_for(searcher))
+    }
+
     pub fn validate(&self) -> Result<()> {
         if !(1..=4).contains(&self.hops) {
             return Err(Error::InvalidArgument(format!(
@@ -397,7 +434,7 @@ impl Searcher {
                 format!("{} | {}", f.title, f.text)
             }
         };
-        let scores: Vec<f32> = match cfg.scorer {
+        let scores: Vec<f32> = match cfg.scorer_for(self) {
             FactScorer::Lexical => {
                 let q: HashSet<String> = seine_index::lexical::terms(query).into_iter().collect();
                 cands
@@ -496,8 +533,7 @@ impl Searcher {
             })
             .collect();
         facts.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
+            seine_index::score_order(a.score, b.score)
                 .then(a.doc.cmp(&b.doc))
                 .then(a.sentence.cmp(&b.sentence))
         });

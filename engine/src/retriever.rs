@@ -1,17 +1,36 @@
+//! First-stage retrievers. Each one searches the committed generation and scores the
+//! documents written since ([`Live`]) itself, so every first stage sees the same
+//! documents: the generation's less those deleted or replaced, plus the added ones.
+
 use std::sync::Arc;
 
 use seine_index::{DenseIndex, ScoredDoc};
 
 use crate::encoder::{Encoder, Side};
+use crate::live::Live;
+use crate::settings::RetrieverKind;
 use seine_index::lexical::{Bm25Params, LexicalIndex};
 
 use crate::Result;
 
-/// A first-stage retriever: query text → the top `k` documents, in ranking order.
+/// A first-stage retriever: query text → the top `k` visible documents, in ranking
+/// order.
 pub trait Retriever: Send + Sync {
-    /// Short name (`bm25`, `dense`, ...), used on the command line and in reports.
-    fn name(&self) -> &str;
-    fn retrieve(&self, query: &str, k: usize) -> Result<Vec<ScoredDoc>>;
+    fn kind(&self) -> RetrieverKind;
+
+    /// The top `k` of the generation (less what `live` hides) and of `live`'s added
+    /// documents.
+    fn retrieve(&self, query: &str, k: usize, live: &Live) -> Result<Vec<ScoredDoc>>;
+}
+
+/// Drops hidden documents, sorts into ranking order, keeps the top `k`.
+fn finish(mut hits: Vec<ScoredDoc>, live: &Live, k: usize) -> Vec<ScoredDoc> {
+    if !live.hidden.is_empty() {
+        hits.retain(|h| !live.hidden.contains(&h.doc));
+    }
+    seine_index::sort_hits(&mut hits);
+    hits.truncate(k);
+    hits
 }
 
 /// BM25 over the lexical index.
@@ -44,12 +63,30 @@ impl Bm25Retriever {
 }
 
 impl Retriever for Bm25Retriever {
-    fn name(&self) -> &str {
-        "bm25"
+    fn kind(&self) -> RetrieverKind {
+        RetrieverKind::Bm25
     }
 
-    fn retrieve(&self, query: &str, k: usize) -> Result<Vec<ScoredDoc>> {
-        Ok(self.index.search_with(query, k, self.params)?)
+    fn retrieve(&self, query: &str, k: usize, live: &Live) -> Result<Vec<ScoredDoc>> {
+        let want = k + live.hidden.len();
+        let mut hits = self.index.search_with(query, want, self.params)?;
+        let added: Vec<_> = live
+            .iter()
+            .filter_map(|(id, d)| d.lex.as_ref().map(|l| (id, l)))
+            .collect();
+        if !added.is_empty() {
+            let refs: Vec<_> = added.iter().map(|(_, l)| *l).collect();
+            // With the generation's statistics (compaction rebuilds them).
+            let scores = self.index.score_outside(query, self.params, &refs)?;
+            hits.extend(
+                added
+                    .iter()
+                    .zip(scores)
+                    .filter(|(_, s)| *s > 0.0)
+                    .map(|((id, _), s)| ScoredDoc::new(*id, s)),
+            );
+        }
+        Ok(finish(hits, live, k))
     }
 }
 
@@ -105,14 +142,27 @@ impl DenseRetriever {
     }
 }
 
+impl DenseRetriever {
+    /// [`Retriever::retrieve`] for an encoded query.
+    pub fn retrieve_vector(&self, q: &[f32], k: usize, live: &Live) -> Result<Vec<ScoredDoc>> {
+        let mut hits = self.search_vector(q, k + live.hidden.len())?;
+        hits.extend(live.iter().filter_map(|(id, d)| {
+            d.dense
+                .as_ref()
+                .map(|x| ScoredDoc::new(id, seine_kernels::simd::dot(q, x)))
+        }));
+        Ok(finish(hits, live, k))
+    }
+}
+
 impl Retriever for DenseRetriever {
-    fn name(&self) -> &str {
-        "dense"
+    fn kind(&self) -> RetrieverKind {
+        RetrieverKind::Dense
     }
 
-    fn retrieve(&self, query: &str, k: usize) -> Result<Vec<ScoredDoc>> {
-        let q = self.encoder.encode(&[query], Side::Query)?;
-        Ok(self.index.search(q.row(0), k, self.ef)?)
+    fn retrieve(&self, query: &str, k: usize, live: &Live) -> Result<Vec<ScoredDoc>> {
+        let q = self.encode_query(query)?;
+        self.retrieve_vector(&q, k, live)
     }
 }
 
@@ -147,13 +197,26 @@ impl SparseRetriever {
 }
 
 impl Retriever for SparseRetriever {
-    fn name(&self) -> &str {
-        "splade"
+    fn kind(&self) -> RetrieverKind {
+        RetrieverKind::Splade
     }
 
-    fn retrieve(&self, query: &str, k: usize) -> Result<Vec<ScoredDoc>> {
+    fn retrieve(&self, query: &str, k: usize, live: &Live) -> Result<Vec<ScoredDoc>> {
         let terms = self.query_terms(query)?;
         let refs: Vec<(&str, f32)> = terms.iter().map(|(t, w)| (t.as_str(), *w)).collect();
-        Ok(self.index.search(&refs, k)?)
+        let mut hits = self.index.search(&refs, k + live.hidden.len())?;
+        hits.extend(live.iter().filter_map(|(id, d)| {
+            let weights = d.sparse.as_ref()?;
+            let mut s = 0f32;
+            let mut matched = false;
+            for (t, w) in &terms {
+                if let Some(x) = weights.get(t) {
+                    s += w * x;
+                    matched = true;
+                }
+            }
+            matched.then(|| ScoredDoc::new(id, s))
+        }));
+        Ok(finish(hits, live, k))
     }
 }

@@ -30,7 +30,7 @@ fn minilm_matches_sentence_transformers(backend: Backend) {
     assert!(texts.len() >= 20);
 
     let dir =
-        ModelDir::open(&resolve_model("minilm").expect("run scripts/fetch-models.sh")).unwrap();
+        ModelDir::open(&resolve_model(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/minilm")).expect("run scripts/fetch-models.sh")).unwrap();
     assert_eq!(dir.max_length, 256);
     assert!(dir.normalize);
     let enc = DenseEncoder::load_with(&dir, &Device::Cpu, backend).unwrap();

@@ -167,7 +167,11 @@ fn score(searcher: &Searcher, q: &Question, ids: Vec<(u32, String)>) -> Result<O
 }
 
 /// Single-hop retrieval with the searcher's pipeline (`retriever`, fusion, rerank).
-pub fn single_hop(searcher: &Searcher, q: &Question, retriever: &str) -> Result<Outcome> {
+pub fn single_hop(
+    searcher: &Searcher,
+    q: &Question,
+    retriever: &seine_engine::RetrieverSet,
+) -> Result<Outcome> {
     let t = std::time::Instant::now();
     let hits = searcher.search_fused(retriever, &q.text, 20)?;
     let seconds = t.elapsed().as_secs_f64();
@@ -256,7 +260,7 @@ pub fn summarize(questions: &[Question], outcomes: &[Outcome]) -> Value {
 pub fn run(
     searcher: &Searcher,
     questions: &[Question],
-    retriever: &str,
+    retriever: &seine_engine::RetrieverSet,
     cfg: &MultiHop,
     on_done: &(dyn Fn() + Sync),
 ) -> Result<(Vec<Outcome>, Vec<Outcome>)> {
@@ -373,5 +377,95 @@ mod tests {
         assert_eq!(s["answer_recall_questions"], json!(0));
         assert_eq!(s["by_type"]["bridge"]["both_gold_at_2"], json!(0.0));
         assert_eq!(s["by_type"]["bridge"]["both_gold_at_5"], json!(1.0));
+    }
+}
+
+/// A multi-hop evaluation's outputs: the summary JSON, one line per question, the
+/// table and the headline.
+pub struct Report<'a> {
+    pub dataset: &'a str,
+    pub split: &'a str,
+    /// Names the files (`multihop-<dataset>-<run_name>-h<hops>`).
+    pub run_name: &'a str,
+    pub questions: &'a [Question],
+    pub single: &'a [Outcome],
+    pub multi: &'a [Outcome],
+    pub cfg: &'a MultiHop,
+    /// The condenser's scorer as run (the configured one, or the index's best).
+    pub scorer: seine_engine::multihop::FactScorer,
+    /// The first-stage pipeline as the caller describes it.
+    pub pipeline: Value,
+}
+
+impl Report<'_> {
+    fn summaries(&self) -> (Value, Value) {
+        (
+            summarize(self.questions, self.single),
+            summarize(self.questions, self.multi),
+        )
+    }
+
+    /// Writes `<out>/<stem>.json` (atomically) and `<out>/<stem>.questions.jsonl`;
+    /// returns both paths.
+    pub fn write(&self, out: &std::path::Path) -> Result<(std::path::PathBuf, std::path::PathBuf)> {
+        let (s, m) = self.summaries();
+        let cfg = self.cfg;
+        let result = json!({
+            "dataset": self.dataset,
+            "split": self.split,
+            "questions": self.questions.len(),
+            "corpus": "pooled (every paragraph of the file)",
+            "pipeline": self.pipeline,
+            "multihop": {
+                "hops": cfg.hops,
+                "hop_depth": cfg.depth,
+                "condense_passages": cfg.condense_passages,
+                "facts": cfg.facts,
+                "condense_scorer": self.scorer,
+                "condense_scorer_chosen_by_index": cfg.scorer.is_none(),
+                "later_rerank": cfg.rerank_later.map(|r| r.label()),
+            },
+            "single_hop": s,
+            "multi_hop": m,
+        });
+        std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+        let stem =
+            format!("multihop-{}-{}-h{}", self.dataset, self.run_name, cfg.hops).replace('+', "_");
+        let json_path = out.join(format!("{stem}.json"));
+        let tmp = json_path.with_extension("json.tmp");
+        let bytes = serde_json::to_vec_pretty(&result).expect("JSON values serialize");
+        std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, &json_path).map_err(|e| Error::io(&json_path, e))?;
+        // One line per question: the gold, both rankings and the chain.
+        let per_q = out.join(format!("{stem}.questions.jsonl"));
+        let mut lines = String::new();
+        for ((q, s), m) in self.questions.iter().zip(self.single).zip(self.multi) {
+            let line = json!({
+                "id": q.id, "question": q.text, "type": q.qtype, "answer": q.answer,
+                "gold": q.gold, "single_hop": s, "multi_hop": m,
+            });
+            lines.push_str(&line.to_string());
+            lines.push('\n');
+        }
+        std::fs::write(&per_q, lines).map_err(|e| Error::io(&per_q, e))?;
+        Ok((json_path, per_q))
+    }
+
+    /// Single- and multi-hop measures side by side, overall and by question type.
+    pub fn table(&self) -> String {
+        let (s, m) = self.summaries();
+        table(&s, &m, self.cfg.hops)
+    }
+
+    /// `both-gold@10: single-hop …, H-hop …  (run)`.
+    pub fn headline(&self) -> String {
+        let (s, m) = self.summaries();
+        format!(
+            "both-gold@10: single-hop {:.4}, {}-hop {:.4}  ({})",
+            s["both_gold_at_10"].as_f64().unwrap_or(0.0),
+            self.cfg.hops,
+            m["both_gold_at_10"].as_f64().unwrap_or(0.0),
+            self.run_name
+        )
     }
 }

@@ -13,8 +13,8 @@ use crate::{Error, Result, Run};
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct RunSpec {
-    /// Retriever name (`bm25`, ...).
-    pub retriever: String,
+    /// The first stage (one retriever or a fusion).
+    pub retriever: seine_engine::RetrieverSet,
     /// Hits kept per query (the deepest cut-off evaluated).
     pub depth: usize,
     pub eval: EvalOptions,
@@ -36,7 +36,7 @@ pub struct BeirResult {
 /// Retrieves `depth` hits for each query, in parallel over queries.
 pub fn retrieve_all(
     searcher: &Searcher,
-    retriever: &str,
+    retriever: &seine_engine::RetrieverSet,
     queries: &[Query],
     depth: usize,
     on_done: &(dyn Fn() + Sync),
@@ -108,7 +108,7 @@ pub fn run_beir(
     Ok(BeirResult {
         dataset: split.dataset.clone(),
         split: split.name.clone(),
-        retriever: spec.retriever.clone(),
+        retriever: spec.retriever.to_string(),
         queries: split.queries.len(),
         run,
         measures,

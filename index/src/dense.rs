@@ -62,9 +62,47 @@ impl HnswParams {
 pub struct DenseSettings {
     /// The query encoder: a model name or folder.
     pub model: String,
+    /// Where the model was found at build time and the hash of its files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_id: Option<crate::ModelId>,
     pub dim: usize,
-    /// `None`: exact search only.
+    /// HNSW parameters; `None`: exact search only.
     pub hnsw: Option<HnswParams>,
+    /// Build the graph only for generations of [`HNSW_AUTO_MIN_DOCS`] documents or
+    /// more (kept across compactions, so an index that grows gets its graph).
+    #[serde(default)]
+    pub hnsw_auto: bool,
+    /// Whether this generation has a graph (false when `hnsw_auto` skipped it).
+    #[serde(default = "yes")]
+    pub graph: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl DenseSettings {
+    /// Settings for `model` (`dim` filled in once the encoder is loaded).
+    pub fn new(model: &str, hnsw: Option<HnswParams>, hnsw_auto: bool) -> Self {
+        DenseSettings {
+            model: model.to_string(),
+            model_id: None,
+            dim: 0,
+            hnsw,
+            hnsw_auto,
+            graph: true,
+        }
+    }
+
+    /// Whether the generation these settings describe has an HNSW graph.
+    pub fn has_graph(&self) -> bool {
+        self.hnsw.is_some() && self.graph
+    }
+
+    /// Whether a generation of `docs` documents gets a graph.
+    pub fn graph_for(&self, docs: u64) -> bool {
+        self.hnsw.is_some() && !(self.hnsw_auto && docs < HNSW_AUTO_MIN_DOCS)
+    }
 }
 
 /// Corpora smaller than this are searched exactly unless HNSW is forced.
@@ -72,12 +110,7 @@ pub const HNSW_AUTO_MIN_DOCS: u64 = 4096;
 
 /// L2-normalizes in place; returns false for a zero or non-finite vector.
 pub fn normalize(v: &mut [f32]) -> bool {
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if !(n.is_finite() && n > 0.0) {
-        return false;
-    }
-    v.iter_mut().for_each(|x| *x /= n);
-    true
+    seine_kernels::l2_normalize(v)
 }
 
 /// Appends vectors to `vectors.f32` during a build.
@@ -192,7 +225,7 @@ pub struct DenseIndex {
 impl DenseIndex {
     pub fn open(dir: &Path, settings: &DenseSettings) -> Result<Self> {
         let vectors = read_vectors(&dir.join(VECTORS_FILE), settings.dim)?;
-        let hnsw = match settings.hnsw {
+        let hnsw = match settings.hnsw.filter(|_| settings.graph) {
             Some(_) => {
                 for ext in ["hnsw.graph", "hnsw.data"] {
                     let f = dir.join(format!("{HNSW_BASENAME}.{ext}"));

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use seine_datasets::Doc;
 
-use crate::dense::{DenseWriter, HNSW_AUTO_MIN_DOCS};
+use crate::dense::DenseWriter;
 use crate::docmap::{DOC_IDS_FILE, DocMapWriter};
 use crate::lexical::{LexicalIndex, LexicalWriter};
 use crate::manifest::{now_rfc3339, sync_dir};
@@ -143,9 +143,6 @@ pub struct BuildOptions {
     pub sparse: Option<SparseSettings>,
     /// Late-interaction token vectors (given to [`IndexWriter::add_doc`]).
     pub multi: Option<MultiSettings>,
-    /// With `dense.hnsw` set: skip the graph for corpora under
-    /// [`HNSW_AUTO_MIN_DOCS`] documents (exact search is as fast there).
-    pub hnsw_auto: bool,
     /// Replace an existing index at the target (atomically).
     pub overwrite: bool,
     /// Recorded in the manifest.
@@ -434,10 +431,9 @@ impl IndexWriter {
         self.ids.take().expect("writer not committed").finish()?;
         let mut dense = self.opts.dense.clone();
         if let Some(d) = &mut dense {
-            if self.opts.hnsw_auto && doc_count < HNSW_AUTO_MIN_DOCS {
-                d.hnsw = None;
-            }
-            self.dense.take().expect("dense writer").finish(d.hnsw)?;
+            d.graph = d.graph_for(doc_count);
+            let graph = d.hnsw.filter(|_| d.graph);
+            self.dense.take().expect("dense writer").finish(graph)?;
         }
         let gen_dir_name = gen_name(self.generation);
         let mut files = Vec::new();

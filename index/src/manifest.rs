@@ -41,6 +41,17 @@ pub struct Manifest {
     pub files: Vec<String>,
 }
 
+/// What identifies a model an index was built with: the folder it was loaded from and
+/// a hash of the files that define it (weights, config, tokenizer). Opening the index
+/// with other files under the same name is an error, not a silent change of model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelId {
+    /// Absolute path of the model folder at build time.
+    pub path: String,
+    /// `sha256:<hex>` over the model's defining files.
+    pub sha256: String,
+}
+
 /// Where the documents came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct SourceInfo {
@@ -120,6 +131,85 @@ pub enum AnalyzerName {
 }
 
 impl Manifest {
+    /// How this index differs from what `opts` would build (empty: it is that index).
+    /// Compares the source (path and fingerprint) and every part's settings; models by
+    /// their identity when both sides have one, else by name.
+    pub fn differences(&self, opts: &crate::BuildOptions) -> Vec<String> {
+        fn model(a: &str, ai: &Option<ModelId>, b: &str, bi: &Option<ModelId>) -> bool {
+            match (ai, bi) {
+                (Some(x), Some(y)) => x.sha256 == y.sha256,
+                _ => a == b,
+            }
+        }
+        let mut d = Vec::new();
+        if self.source.path != opts.source.path || self.source.fingerprint != opts.source.fingerprint
+        {
+            d.push(format!("built from {} (or an older copy of it)", self.source.path));
+        }
+        if self.lexical.map(|l| (l.mode, l.analyzer)) != opts.lexical.map(|l| (l.mode, l.analyzer))
+        {
+            d.push(format!(
+                "lexical part {:?}, wanted {:?}",
+                self.lexical.map(|l| l.mode.to_string()),
+                opts.lexical.map(|l| l.mode.to_string())
+            ));
+        }
+        let dense_same = match (&self.dense, &opts.dense) {
+            (None, None) => true,
+            (Some(a), Some(b)) => {
+                model(&a.model, &a.model_id, &b.model, &b.model_id)
+                    && a.hnsw.map(|p| (p.m, p.ef_construction)) == b.hnsw.map(|p| (p.m, p.ef_construction))
+                    && a.hnsw_auto == b.hnsw_auto
+            }
+            _ => false,
+        };
+        if !dense_same {
+            d.push(format!(
+                "dense part {:?}, wanted {:?}",
+                self.dense.as_ref().map(|x| &x.model),
+                opts.dense.as_ref().map(|x| &x.model)
+            ));
+        }
+        let sparse_same = match (&self.sparse, &opts.sparse) {
+            (None, None) => true,
+            (Some(a), Some(b)) => {
+                model(&a.model, &a.model_id, &b.model, &b.model_id)
+                    && a.query_model == b.query_model
+                    && a.scale == b.scale
+                    && a.top_k == b.top_k
+                    && a.threshold == b.threshold
+            }
+            _ => false,
+        };
+        if !sparse_same {
+            d.push(format!(
+                "sparse part {:?}, wanted {:?}",
+                self.sparse.as_ref().map(|x| &x.model),
+                opts.sparse.as_ref().map(|x| &x.model)
+            ));
+        }
+        let multi_same = match (&self.multi, &opts.multi) {
+            (None, None) => true,
+            (Some(a), Some(b)) => {
+                model(&a.model, &a.model_id, &b.model, &b.model_id) && a.dtype == b.dtype
+            }
+            _ => false,
+        };
+        if !multi_same {
+            d.push(format!(
+                "token vectors {:?}, wanted {:?}",
+                self.multi.as_ref().map(|x| &x.model),
+                opts.multi.as_ref().map(|x| &x.model)
+            ));
+        }
+        d
+    }
+
+    /// Whether this index is what `opts` would build ([`Manifest::differences`]).
+    pub fn matches(&self, opts: &crate::BuildOptions) -> bool {
+        self.differences(opts).is_empty()
+    }
+
     pub(crate) fn read(root: &Path) -> Result<Self> {
         let path = root.join(MANIFEST_FILE);
         let bytes = match std::fs::read(&path) {

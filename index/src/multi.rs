@@ -61,12 +61,28 @@ impl std::str::FromStr for VectorDtype {
 pub struct MultiSettings {
     /// The multi-vector encoder (a name under models/ or a folder).
     pub model: String,
+    /// Where the model was found at build time and the hash of its files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_id: Option<crate::ModelId>,
     pub dim: usize,
     #[serde(default)]
     pub dtype: VectorDtype,
     /// Token vectors stored, over all documents.
     #[serde(default)]
     pub tokens: u64,
+}
+
+impl MultiSettings {
+    /// Settings for `model` (`dim` filled in once the encoder is loaded).
+    pub fn new(model: &str, dtype: VectorDtype) -> Self {
+        MultiSettings {
+            model: model.to_string(),
+            model_id: None,
+            dim: 0,
+            dtype,
+            tokens: 0,
+        }
+    }
 }
 
 /// Appends documents' token vectors; [`MultiWriter::finish`] writes the offsets.
@@ -246,10 +262,9 @@ mod tests {
             assert!(w.push("bad", &[1.0]).is_err());
             assert_eq!(w.finish().unwrap(), 3);
             let s = MultiSettings {
-                model: "m".into(),
                 dim: 3,
-                dtype,
                 tokens: 3,
+                ..MultiSettings::new("m", dtype)
             };
             let idx = MultiIndex::open(t.path(), &s).unwrap();
             assert_eq!(idx.len(), 3);

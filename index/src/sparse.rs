@@ -38,9 +38,14 @@ pub const DEFAULT_IMPACT_SCALE: f32 = 100.0;
 pub struct SparseSettings {
     /// The document encoder (a name under models/ or a folder).
     pub model: String,
+    /// Where the model was found at build time and the hash of its files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_id: Option<crate::ModelId>,
     /// A separate query encoder, when one was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_model_id: Option<crate::ModelId>,
     /// `impact = round(weight × scale)`.
     pub scale: f32,
     /// Document pruning: at most this many terms per document.
@@ -52,6 +57,19 @@ pub struct SparseSettings {
 }
 
 impl SparseSettings {
+    /// Settings for `model` with the default scale and no pruning.
+    pub fn new(model: &str) -> Self {
+        SparseSettings {
+            model: model.to_string(),
+            model_id: None,
+            query_model: None,
+            query_model_id: None,
+            scale: DEFAULT_IMPACT_SCALE,
+            top_k: None,
+            threshold: 0.0,
+        }
+    }
+
     pub fn validate(&self) -> Result<()> {
         if !(self.scale.is_finite() && self.scale > 0.0 && self.scale <= 1e4) {
             return Err(Error::InvalidSetting(format!(

@@ -22,16 +22,18 @@ impl ScoredDoc {
 
     /// The ranking order: better first.
     pub fn rank_cmp(&self, other: &Self) -> Ordering {
-        match (self.score.is_nan(), other.score.is_nan()) {
-            (true, true) => self.doc.cmp(&other.doc),
-            (true, false) => Ordering::Greater,
-            (false, true) => Ordering::Less,
-            (false, false) => other
-                .score
-                .partial_cmp(&self.score)
-                .unwrap_or(Ordering::Equal)
-                .then(self.doc.cmp(&other.doc)),
-        }
+        score_order(self.score, other.score).then(self.doc.cmp(&other.doc))
+    }
+}
+
+/// The one score order of every ranking in seine: higher first, NaN last (ties are
+/// left `Equal` for the caller's tie-break, usually the document id ascending).
+pub fn score_order(a: Score, b: Score) -> Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        (false, false) => b.partial_cmp(&a).unwrap_or(Ordering::Equal),
     }
 }
 

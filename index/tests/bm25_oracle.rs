@@ -94,7 +94,6 @@ fn tantivy_bm25_equals_brute_force() {
             dense: None,
             sparse: None,
             multi: None,
-            hnsw_auto: false,
             overwrite: false,
             command: None,
             threads: 2,

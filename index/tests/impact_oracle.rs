@@ -2,7 +2,7 @@
 //! sparse dot product over the same quantized weights.
 
 use seine_datasets::Doc;
-use seine_index::sparse::{DEFAULT_IMPACT_SCALE, quantize};
+use seine_index::sparse::quantize;
 use seine_index::{BuildOptions, IndexDir, IndexWriter, SourceInfo, SparseSettings};
 
 struct Rng(u64);
@@ -46,15 +46,8 @@ fn impact_scores_equal_the_quantized_dot_product() {
         source: SourceInfo::default(),
         lexical: None,
         dense: None,
-        sparse: Some(SparseSettings {
-            model: "test".into(),
-            query_model: None,
-            scale: DEFAULT_IMPACT_SCALE,
-            top_k: None,
-            threshold: 0.0,
-        }),
+        sparse: Some(SparseSettings::new("test")),
         multi: None,
-        hnsw_auto: false,
         overwrite: false,
         command: None,
         threads: 2,

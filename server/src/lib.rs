@@ -275,18 +275,18 @@ pub fn router(searcher: Searcher, config: Config) -> Router {
         compacting: tokio::sync::Mutex::new(()),
     });
     Router::new()
-        .route("/health", get(api::health))
-        .route("/metrics", get(api::metrics))
+        .route("/health", get(api::admin::health))
+        .route("/metrics", get(api::admin::metrics))
         .route("/openapi.json", get(api::openapi))
-        .route("/search", post(api::search))
-        .route("/embed", post(api::embed))
-        .route("/v1/embeddings", post(api::openai_embeddings))
-        .route("/documents", post(api::put_documents))
+        .route("/search", post(api::search::search))
+        .route("/embed", post(api::embed::embed))
+        .route("/v1/embeddings", post(api::embed::openai_embeddings))
+        .route("/documents", post(api::documents::put_documents))
         .route(
             "/documents/{id}",
-            get(api::get_document).delete(api::delete_document),
+            get(api::documents::get_document).delete(api::documents::delete_document),
         )
-        .route("/admin/compact", post(api::compact))
+        .route("/admin/compact", post(api::admin::compact))
         .fallback(fallback)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -8,16 +8,9 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
 
+use seine_engine::settings::EmbedKind;
 use seine_engine::{Searcher, Side};
 use tokio::sync::oneshot;
-
-/// What an embedding request asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EmbedKind {
-    Dense,
-    Sparse,
-    Multi,
-}
 
 /// One text's embedding.
 #[derive(Debug, Clone)]

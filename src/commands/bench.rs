@@ -7,7 +7,9 @@ use seine_datasets::beir::BeirDir;
 use seine_engine::Searcher;
 use seine_index::IndexDir;
 
-use super::{Bm25Args, DenseArgs, MultiArgs, SparseArgs, build_index, default_eval_index};
+use super::{
+    Bm25Args, DenseArgs, MultiArgs, SparseArgs, build_options, default_eval_index, open_or_build,
+};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -49,7 +51,7 @@ struct MultihopBench {
     #[arg(long, default_value_t = 200)]
     questions: usize,
     #[arg(long, default_value = "bm25+dense")]
-    retriever: String,
+    retriever: seine_engine::RetrieverSet,
     #[command(flatten)]
     fusion: super::FusionArgs,
     #[command(flatten)]
@@ -187,29 +189,25 @@ fn bm25(a: Bm25Bench) -> anyhow::Result<()> {
             None,
         )
     });
-    let dir = match IndexDir::open(&path) {
-        Ok(d) if d.manifest().lexical.map(|l| l.mode) == Some(a.bm25.bm25_mode) => d,
-        _ => {
-            let overwrite = path.exists();
-            build_index(
-                beir.root(),
-                &path,
-                &CorpusOptions::default(),
-                a.bm25.settings(),
-                super::Parts {
-                    dense: &DenseArgs::none(),
-                    sparse: &SparseArgs::none(),
-                    multi: &MultiArgs::none(),
-                },
-                overwrite,
-                0,
-            )?
-            .0
-        }
+    let parts = super::Parts {
+        dense: &DenseArgs::none(),
+        sparse: &SparseArgs::none(),
+        multi: &MultiArgs::none(),
     };
+    let opts = build_options(
+        beir.root(),
+        &CorpusOptions::default(),
+        a.bm25.settings(),
+        parts,
+        false,
+        0,
+    );
+    let dir = open_or_build(beir.root(), &path, opts, parts, a.index.is_some(), false)?;
     let mut searcher = Searcher::open(dir)?;
     searcher.set_bm25_params(a.bm25.params())?;
-    let bm25 = searcher.retriever("bm25")?;
+    let bm25 = searcher.retriever(seine_engine::RetrieverKind::Bm25)?;
+    // No writes: the generation alone.
+    let live = seine_engine::live::Live::new(0, None);
     let queries: Vec<String> = beir
         .split(&a.split)?
         .0
@@ -221,7 +219,7 @@ fn bm25(a: Bm25Bench) -> anyhow::Result<()> {
     }
     // Warm-up pass (page cache, allocator).
     for q in &queries {
-        bm25.retrieve(q, a.k)?;
+        bm25.retrieve(q, a.k, &live)?;
     }
     let mut passes = Vec::with_capacity(a.repeat);
     let mut latencies = Vec::with_capacity(a.repeat * queries.len());
@@ -229,7 +227,7 @@ fn bm25(a: Bm25Bench) -> anyhow::Result<()> {
         let start = Instant::now();
         for q in &queries {
             let t = Instant::now();
-            std::hint::black_box(bm25.retrieve(q, a.k)?);
+            std::hint::black_box(bm25.retrieve(q, a.k, &live)?);
             latencies.push(t.elapsed().as_secs_f64());
         }
         passes.push(start.elapsed().as_secs_f64());
@@ -667,10 +665,7 @@ fn multihop(a: MultihopBench) -> anyhow::Result<()> {
         "{} questions, {}{}, one at a time on this thread",
         questions.len(),
         a.retriever,
-        a.rerank
-            .rerank
-            .as_deref()
-            .map_or(String::new(), |r| format!(" + {r}"))
+        rerank.map_or(String::new(), |r| format!(" + {}", r.label()))
     );
     println!(
         "{:>5} {:>10} {:>10} {:>10}",

@@ -3,18 +3,18 @@ use std::path::PathBuf;
 use anyhow::bail;
 use seine_datasets::CorpusOptions;
 use seine_datasets::beir::BeirDir;
-use seine_engine::Searcher;
+use seine_engine::encoders::model_label;
+use seine_engine::{RetrieverKind, RetrieverSet, Searcher};
 use seine_eval::metrics::EvalOptions;
 use seine_eval::report::{mteb_task_name, table, write_mteb, write_per_query};
 use seine_eval::run::write_trec;
 use seine_eval::runner::{RunSpec, Split, run_beir};
-use seine_index::{IndexDir, SourceInfo};
 
 use seine_engine::model::resolve_device;
 
 use super::{
-    Bm25Args, DenseArgs, FusionArgs, MultiArgs, MultiHopArgs, RerankArgs, SparseArgs, build_index,
-    default_eval_index,
+    Bm25Args, DenseArgs, FusionArgs, MultiArgs, MultiHopArgs, Parts, RerankArgs, SparseArgs,
+    build_options, default_eval_index, open_or_build,
 };
 use crate::progress::counter;
 
@@ -27,7 +27,7 @@ pub struct Args {
     split: String,
     /// Retriever to evaluate: bm25, dense, splade, or a fusion such as bm25+dense+splade.
     #[arg(long, default_value = "bm25")]
-    retriever: String,
+    retriever: RetrieverSet,
     #[command(flatten)]
     bm25: Bm25Args,
     #[command(flatten)]
@@ -71,23 +71,20 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         bail!("--depth must be at least 1");
     }
     a.bm25.params().validate()?;
-    let parts: Vec<&str> = a.retriever.split('+').collect();
-    for p in &parts {
-        match *p {
-            "bm25" => {}
-            "dense" if a.dense.dense.is_some() => {}
-            "dense" => bail!("retriever dense needs a model: --dense minilm (or a model folder)"),
-            "splade" if a.sparse.sparse.is_some() => {}
-            "splade" => {
+    for kind in a.retriever.parts() {
+        match kind {
+            RetrieverKind::Bm25 => {}
+            RetrieverKind::Dense if a.dense.dense.is_none() => {
+                bail!("retriever dense needs a model: --dense minilm (or a model folder)")
+            }
+            RetrieverKind::Splade if a.sparse.sparse.is_none() => {
                 bail!("retriever splade needs a model: --sparse splade-tiny (or a model folder)")
             }
-            other => bail!(
-                "unknown retriever {other:?} (expected bm25, dense, splade, or a fusion like bm25+dense)"
-            ),
+            RetrieverKind::Dense | RetrieverKind::Splade => {}
         }
     }
     let fusion = a.fusion.fusion()?;
-    fusion.validate(parts.len())?;
+    fusion.validate(a.retriever.parts().len())?;
     let rerank = a.rerank.rerank()?;
     if rerank.is_some() && a.multi.multi.is_none() {
         bail!("--rerank needs token vectors: add --multi minilm (or another model)");
@@ -107,7 +104,20 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             a.multi.multi.as_deref(),
         )
     });
-    let dir = open_or_build(&a, &beir, &index_path, explicit)?;
+    let parts = Parts {
+        dense: &a.dense,
+        sparse: &a.sparse,
+        multi: &a.multi,
+    };
+    let opts = build_options(
+        beir.root(),
+        &CorpusOptions::default(),
+        a.bm25.settings(),
+        parts,
+        false,
+        a.threads,
+    );
+    let dir = open_or_build(beir.root(), &index_path, opts, parts, explicit, a.rebuild)?;
     let mut searcher = Searcher::open_on(dir, &resolve_device(a.dense.device)?)?;
     searcher.set_bm25_params(a.bm25.params())?;
     searcher.set_fusion(fusion.clone());
@@ -128,21 +138,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let result = run_beir(&split, &searcher, &spec, &|| bar.inc(1))?;
     bar.finish_and_clear();
 
-    let model_name = |m: &str| {
-        std::path::Path::new(m)
-            .file_name()
-            .map_or(m.to_string(), |n| n.to_string_lossy().into_owned())
-    };
-    let run_name = match (a.retriever.as_str(), &a.dense.dense, &a.sparse.sparse) {
-        ("dense", Some(model), _) => format!("seine-dense-{}", model_name(model)),
-        ("splade", _, Some(model)) => format!("seine-splade-{}", model_name(model)),
-        ("bm25", _, _) => format!("seine-bm25-{}", a.bm25.bm25_mode),
-        (r, _, _) => format!("seine-{r}-{}", fusion.method),
-    };
-    let run_name = match &a.rerank.rerank {
-        Some(how) => format!("{run_name}-{how}{}", a.rerank.rerank_depth),
-        None => run_name,
-    };
+    let run_name = run_name(&a, &fusion, rerank);
     let settings = serde_json::json!({
         "bm25_mode": a.bm25.bm25_mode,
         "k1": a.bm25.k1,
@@ -152,10 +148,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         "dense_model": a.dense.dense,
         "sparse_model": a.sparse.sparse,
         "multi_model": a.multi.multi,
-        "rerank": a.rerank.rerank.as_ref().map(|r| serde_json::json!({
-            "method": r, "depth": a.rerank.rerank_depth, "flipr_k": a.rerank.flipr_k,
+        "rerank": rerank.map(|r| serde_json::json!({
+            "method": r.kind(), "depth": r.depth, "flipr_k": a.rerank.flipr_k,
         })),
-        "fusion": (parts.len() > 1).then(|| serde_json::json!({
+        "fusion": a.retriever.is_fusion().then(|| serde_json::json!({
             "method": fusion.method.to_string(),
             "rrf_k": a.fusion.rrf_k,
             "weights": fusion.weights,
@@ -188,72 +184,21 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reuses the index when it was built from this corpus (same file, size and time) with
-/// the same BM25 mode; builds it otherwise.
-fn open_or_build(
-    a: &Args,
-    beir: &BeirDir,
-    path: &std::path::Path,
-    explicit: bool,
-) -> anyhow::Result<IndexDir> {
-    let want = SourceInfo::of(beir.root(), "beir");
-    let mut overwrite = false;
-    if path.exists() && !a.rebuild {
-        match IndexDir::open(path) {
-            Ok(dir) => {
-                let m = dir.manifest();
-                let same_source =
-                    m.source.path == want.path && m.source.fingerprint == want.fingerprint;
-                let same_mode = m.lexical.map(|l| l.mode) == Some(a.bm25.bm25_mode);
-                let same_dense =
-                    m.dense.as_ref().map(|d| d.model.as_str()) == a.dense.dense.as_deref();
-                let same_sparse =
-                    m.sparse.as_ref().map(|s| s.model.as_str()) == a.sparse.sparse.as_deref();
-                if same_source && same_mode && same_dense && same_sparse {
-                    eprintln!(
-                        "reusing index {} ({} documents)",
-                        path.display(),
-                        m.doc_count
-                    );
-                    return Ok(dir);
-                }
-                if explicit {
-                    bail!(
-                        "{} was built from {} with bm25 mode {:?} (dense {:?}, sparse {:?}), not \
-                         from this dataset with mode {} and these models: pass --rebuild to \
-                         replace it",
-                        path.display(),
-                        m.source.path,
-                        m.lexical.map(|l| l.mode.to_string()),
-                        m.dense.as_ref().map(|d| d.model.clone()),
-                        m.sparse.as_ref().map(|s| s.model.clone()),
-                        a.bm25.bm25_mode
-                    );
-                }
-                overwrite = true;
-            }
-            Err(e) if explicit => return Err(e.into()),
-            Err(_) => overwrite = true,
+/// `seine-<retriever>-<model or mode or fusion>[-<rerank><depth>]`.
+fn run_name(a: &Args, fusion: &seine_engine::Fusion, rerank: Option<seine_engine::Rerank>) -> String {
+    let parts = a.retriever.parts();
+    let base = match (parts, &a.dense.dense, &a.sparse.sparse) {
+        ([RetrieverKind::Dense], Some(model), _) => format!("seine-dense-{}", model_label(model)),
+        ([RetrieverKind::Splade], _, Some(model)) => {
+            format!("seine-splade-{}", model_label(model))
         }
-    } else if path.exists() {
-        overwrite = true;
+        ([RetrieverKind::Bm25], _, _) => format!("seine-bm25-{}", a.bm25.bm25_mode),
+        _ => format!("seine-{}-{}", a.retriever, fusion.method),
+    };
+    match rerank {
+        Some(r) => format!("{base}-{}{}", r.kind(), r.depth),
+        None => base,
     }
-    eprintln!("building index {}", path.display());
-    let (dir, stats) = build_index(
-        beir.root(),
-        path,
-        &CorpusOptions::default(),
-        a.bm25.settings(),
-        super::Parts {
-            dense: &a.dense,
-            sparse: &a.sparse,
-            multi: &a.multi,
-        },
-        overwrite,
-        a.threads,
-    )?;
-    eprintln!("indexed {} documents in {:.1} s", stats.docs, stats.seconds);
-    Ok(dir)
 }
 
 /// `--multihop`: single-hop and multi-hop over the pooled corpus, one table, one JSON.
@@ -271,69 +216,48 @@ fn run_multihop(
     let cfg = a
         .hops
         .config(&a.retriever, fusion.clone(), rerank, a.rerank.flipr_k)?;
+    let scorer = cfg.scorer_for(searcher);
+    eprintln!(
+        "multi-hop: {} hops, condenser {scorer}{}",
+        cfg.hops,
+        if cfg.scorer.is_none() {
+            " (the best this index supports)"
+        } else {
+            ""
+        }
+    );
     let bar = counter("questions", questions.len() as u64);
     let (single, multi) = multihop::run(searcher, &questions, &a.retriever, &cfg, &|| bar.inc(1))?;
     bar.finish_and_clear();
-    let s = multihop::summarize(&questions, &single);
-    let m = multihop::summarize(&questions, &multi);
-    let run_name = match &a.rerank.rerank {
-        Some(how) => format!("{}-{how}{}", a.retriever, a.rerank.rerank_depth),
-        None => a.retriever.clone(),
+    let run_name = match rerank {
+        Some(r) => format!("{}-{}{}", a.retriever, r.kind(), r.depth),
+        None => a.retriever.to_string(),
     };
-    let result = serde_json::json!({
-        "dataset": dataset,
-        "split": split.name,
-        "questions": questions.len(),
-        "corpus": "pooled (every paragraph of the file)",
-        "pipeline": {
-            "retriever": a.retriever,
-            "fusion": (a.retriever.contains('+')).then(|| fusion.method.to_string()),
-            "weights": fusion.weights,
-            "rerank": a.rerank.rerank,
-            "rerank_depth": a.rerank.rerank_depth,
-            "flipr_k": a.rerank.flipr_k,
-            "dense_model": a.dense.dense,
-            "multi_model": a.multi.multi,
-            "index": index_path,
-        },
-        "multihop": {
-            "hops": cfg.hops,
-            "hop_depth": cfg.depth,
-            "condense_passages": cfg.condense_passages,
-            "facts": cfg.facts,
-            "condense_scorer": cfg.scorer,
-            "later_rerank": cfg.rerank_later.map(|r| match r.reduce {
-                seine_engine::Reduce::MaxSim => "maxsim".to_string(),
-                seine_engine::Reduce::Flipr { k } => format!("flipr{k}"),
-            }),
-        },
-        "single_hop": s,
-        "multi_hop": m,
+    let pipeline = serde_json::json!({
+        "retriever": a.retriever,
+        "fusion": a.retriever.is_fusion().then(|| fusion.method.to_string()),
+        "weights": fusion.weights,
+        "rerank": rerank.map(|r| r.kind()),
+        "rerank_depth": a.rerank.rerank_depth,
+        "flipr_k": a.rerank.flipr_k,
+        "dense_model": a.dense.dense,
+        "multi_model": a.multi.multi,
+        "index": index_path,
     });
-    std::fs::create_dir_all(&a.out)?;
-    let stem = format!("multihop-{dataset}-{run_name}-h{}", cfg.hops).replace('+', "_");
-    let json_path = a.out.join(format!("{stem}.json"));
-    let tmp = json_path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(&result)?)?;
-    std::fs::rename(&tmp, &json_path)?;
-    // One line per question: the gold, both rankings and the chain.
-    let per_q = a.out.join(format!("{stem}.questions.jsonl"));
-    let mut lines = String::new();
-    for ((q, s), m) in questions.iter().zip(&single).zip(&multi) {
-        lines.push_str(&serde_json::to_string(&serde_json::json!({
-            "id": q.id, "question": q.text, "type": q.qtype, "answer": q.answer, "gold": q.gold,
-            "single_hop": s, "multi_hop": m,
-        }))?);
-        lines.push('\n');
-    }
-    std::fs::write(&per_q, lines)?;
-    print!("{}", multihop::table(&s, &m, cfg.hops));
-    println!(
-        "both-gold@10: single-hop {:.4}, {}-hop {:.4}  ({run_name})",
-        s["both_gold_at_10"].as_f64().unwrap_or(0.0),
-        cfg.hops,
-        m["both_gold_at_10"].as_f64().unwrap_or(0.0)
-    );
+    let report = multihop::Report {
+        dataset,
+        split: &split.name,
+        run_name: &run_name,
+        questions: &questions,
+        single: &single,
+        multi: &multi,
+        cfg: &cfg,
+        scorer,
+        pipeline,
+    };
+    let (json_path, per_q) = report.write(&a.out)?;
+    print!("{}", report.table());
+    println!("{}", report.headline());
     println!("results:   {}", json_path.display());
     println!("questions: {}", per_q.display());
     Ok(())

@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use super::{Bm25Args, CorpusArgs, DenseArgs, MultiArgs, SparseArgs, build_index};
+use super::{Bm25Args, CorpusArgs, DenseArgs, MultiArgs, SparseArgs, build_index, build_options};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -29,19 +29,21 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let (dir, stats) = build_index(
+    let parts = super::Parts {
+        dense: &a.dense,
+        sparse: &a.sparse,
+        multi: &a.multi,
+    };
+    let corpus_opts = a.corpus_args.options();
+    let opts = build_options(
         &a.corpus,
-        &a.out,
-        &a.corpus_args.options(),
+        &corpus_opts,
         a.bm25.settings(),
-        super::Parts {
-            dense: &a.dense,
-            sparse: &a.sparse,
-            multi: &a.multi,
-        },
+        parts,
         a.overwrite,
         a.threads,
-    )?;
+    );
+    let (dir, stats) = build_index(&a.corpus, &a.out, &corpus_opts, opts, parts)?;
     let m = dir.manifest();
     eprintln!(
         "indexed {} documents from {} in {:.1} s ({:.0} docs/s) into {} (generation {}, bm25 {}, dense {}, sparse {}, token vectors {})",
@@ -58,7 +60,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             "{} {}-d, {}",
             d.model,
             d.dim,
-            if d.hnsw.is_some() { "hnsw" } else { "exact" }
+            if d.has_graph() { "hnsw" } else { "exact" }
         )),
         m.sparse.as_ref().map_or("none".to_string(), |s| format!(
             "{}, impact scale {}",

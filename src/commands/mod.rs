@@ -14,16 +14,16 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use seine_datasets::jsonl::JsonlFields;
 use seine_datasets::{CorpusFormat, CorpusOptions, open_corpus};
-use seine_engine::indexer::{
-    DenseSource, IndexStats, PrecomputedSparse, PrecomputedVectors, SparseSource, index_corpus,
-};
-use seine_engine::model::{DeviceSpec, ModelDir, resolve_device, resolve_model};
-use seine_engine::{DenseEncoder, Encoder, Pruning, SpladeEncoder};
+use seine_engine::indexer::{IndexStats, Imported, PrecomputedSparse, PrecomputedVectors};
+use seine_engine::model::{DeviceSpec, resolve_device};
+use seine_engine::multihop::{FactScorer, MultiHop};
+use seine_engine::settings;
+use seine_engine::{FusionMethod, Rerank, RerankKind, RetrieverSet};
 use seine_index::lexical::{Bm25Mode, Bm25Params};
 use seine_index::sparse::DEFAULT_IMPACT_SCALE;
 use seine_index::{
-    BuildOptions, DenseSettings, HnswParams, IndexDir, IndexWriter, LexicalSettings, SourceInfo,
-    SparseSettings,
+    BuildOptions, DenseSettings, HnswParams, IndexDir, LexicalSettings, MultiSettings,
+    SourceInfo, SparseSettings,
 };
 
 use crate::progress::DocProgress;
@@ -150,16 +150,6 @@ impl DenseArgs {
         }
     }
 
-    /// Loads the dense encoder, if one was asked for.
-    pub fn encoder(&self) -> anyhow::Result<Option<DenseEncoder>> {
-        let Some(name) = &self.dense else {
-            return Ok(None);
-        };
-        let device = resolve_device(self.device)?;
-        let dir = ModelDir::open(&resolve_model(name)?)?;
-        Ok(Some(DenseEncoder::load(&dir, &device)?))
-    }
-
     pub fn hnsw_params(&self) -> HnswParams {
         HnswParams {
             m: self.hnsw_m,
@@ -168,12 +158,11 @@ impl DenseArgs {
         }
     }
 
-    fn settings(&self, enc: &DenseEncoder) -> DenseSettings {
-        DenseSettings {
-            model: self.dense.clone().unwrap_or_default(),
-            dim: enc.dim(),
-            hnsw: (self.hnsw != HnswMode::Off).then(|| self.hnsw_params()),
-        }
+    /// The dense part's settings, when a model was named.
+    fn settings(&self) -> Option<DenseSettings> {
+        let model = self.dense.as_deref()?;
+        let hnsw = (self.hnsw != HnswMode::Off).then(|| self.hnsw_params());
+        Some(DenseSettings::new(model, hnsw, self.hnsw == HnswMode::Auto))
     }
 }
 
@@ -205,26 +194,22 @@ pub struct RerankArgs {
     /// Rerank the first stage's candidates: maxsim (ColBERT) or flipr (Baleen's focused
     /// late interaction: the top --flipr-k query-token maxima).
     #[arg(long)]
-    pub rerank: Option<String>,
+    pub rerank: Option<RerankKind>,
     /// Candidates reranked.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = settings::DEFAULT_RERANK_DEPTH)]
     pub rerank_depth: usize,
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = settings::DEFAULT_FLIPR_K)]
     pub flipr_k: usize,
 }
 
 impl RerankArgs {
-    pub fn rerank(&self) -> anyhow::Result<Option<seine_engine::Rerank>> {
-        let reduce = match self.rerank.as_deref() {
-            None => return Ok(None),
-            Some("maxsim") => seine_engine::Reduce::MaxSim,
-            Some("flipr") => seine_engine::Reduce::Flipr { k: self.flipr_k },
-            Some(other) => anyhow::bail!("unknown rerank {other:?} (expected maxsim or flipr)"),
+    pub fn rerank(&self) -> anyhow::Result<Option<Rerank>> {
+        let Some(kind) = self.rerank else {
+            return Ok(None);
         };
-        Ok(Some(seine_engine::Rerank {
-            depth: self.rerank_depth,
-            reduce,
-        }))
+        let r = Rerank::new(kind, self.rerank_depth, self.flipr_k);
+        r.validate()?;
+        Ok(Some(r))
     }
 }
 
@@ -234,7 +219,7 @@ pub struct FusionArgs {
     /// Fusion of several retrievers: rrf (reciprocal rank), minmax or zscore
     /// (normalized weighted sums).
     #[arg(long, default_value = "rrf")]
-    pub fusion: String,
+    pub fusion: FusionMethod,
     /// One weight per fused retriever, in the order named (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub weights: Vec<f32>,
@@ -248,8 +233,8 @@ pub struct FusionArgs {
 
 impl FusionArgs {
     pub fn fusion(&self) -> anyhow::Result<seine_engine::Fusion> {
-        let mut method: seine_engine::FusionMethod = self.fusion.parse()?;
-        if let seine_engine::FusionMethod::Rrf { k } = &mut method {
+        let mut method = self.fusion;
+        if let FusionMethod::Rrf { k } = &mut method {
             *k = self.rrf_k;
         }
         Ok(seine_engine::Fusion {
@@ -296,41 +281,14 @@ impl SparseArgs {
         }
     }
 
-    pub fn pruning(&self) -> Pruning {
-        Pruning {
-            top_k: self.sparse_top_k,
-            threshold: self.sparse_threshold,
-        }
-    }
-
-    /// Loads the SPLADE encoder, if one was asked for (document pruning applied).
-    pub fn encoder(&self, device: DeviceSpec) -> anyhow::Result<Option<SpladeEncoder>> {
-        let Some(name) = &self.sparse else {
-            return Ok(None);
-        };
-        if self.sparse_top_k == Some(0) {
-            anyhow::bail!("--sparse-top-k must be at least 1");
-        }
-        let device = resolve_device(device)?;
-        let dir = ModelDir::open(&resolve_model(name)?)?;
-        let qdir = self
-            .sparse_query_model
-            .as_deref()
-            .map(|q| resolve_model(q).and_then(|p| ModelDir::open(&p)))
-            .transpose()?;
-        Ok(Some(
-            SpladeEncoder::load(&dir, qdir.as_ref(), &device)?
-                .with_pruning(self.pruning(), Pruning::default()),
-        ))
-    }
-
+    /// The sparse part's settings, when a model was named.
     fn settings(&self) -> Option<SparseSettings> {
         self.sparse.as_ref().map(|m| SparseSettings {
-            model: m.clone(),
             query_model: self.sparse_query_model.clone(),
             scale: self.impact_scale,
             top_k: self.sparse_top_k,
             threshold: self.sparse_threshold,
+            ..SparseSettings::new(m)
         })
     }
 }
@@ -355,99 +313,66 @@ pub struct Parts<'a> {
     pub multi: &'a MultiArgs,
 }
 
-/// Indexes `corpus` into `out` with a progress bar; returns the committed index.
-pub fn build_index(
+/// What `seine index` would build: the arguments parsed into the index's settings.
+pub fn build_options(
     corpus: &Path,
-    out: &Path,
     corpus_opts: &CorpusOptions,
     lexical: LexicalSettings,
     parts: Parts<'_>,
     overwrite: bool,
     threads: usize,
-) -> anyhow::Result<(IndexDir, IndexStats)> {
-    let Parts {
-        dense,
-        sparse,
-        multi,
-    } = parts;
-    let mut docs = open_corpus(corpus, corpus_opts)?;
-    let encoder = dense.encoder()?.map(std::sync::Arc::new);
-    // Token vectors: from the dense model's forward pass when it is the same model.
-    let shares =
-        multi.multi.is_some() && multi.multi == dense.dense && dense.dense_vectors.is_none();
-    let multi_enc = match (&multi.multi, shares) {
-        (Some(_), true) => Some(seine_engine::MultiVectorEncoder::from_dense(
-            encoder.clone().expect("dense encoder loaded"),
-        )),
-        (Some(name), false) => {
-            let device = resolve_device(dense.device)?;
-            let dir = ModelDir::open(&resolve_model(name)?)?;
-            Some(seine_engine::MultiVectorEncoder::from_dense(
-                std::sync::Arc::new(DenseEncoder::load(&dir, &device)?),
-            ))
-        }
-        (None, _) => None,
-    };
-    // Imported sparse vectors need no document encoder.
-    let splade = match &sparse.sparse_vectors {
-        Some(_) => None,
-        None => sparse.encoder(dense.device)?,
-    };
-    let imported_sparse = match &sparse.sparse_vectors {
-        Some(path) => Some(PrecomputedSparse::new(
-            seine_datasets::sparse_io::read_sparse(path)?,
-        )?),
-        None => None,
-    };
-    let opts = BuildOptions {
+) -> BuildOptions {
+    BuildOptions {
         source: SourceInfo::of(corpus, &format_name(corpus, corpus_opts)),
         lexical: Some(lexical),
-        dense: encoder.as_ref().map(|e| dense.settings(e)),
-        sparse: sparse.settings(),
-        multi: multi_enc.as_ref().map(|m| seine_index::MultiSettings {
-            model: multi.multi.clone().unwrap_or_default(),
-            dim: m.dim(),
-            dtype: multi.multi_dtype,
-            tokens: 0,
-        }),
-        hnsw_auto: dense.hnsw == HnswMode::Auto,
+        dense: parts.dense.settings(),
+        sparse: parts.sparse.settings(),
+        multi: parts
+            .multi
+            .multi
+            .as_deref()
+            .map(|m| MultiSettings::new(m, parts.multi.multi_dtype)),
         overwrite,
         command: Some(std::env::args().collect::<Vec<_>>().join(" ")),
         threads,
-    };
-    let writer = IndexWriter::create(out, opts)?;
-    let bar = DocProgress::new("indexing");
-    let vectors = match &dense.dense_vectors {
-        Some(path) => {
-            let (ids, dim, data) = seine_datasets::embeddings::read_embeddings(path)?;
-            let want = encoder.as_ref().map_or(dim, |e| e.dim());
-            if dim != want {
-                anyhow::bail!(
-                    "{}: {dim}-d vectors, but the query encoder gives {want}-d vectors",
-                    path.display()
-                );
+    }
+}
+
+/// Indexes `corpus` into `out` as `opts` says, with a progress bar; returns the
+/// committed index.
+pub fn build_index(
+    corpus: &Path,
+    out: &Path,
+    corpus_opts: &CorpusOptions,
+    opts: BuildOptions,
+    parts: Parts<'_>,
+) -> anyhow::Result<(IndexDir, IndexStats)> {
+    let mut docs = open_corpus(corpus, corpus_opts)?;
+    let imported = Imported {
+        dense: match &parts.dense.dense_vectors {
+            Some(path) => {
+                let (ids, dim, data) = seine_datasets::embeddings::read_embeddings(path)?;
+                Some(PrecomputedVectors::new(ids, dim, data)?)
             }
-            Some(PrecomputedVectors::new(ids, dim, data)?)
-        }
-        None => None,
+            None => None,
+        },
+        sparse: match &parts.sparse.sparse_vectors {
+            Some(path) => Some(PrecomputedSparse::new(
+                seine_datasets::sparse_io::read_sparse(path)?,
+            )?),
+            None => None,
+        },
     };
-    let enc = match (&vectors, &encoder) {
-        (Some(v), _) => Some(DenseSource::Vectors(v)),
-        (None, Some(e)) => Some(DenseSource::Encoder(e.as_ref() as &dyn Encoder)),
-        _ => None,
-    };
-    let sparse_source = match (&imported_sparse, &splade) {
-        (Some(v), _) => Some(SparseSource::Vectors(v)),
-        (None, Some(e)) => Some(SparseSource::Encoder(e)),
-        _ => None,
-    };
-    let sources = seine_engine::indexer::Sources {
-        dense: enc,
-        sparse: sparse_source,
-        multi: multi_enc.as_ref(),
-        multi_shares_dense: shares,
-    };
-    let result = index_corpus(docs.as_mut(), writer, sources, &mut |p, n| bar.update(p, n));
+    let device = resolve_device(parts.dense.device)?;
+    let bar = DocProgress::new("indexing");
+    let result = seine_engine::indexer::build(
+        docs.as_mut(),
+        out,
+        opts,
+        &imported,
+        &device,
+        &mut |p, n| bar.update(p, n),
+    );
     bar.finish();
     result.with_context(|| {
         format!(
@@ -456,6 +381,52 @@ pub fn build_index(
             out.display()
         )
     })
+}
+
+/// Opens the index at `path` when it is what `opts` would build
+/// ([`seine_index::Manifest::differences`]: same corpus file, settings and model
+/// files); builds it otherwise. An index the user named (`explicit`) that differs is
+/// an error unless `rebuild`.
+pub fn open_or_build(
+    corpus: &Path,
+    path: &Path,
+    mut opts: BuildOptions,
+    parts: Parts<'_>,
+    explicit: bool,
+    rebuild: bool,
+) -> anyhow::Result<IndexDir> {
+    seine_engine::Encoders::identify(&mut opts)?;
+    if path.exists() && !rebuild {
+        match IndexDir::open(path) {
+            Ok(dir) => {
+                let diff = dir.manifest().differences(&opts);
+                if diff.is_empty() {
+                    eprintln!(
+                        "reusing index {} ({} documents)",
+                        path.display(),
+                        dir.manifest().doc_count
+                    );
+                    return Ok(dir);
+                }
+                if explicit {
+                    anyhow::bail!(
+                        "{} is not the index these settings build ({}): pass --rebuild to \
+                         replace it",
+                        path.display(),
+                        diff.join("; ")
+                    );
+                }
+                eprintln!("rebuilding {}: {}", path.display(), diff.join("; "));
+            }
+            Err(e) if explicit => return Err(e.into()),
+            Err(_) => {}
+        }
+    }
+    opts.overwrite = path.exists();
+    eprintln!("building index {}", path.display());
+    let (dir, stats) = build_index(corpus, path, &CorpusOptions::default(), opts, parts)?;
+    eprintln!("indexed {} documents in {:.1} s", stats.docs, stats.seconds);
+    Ok(dir)
 }
 
 /// Default place for indexes built by `seine eval`.
@@ -487,19 +458,20 @@ pub struct MultiHopArgs {
     #[arg(long)]
     pub hops: Option<usize>,
     /// Candidates kept per hop.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = settings::DEFAULT_HOP_DEPTH)]
     pub hop_depth: usize,
     /// Top passages per hop whose sentences the condenser scores.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = settings::DEFAULT_CONDENSE_PASSAGES)]
     pub condense_passages: usize,
     /// Facts (sentences) kept per hop.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = settings::DEFAULT_FACTS)]
     pub facts: usize,
     /// How the condenser scores sentences: maxsim (token-level contributions from the
     /// index's token vectors; needs --multi), dense (each sentence re-encoded, pooled
-    /// cosine) or lexical (query-term overlap; no encoder needed).
-    #[arg(long, default_value = "maxsim")]
-    pub condense_scorer: String,
+    /// cosine) or lexical (query-term overlap; no encoder needed) [default: the best
+    /// the index has, in that order].
+    #[arg(long)]
+    pub condense_scorer: Option<FactScorer>,
     /// Rerank of hops after the first (multi-part queries): flipr (default when
     /// --rerank is set), maxsim, or none.
     #[arg(long)]
@@ -509,39 +481,32 @@ pub struct MultiHopArgs {
 impl MultiHopArgs {
     pub fn config(
         &self,
-        retriever: &str,
+        retriever: &RetrieverSet,
         fusion: seine_engine::Fusion,
-        rerank: Option<seine_engine::Rerank>,
+        rerank: Option<Rerank>,
         flipr_k: usize,
-    ) -> anyhow::Result<seine_engine::multihop::MultiHop> {
+    ) -> anyhow::Result<MultiHop> {
+        let depth = rerank.map_or(settings::DEFAULT_RERANK_DEPTH, |r| r.depth);
         let later = match self.later_rerank.as_deref() {
-            None => rerank.map(|r| seine_engine::Rerank {
-                depth: r.depth,
-                reduce: seine_engine::Reduce::Flipr { k: flipr_k },
-            }),
+            None => rerank.map(|r| Rerank::new(RerankKind::Flipr, r.depth, flipr_k)),
             Some("none") => None,
-            Some("flipr") => Some(seine_engine::Rerank {
-                depth: rerank.map_or(100, |r| r.depth),
-                reduce: seine_engine::Reduce::Flipr { k: flipr_k },
-            }),
-            Some("maxsim") => Some(seine_engine::Rerank {
-                depth: rerank.map_or(100, |r| r.depth),
-                reduce: seine_engine::Reduce::MaxSim,
-            }),
-            Some(other) => {
-                anyhow::bail!("unknown --later-rerank {other:?} (expected flipr, maxsim or none)")
-            }
+            Some(kind) => Some(Rerank::new(
+                kind.parse::<RerankKind>()
+                    .map_err(|e| anyhow::anyhow!("--later-rerank: {e} (or none)"))?,
+                depth,
+                flipr_k,
+            )),
         };
-        let cfg = seine_engine::multihop::MultiHop {
-            hops: self.hops.unwrap_or(2),
-            retriever: retriever.to_string(),
+        let cfg = MultiHop {
+            hops: self.hops.unwrap_or(settings::DEFAULT_HOPS),
+            retriever: retriever.clone(),
             fusion,
             rerank,
             rerank_later: later,
             depth: self.hop_depth,
             condense_passages: self.condense_passages,
             facts: self.facts,
-            scorer: self.condense_scorer.parse()?,
+            scorer: self.condense_scorer,
         };
         cfg.validate()?;
         Ok(cfg)

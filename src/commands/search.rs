@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use seine_engine::Searcher;
+use seine_engine::{RetrieverKind, RetrieverSet, Searcher};
 use seine_index::IndexDir;
 use seine_index::lexical::Bm25Params;
 
@@ -12,12 +12,12 @@ pub struct Args {
     /// Query text.
     query: String,
     /// Number of hits.
-    #[arg(short, long, default_value_t = 10)]
+    #[arg(short, long, default_value_t = seine_engine::settings::DEFAULT_K)]
     k: usize,
     /// Retriever to use (`bm25`, `dense`, `splade`), a fusion (`bm25+dense+splade`), or
     /// `all`: one list per retriever the index has.
     #[arg(long, default_value = "all")]
-    retriever: String,
+    retriever: RetrieverArg,
     #[command(flatten)]
     fusion: super::FusionArgs,
     #[command(flatten)]
@@ -45,19 +45,43 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(a: Args) -> anyhow::Result<()> {
+/// `--retriever`: one retriever, a fusion, or every retriever the index has.
+#[derive(Debug, Clone)]
+pub enum RetrieverArg {
+    All,
+    Set(RetrieverSet),
+}
+
+impl std::str::FromStr for RetrieverArg {
+    type Err = seine_engine::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "all" => Ok(RetrieverArg::All),
+            _ => s.parse().map(RetrieverArg::Set),
+        }
+    }
+}
+
+impl RetrieverArg {
+    /// The lists to show: the set, or one per retriever of the index.
+    fn sets(&self, searcher: &Searcher) -> Vec<RetrieverSet> {
+        match self {
+            RetrieverArg::Set(s) => vec![s.clone()],
+            RetrieverArg::All => searcher
+                .retrievers()
+                .into_iter()
+                .map(RetrieverSet::one)
+                .collect(),
+        }
+    }
+}
+
+fn open(a: &Args) -> anyhow::Result<Searcher> {
     let dir = IndexDir::open(&a.index)?;
     let mut searcher = Searcher::open_on(dir, &seine_engine::model::resolve_device(a.device)?)?;
     searcher.set_dense_ef(a.ef);
     searcher.set_fusion(a.fusion.fusion()?);
     searcher.set_rerank(a.rerank.rerank()?)?;
-    let query_tokens = match (
-        a.explain && a.rerank.rerank.is_some(),
-        searcher.multi_encoder(),
-    ) {
-        (true, Some(m)) => Some(m.query_tokens(&a.query)?),
-        _ => None,
-    };
     if a.k1.is_some() || a.b.is_some() {
         let base = searcher
             .index()
@@ -70,26 +94,26 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             b: a.b.unwrap_or(base.b),
         })?;
     }
+    Ok(searcher)
+}
+
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let searcher = open(&a)?;
     if a.hops.hops.is_some() {
         return multihop(&a, &searcher);
     }
-    let names: Vec<String> = if a.retriever == "all" {
-        searcher
-            .retrievers()
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
-    } else {
-        vec![a.retriever.clone()]
+    let query_tokens = match (a.explain && searcher.rerank().is_some(), searcher.multi_encoder()) {
+        (true, Some(m)) => Some(m.query_tokens(&a.query)?),
+        _ => None,
     };
-    let mut lists = Vec::new();
     // SPLADE query terms, computed once for the explanations.
     let splade_terms = match (a.explain, searcher.sparse()) {
         (true, Some(s)) => Some(s.query_terms(&a.query)?),
         _ => None,
     };
-    for name in &names {
-        let hits = searcher.search_fused(name, &a.query, a.k)?;
+    let mut lists = Vec::new();
+    for set in a.retriever.sets(&searcher) {
+        let hits = searcher.search_fused(&set, &a.query, a.k)?;
         let mut out = Vec::new();
         for (rank, f) in hits.iter().enumerate() {
             let h = &f.hit;
@@ -110,26 +134,15 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                         .map(|(t, v)| serde_json::json!({"token": t, "max_similarity": v}))
                         .collect();
                 }
-                if let (Some(terms), Some(sp)) = (&splade_terms, searcher.sparse())
-                    && name.split('+').any(|p| p == "splade")
+                if let Some(terms) = &splade_terms
+                    && set.contains(RetrieverKind::Splade)
                 {
-                    let refs: Vec<(&str, f32)> =
-                        terms.iter().map(|(t, w)| (t.as_str(), *w)).collect();
-                    let scale = sp.index().scale();
-                    let mut parts = sp.index().explain(&refs, h.doc)?;
-                    parts.sort_by(|x, y| (y.1 * y.2 as f32).total_cmp(&(x.1 * x.2 as f32)));
-                    row["splade_terms"] = parts
-                        .iter()
-                        .map(|(t, w, imp)| {
-                            serde_json::json!({"term": t, "query_weight": w, "impact": imp,
-                                "contribution": w * *imp as f32 / scale})
-                        })
-                        .collect();
+                    row["splade_terms"] = serde_json::to_value(searcher.explain_splade(terms, h.doc)?)?;
                 }
             }
             out.push(row);
         }
-        lists.push((name.clone(), out));
+        lists.push((set.to_string(), out));
     }
     if a.json {
         let results: serde_json::Map<String, serde_json::Value> = lists
@@ -145,85 +158,74 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     for (name, hits) in &lists {
-        println!("[{name}]");
-        if hits.is_empty() {
-            println!("no hits");
-            continue;
-        }
-        println!("{:>4}  {:>9}  {:<14}  title / text", "rank", "score", "id");
-        for h in hits {
-            let title = h["title"].as_str().unwrap_or_default();
-            let snippet = if title.is_empty() {
-                h["text"].as_str().unwrap_or_default()
-            } else {
-                title
-            };
-            let snippet: String = snippet.chars().take(80).collect();
-            println!(
-                "{:>4}  {:>9.4}  {:<14}  {}",
-                h["rank"],
-                h["score"].as_f64().unwrap_or_default(),
-                h["id"].as_str().unwrap_or_default(),
-                snippet.replace('\n', " ")
-            );
-            if let Some(sources) = h["sources"].as_array() {
-                let s: Vec<String> = sources
-                    .iter()
-                    .map(|s| {
-                        format!(
-                            "{} #{} ({:.4})",
-                            s["retriever"].as_str().unwrap_or_default(),
-                            s["rank"],
-                            s["score"].as_f64().unwrap_or_default()
-                        )
-                    })
-                    .collect();
-                println!("{:>17}from: {}", "", s.join(", "));
-            }
-            if let Some(m) = h["token_maxima"].as_array() {
-                let t: Vec<String> = m
-                    .iter()
-                    .map(|t| {
-                        format!(
-                            "{} {:.2}",
-                            t["token"].as_str().unwrap_or_default(),
-                            t["max_similarity"].as_f64().unwrap_or_default()
-                        )
-                    })
-                    .collect();
-                println!("{:>17}token maxima: {}", "", t.join(", "));
-            }
-            if let Some(terms) = h["splade_terms"].as_array() {
-                let t: Vec<String> = terms
-                    .iter()
-                    .take(8)
-                    .map(|t| {
-                        format!(
-                            "{} {:.3}",
-                            t["term"].as_str().unwrap_or_default(),
-                            t["contribution"].as_f64().unwrap_or_default()
-                        )
-                    })
-                    .collect();
-                println!("{:>17}splade terms: {}", "", t.join(", "));
-            }
-        }
+        print_list(name, hits);
     }
     Ok(())
+}
+
+/// One list as a table, with the explanations under each hit.
+fn print_list(name: &str, hits: &[serde_json::Value]) {
+    println!("[{name}]");
+    if hits.is_empty() {
+        println!("no hits");
+        return;
+    }
+    println!("{:>4}  {:>9}  {:<14}  title / text", "rank", "score", "id");
+    for h in hits {
+        let title = h["title"].as_str().unwrap_or_default();
+        let snippet = if title.is_empty() {
+            h["text"].as_str().unwrap_or_default()
+        } else {
+            title
+        };
+        let snippet: String = snippet.chars().take(80).collect();
+        println!(
+            "{:>4}  {:>9.4}  {:<14}  {}",
+            h["rank"],
+            h["score"].as_f64().unwrap_or_default(),
+            h["id"].as_str().unwrap_or_default(),
+            snippet.replace('\n', " ")
+        );
+        let line = |label: &str, v: &serde_json::Value, n: usize, f: &dyn Fn(&serde_json::Value) -> String| {
+            if let Some(items) = v.as_array() {
+                let t: Vec<String> = items.iter().take(n).map(f).collect();
+                println!("{:>17}{label}: {}", "", t.join(", "));
+            }
+        };
+        line("from", &h["sources"], usize::MAX, &|s| {
+            format!(
+                "{} #{} ({:.4})",
+                s["retriever"].as_str().unwrap_or_default(),
+                s["rank"],
+                s["score"].as_f64().unwrap_or_default()
+            )
+        });
+        line("token maxima", &h["token_maxima"], usize::MAX, &|t| {
+            format!(
+                "{} {:.2}",
+                t["token"].as_str().unwrap_or_default(),
+                t["max_similarity"].as_f64().unwrap_or_default()
+            )
+        });
+        line("splade terms", &h["splade_terms"], 8, &|t| {
+            format!(
+                "{} {:.3}",
+                t["term"].as_str().unwrap_or_default(),
+                t["contribution"].as_f64().unwrap_or_default()
+            )
+        });
+    }
 }
 
 /// `--hops H`: the chain (each hop's query, passages and condensed facts), then the
 /// final ranking.
 fn multihop(a: &Args, searcher: &Searcher) -> anyhow::Result<()> {
-    let retriever = if a.retriever == "all" {
-        searcher
-            .retrievers()
-            .first()
-            .map(|s| s.to_string())
-            .context("index has no retriever")?
-    } else {
-        a.retriever.clone()
-    };
+    let retriever = a
+        .retriever
+        .sets(searcher)
+        .into_iter()
+        .next()
+        .context("index has no retriever")?;
     let cfg = a.hops.config(
         &retriever,
         a.fusion.fusion()?,

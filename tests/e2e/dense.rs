@@ -64,13 +64,11 @@ fn hnsw_recall_on_scifact_vectors() {
         source: SourceInfo::of(beir.root(), "beir"),
         lexical: Some(LexicalSettings::new(Bm25Mode::Flat, Bm25Params::default())),
         dense: Some(DenseSettings {
-            model: "minilm".into(),
             dim: 384,
-            hnsw: Some(HnswParams::default()),
+            ..DenseSettings::new("minilm", Some(HnswParams::default()), true)
         }),
         sparse: None,
         multi: None,
-        hnsw_auto: true,
         overwrite: false,
         command: None,
         threads: 2,

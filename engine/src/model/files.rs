@@ -41,33 +41,122 @@ pub struct ModelDir {
     pub max_length: usize,
 }
 
-/// Resolves a model name or path: an existing folder is used as is; a bare name like
-/// `minilm` is looked up in `$SEINE_MODELS`, then `./models`, then the `models` folder
-/// of the source checkout.
+/// Resolves a model name or path, in one documented order:
+/// 1. `name` is an existing folder (absolute, or relative to the working directory):
+///    that folder;
+/// 2. `$SEINE_MODELS/<name>`;
+/// 3. `recorded`: the folder an index recorded when it was built (searching an index);
+/// 4. `./models/<name>` (where `scripts/fetch-models.sh` puts them).
+///
+/// Nothing depends on where seine was built. What identifies a model is its files
+/// ([`model_id`]); an index checks them when it opens ([`check_model_id`]).
 pub fn resolve_model(name: &str) -> Result<PathBuf> {
+    resolve_model_with(name, None)
+}
+
+/// [`resolve_model`] with the folder an index recorded for `name`.
+pub fn resolve_model_with(name: &str, recorded: Option<&Path>) -> Result<PathBuf> {
     let p = Path::new(name);
     if p.is_dir() {
         return Ok(p.to_path_buf());
     }
-    let mut tried = Vec::new();
-    let mut roots = Vec::new();
+    let mut candidates = Vec::new();
     if let Some(m) = std::env::var_os("SEINE_MODELS") {
-        roots.push(PathBuf::from(m));
+        candidates.push(PathBuf::from(m).join(name));
     }
-    roots.push(PathBuf::from("models"));
-    roots.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../models"));
-    for root in roots {
-        let cand = root.join(name);
+    if let Some(r) = recorded {
+        candidates.push(r.to_path_buf());
+    }
+    candidates.push(Path::new("models").join(name));
+    for cand in &candidates {
         if cand.is_dir() {
-            return Ok(cand);
+            return Ok(cand.clone());
         }
-        tried.push(cand.display().to_string());
     }
+    let tried: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
     Err(Error::ModelNotFound(format!(
-        "model {name:?} not found (looked in {}); run scripts/fetch-models.sh or pass a \
-         model folder",
+        "model {name:?} not found (looked in {}); run scripts/fetch-models.sh, set \
+         $SEINE_MODELS, or pass a model folder",
         tried.join(", ")
     )))
+}
+
+/// The files that define a model, relative to its folder, when present.
+const DEFINING_FILES: &[&str] = &[
+    "config.json",
+    "tokenizer.json",
+    "model.safetensors",
+    "pytorch_model.bin",
+    "modules.json",
+    "sentence_bert_config.json",
+    "config_sentence_transformers.json",
+    "1_Pooling/config.json",
+    "1_Dense/config.json",
+    "1_Dense/model.safetensors",
+    "1_Dense/pytorch_model.bin",
+    "artifact.metadata",
+];
+
+/// What identifies the model in folder `root`: its absolute path and a SHA-256 over
+/// its defining files (names and contents, in a fixed order).
+pub fn model_id(root: &Path) -> Result<seine_index::ModelId> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    for rel in DEFINING_FILES {
+        let path = root.join(rel);
+        let Ok(mut f) = std::fs::File::open(&path) else {
+            continue;
+        };
+        h.update(rel.as_bytes());
+        h.update([0u8]);
+        loop {
+            let n = f
+                .read(&mut buf)
+                .map_err(|e| Error::Model(format!("{}: {e}", path.display())))?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+    }
+    let digest = h.finalize();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let abs = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    Ok(seine_index::ModelId {
+        path: abs.to_string_lossy().into_owned(),
+        sha256: format!("sha256:{hex}"),
+    })
+}
+
+/// Resolves `name` for an index that recorded `recorded` at build time, and checks
+/// that the folder found holds the same model (same hash). Returns the folder and
+/// its identity.
+pub fn resolve_recorded(
+    name: &str,
+    recorded: Option<&seine_index::ModelId>,
+) -> Result<(PathBuf, seine_index::ModelId)> {
+    let path = resolve_model_with(name, recorded.map(|r| Path::new(&r.path)))?;
+    let id = model_id(&path)?;
+    check_model_id(name, &id, recorded)?;
+    Ok((path, id))
+}
+
+/// An error when `found` is not the model an index was built with.
+pub fn check_model_id(
+    name: &str,
+    found: &seine_index::ModelId,
+    recorded: Option<&seine_index::ModelId>,
+) -> Result<()> {
+    match recorded {
+        Some(r) if r.sha256 != found.sha256 => Err(Error::Model(format!(
+            "model {name:?} resolved to {} ({}), but the index was built with {} ({}): \
+             point $SEINE_MODELS or the model name at the index's model, or rebuild the index",
+            found.path, found.sha256, r.path, r.sha256
+        ))),
+        _ => Ok(()),
+    }
 }
 
 fn read_json(path: &Path) -> Result<Value> {

@@ -6,6 +6,9 @@ pub mod native;
 mod tokenize;
 
 pub use device::{DeviceSpec, resolve_device};
-pub use files::{ModelDir, Pooling, WeightsFile, resolve_model};
+pub use files::{
+    ModelDir, Pooling, WeightsFile, check_model_id, model_id, resolve_model, resolve_model_with,
+    resolve_recorded,
+};
 pub use native::{Backend, NativeBert, backend_for, set_cpu_backend};
 pub use tokenize::{Batch, Packed, TextTokenizer, length_sorted_batches, packed_batches};

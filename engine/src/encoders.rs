@@ -1,0 +1,189 @@
+//! The one place encoders are made from an index's settings. Building an index
+//! ([`Encoders::for_build`]) and opening one ([`Encoders::for_index`]) both end in the
+//! same loader, so the encoder that wrote a part of an index and the one that queries
+//! it cannot differ: a ColBERT checkpoint is ColBERT-aware on both sides, SPLADE
+//! pruning is applied to every document encoded later, models are the same files.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use candle_core::Device;
+use seine_index::{BuildOptions, DenseSettings, Manifest, ModelId, MultiSettings, SparseSettings};
+
+use crate::model::{ModelDir, model_id, resolve_model, resolve_recorded};
+use crate::{
+    ColbertEncoder, DenseEncoder, Encoder, MultiVectorEncoder, Pruning, Result, SpladeEncoder,
+};
+
+/// The encoders of an index's parts (none for parts it does not have).
+#[derive(Clone, Default)]
+pub struct Encoders {
+    pub dense: Option<Arc<DenseEncoder>>,
+    pub sparse: Option<Arc<SpladeEncoder>>,
+    pub multi: Option<Arc<MultiVectorEncoder>>,
+}
+
+/// A model resolved to a folder, with its identity.
+struct Resolved {
+    dir: ModelDir,
+    id: ModelId,
+}
+
+fn resolve(name: &str, recorded: Option<&ModelId>) -> Result<Resolved> {
+    let (path, id) = resolve_recorded(name, recorded)?;
+    Ok(Resolved {
+        dir: ModelDir::open(&path)?,
+        id,
+    })
+}
+
+/// The resolved models of each part.
+struct Models {
+    dense: Option<Resolved>,
+    sparse: Option<(Resolved, Option<Resolved>, Pruning)>,
+    multi: Option<Resolved>,
+}
+
+impl Encoders {
+    /// Resolves the models `opts` names (a folder, `$SEINE_MODELS`, `./models`) and
+    /// records what identifies them (folder and hash) in `opts`, loading nothing:
+    /// what an index built with `opts` would record, to compare with an existing
+    /// index ([`seine_index::Manifest::differences`]).
+    pub fn identify(opts: &mut BuildOptions) -> Result<()> {
+        let id = |name: &str| -> Result<ModelId> { model_id(&resolve_model(name)?) };
+        if let Some(d) = &mut opts.dense {
+            d.model_id = Some(id(&d.model)?);
+        }
+        if let Some(s) = &mut opts.sparse {
+            s.model_id = Some(id(&s.model)?);
+            s.query_model_id = s.query_model.as_deref().map(id).transpose()?;
+        }
+        if let Some(m) = &mut opts.multi {
+            m.model_id = Some(id(&m.model)?);
+        }
+        Ok(())
+    }
+
+    /// The encoders to build an index with `opts`: models identified
+    /// ([`Encoders::identify`]), loaded exactly as [`Encoders::for_index`] will load
+    /// them for searching, and their dimensions recorded in `opts`.
+    pub fn for_build(opts: &mut BuildOptions, device: &Device) -> Result<Self> {
+        Self::identify(opts)?;
+        let enc = Self::for_parts(
+            opts.dense.as_ref(),
+            opts.sparse.as_ref(),
+            opts.multi.as_ref(),
+            device,
+        )?;
+        if let (Some(d), Some(e)) = (&mut opts.dense, &enc.dense) {
+            d.dim = e.dim();
+        }
+        if let (Some(m), Some(e)) = (&mut opts.multi, &enc.multi) {
+            m.dim = e.dim();
+        }
+        Ok(enc)
+    }
+
+    /// The encoders of an existing index: each model resolved through the folder the
+    /// index recorded ([`crate::model::resolve_model_with`]) and checked against the
+    /// recorded hash; a different model under the same name is an error.
+    pub fn for_index(manifest: &Manifest, device: &Device) -> Result<Self> {
+        Self::for_parts(
+            manifest.dense.as_ref(),
+            manifest.sparse.as_ref(),
+            manifest.multi.as_ref(),
+            device,
+        )
+    }
+
+    fn for_parts(
+        dense: Option<&DenseSettings>,
+        sparse: Option<&SparseSettings>,
+        multi: Option<&MultiSettings>,
+        device: &Device,
+    ) -> Result<Self> {
+        let sparse = match sparse {
+            Some(s) => Some((
+                resolve(&s.model, s.model_id.as_ref())?,
+                s.query_model
+                    .as_deref()
+                    .map(|q| resolve(q, s.query_model_id.as_ref()))
+                    .transpose()?,
+                pruning(s)?,
+            )),
+            None => None,
+        };
+        let models = Models {
+            dense: dense
+                .map(|d| resolve(&d.model, d.model_id.as_ref()))
+                .transpose()?,
+            sparse,
+            multi: multi
+                .map(|m| resolve(&m.model, m.model_id.as_ref()))
+                .transpose()?,
+        };
+        Self::load(models, device)
+    }
+
+    /// The single loader behind both.
+    fn load(models: Models, device: &Device) -> Result<Self> {
+        let dense = match &models.dense {
+            Some(r) => Some(Arc::new(DenseEncoder::load(&r.dir, device)?)),
+            None => None,
+        };
+        let multi = match &models.multi {
+            Some(r) if ColbertEncoder::is_checkpoint(&r.dir.root) => {
+                Some(MultiVectorEncoder::load(&r.dir, device)?)
+            }
+            // The dense model's token outputs: share its loaded weights.
+            Some(r) => Some(match (&dense, &models.dense) {
+                (Some(d), Some(dr)) if dr.id.sha256 == r.id.sha256 => {
+                    MultiVectorEncoder::from_dense(d.clone())
+                }
+                _ => MultiVectorEncoder::load(&r.dir, device)?,
+            }),
+            None => None,
+        };
+        let sparse = match &models.sparse {
+            Some((doc, query, prune)) => Some(Arc::new(
+                SpladeEncoder::load(&doc.dir, query.as_ref().map(|q| &q.dir), device)?
+                    .with_pruning(*prune, Pruning::default()),
+            )),
+            None => None,
+        };
+        Ok(Encoders {
+            dense,
+            sparse,
+            multi: multi.map(Arc::new),
+        })
+    }
+
+    /// The token vectors come from the dense model's forward pass: one pass gives
+    /// both the pooled vector and the token vectors.
+    pub fn multi_shares_dense(&self) -> bool {
+        match (&self.dense, &self.multi) {
+            (Some(d), Some(m)) => m.dense_encoder().is_some_and(|x| Arc::ptr_eq(x, d)),
+            _ => false,
+        }
+    }
+}
+
+/// SPLADE document pruning as the settings record it.
+fn pruning(s: &SparseSettings) -> Result<Pruning> {
+    if s.top_k == Some(0) {
+        return Err(crate::Error::InvalidArgument(
+            "sparse top-k must be at least 1".into(),
+        ));
+    }
+    Ok(Pruning {
+        top_k: s.top_k,
+        threshold: s.threshold,
+    })
+}
+
+/// A model folder's name for reports (`minilm` for `models/minilm`).
+pub fn model_label(name: &str) -> String {
+    Path::new(name)
+        .file_name()
+        .map_or(name.to_string(), |n| n.to_string_lossy().into_owned())
+}

@@ -1,0 +1,494 @@
+//! The read path: an index opened with every retriever it has, searched through the
+//! [`Retriever`] trait, fused, and reranked by late interaction. Writes
+//! ([`write`]) and compaction ([`compact`]) live beside it and share its state: the
+//! documents written since the generation was built ([`Live`]), behind one lock.
+
+mod compact;
+mod explain;
+mod write;
+
+pub use explain::TermContribution;
+
+use std::sync::{Mutex, RwLock};
+
+use candle_core::Device;
+use seine_index::lexical::{Bm25Params, StoredDoc};
+use seine_index::{DocId, DocMap, IndexDir};
+
+use crate::encoders::Encoders;
+use crate::fusion::{FusedHit, Fusion, SourceHit, fuse};
+use crate::live::{Live, Wal};
+use crate::retriever::SparseRetriever;
+use crate::settings::{Rerank, RetrieverKind, RetrieverSet};
+use crate::{Bm25Retriever, DenseRetriever, Error, MultiVectorEncoder, Result, Retriever, Side};
+
+/// A search result with its external id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub doc: DocId,
+    pub id: String,
+    pub score: f32,
+}
+
+/// A fused search result: the hit and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FusedSearchHit {
+    pub hit: Hit,
+    pub sources: Vec<SourceHit>,
+    /// With a rerank: the per-query-token maxima behind the late-interaction score.
+    pub token_maxima: Option<Vec<f32>>,
+}
+
+/// Searches an index with the retrievers it has; takes writes (write-ahead log) and
+/// compacts them into a new generation.
+pub struct Searcher {
+    index: IndexDir,
+    doc_map: DocMap,
+    encoders: Encoders,
+    bm25: Option<Bm25Retriever>,
+    dense: Option<DenseRetriever>,
+    sparse: Option<SparseRetriever>,
+    /// Token vectors (with `encoders.multi`).
+    multi: Option<seine_index::MultiIndex>,
+    fusion: Fusion,
+    rerank: Option<Rerank>,
+    /// Documents added and deleted since the generation was built.
+    live: RwLock<Live>,
+    /// Serializes writers (and compaction against writers).
+    writes: Mutex<()>,
+}
+
+impl Searcher {
+    /// Opens every retriever the index was built with; models run on the CPU.
+    pub fn open(index: IndexDir) -> Result<Self> {
+        Self::open_on(index, &Device::Cpu)
+    }
+
+    /// Opens every retriever the index was built with; query encoders run on `device`
+    /// (the models the index recorded, checked by hash: [`Encoders::for_index`]).
+    /// Writes logged since the generation was built are replayed (their documents
+    /// re-encoded).
+    pub fn open_on(index: IndexDir, device: &Device) -> Result<Self> {
+        let enc = Encoders::for_index(index.manifest(), device)?;
+        Self::with_encoders(index, enc)
+    }
+
+    /// Opens `index` with encoders already loaded for it.
+    pub fn with_encoders(index: IndexDir, enc: Encoders) -> Result<Self> {
+        let doc_map = index.doc_map()?;
+        let m = index.manifest();
+        let bm25 = match m.lexical {
+            Some(_) => Some(Bm25Retriever::new(index.lexical()?)),
+            None => None,
+        };
+        let dense = match (&m.dense, &enc.dense) {
+            (Some(_), Some(e)) => Some(DenseRetriever::new(e.clone(), index.dense()?)?),
+            _ => None,
+        };
+        let multi = match (&m.multi, &enc.multi) {
+            (Some(_), Some(_)) => Some(index.multi()?),
+            _ => None,
+        };
+        let sparse = match (&m.sparse, &enc.sparse) {
+            (Some(_), Some(e)) => Some(SparseRetriever::new(e.clone(), index.sparse()?)),
+            _ => None,
+        };
+        let base_len = doc_map.len() as u32;
+        let (wal, records) = Wal::open(index.root(), m.generation)?;
+        let searcher = Searcher {
+            index,
+            doc_map,
+            encoders: enc,
+            bm25,
+            dense,
+            sparse,
+            multi,
+            fusion: Fusion::default(),
+            rerank: None,
+            live: RwLock::new(Live::new(base_len, Some(wal))),
+            writes: Mutex::new(()),
+        };
+        searcher.replay(records)?;
+        Ok(searcher)
+    }
+
+    /// Opens another generation of the same index with this searcher's encoders and
+    /// settings (after [`Searcher::compact`]).
+    pub fn reopen(&self, index: IndexDir) -> Result<Self> {
+        let mut s = Self::with_encoders(index, self.encoders.clone())?;
+        s.fusion = self.fusion.clone();
+        s.rerank = self.rerank;
+        if let Some(b) = &self.bm25 {
+            s.set_bm25_params(b.params())?;
+        }
+        if let (Some(d), Some(new)) = (&self.dense, &mut s.dense) {
+            new.set_ef(d.ef());
+        }
+        Ok(s)
+    }
+
+    pub fn index(&self) -> &IndexDir {
+        &self.index
+    }
+
+    pub fn doc_map(&self) -> &DocMap {
+        &self.doc_map
+    }
+
+    /// The encoders of this index's parts.
+    pub fn encoders(&self) -> &Encoders {
+        &self.encoders
+    }
+
+    /// The retrievers this index supports.
+    pub fn retrievers(&self) -> Vec<RetrieverKind> {
+        RetrieverKind::ALL
+            .into_iter()
+            .filter(|k| self.retriever(*k).is_ok())
+            .collect()
+    }
+
+    fn available(&self) -> String {
+        let v: Vec<&str> = self.retrievers().iter().map(|k| k.as_str()).collect();
+        v.join(", ")
+    }
+
+    /// How fused retriever lists are combined.
+    pub fn set_fusion(&mut self, fusion: Fusion) {
+        self.fusion = fusion;
+    }
+
+    pub fn fusion(&self) -> &Fusion {
+        &self.fusion
+    }
+
+    /// Reranks every search's candidates by late interaction (needs token vectors).
+    pub fn set_rerank(&mut self, rerank: Option<Rerank>) -> Result<()> {
+        if let Some(r) = &rerank {
+            self.check_rerank(r)?;
+        }
+        self.rerank = rerank;
+        Ok(())
+    }
+
+    fn check_rerank(&self, r: &Rerank) -> Result<()> {
+        if self.multi.is_none() {
+            return Err(Error::InvalidArgument(
+                "rerank needs token vectors: index with --multi MODEL".into(),
+            ));
+        }
+        r.validate()
+    }
+
+    pub fn rerank(&self) -> Option<Rerank> {
+        self.rerank
+    }
+
+    /// The multi-vector encoder, when the index has token vectors.
+    pub fn multi_encoder(&self) -> Option<&MultiVectorEncoder> {
+        self.multi.as_ref().and(self.encoders.multi.as_deref())
+    }
+
+    /// Whether the index stores token vectors.
+    pub fn has_tokens(&self) -> bool {
+        self.multi.is_some()
+    }
+
+    /// The dense retriever, when the index has one.
+    pub fn dense(&self) -> Option<&DenseRetriever> {
+        self.dense.as_ref()
+    }
+
+    /// The SPLADE retriever, when the index has one.
+    pub fn sparse(&self) -> Option<&SparseRetriever> {
+        self.sparse.as_ref()
+    }
+
+    /// Checks that this index has every retriever of `set` (and, for a fusion, that
+    /// the searcher's fusion fits it).
+    pub fn check(&self, set: &RetrieverSet) -> Result<()> {
+        for k in set.parts() {
+            self.retriever(*k)?;
+        }
+        if set.is_fusion() {
+            self.fusion.validate(set.parts().len())?;
+        }
+        Ok(())
+    }
+
+    /// Overrides the BM25 parameters for the searches that follow.
+    pub fn set_bm25_params(&mut self, params: Bm25Params) -> Result<()> {
+        if let Some(r) = self.bm25.take() {
+            self.bm25 = Some(r.with_params(params)?);
+        }
+        Ok(())
+    }
+
+    /// Sets the HNSW beam width of dense searches.
+    pub fn set_dense_ef(&mut self, ef: Option<usize>) {
+        if let Some(d) = &mut self.dense {
+            d.set_ef(ef);
+        }
+    }
+
+    /// The retriever of `kind`, when this index has it.
+    pub fn retriever(&self, kind: RetrieverKind) -> Result<&dyn Retriever> {
+        let r: Option<&dyn Retriever> = match kind {
+            RetrieverKind::Bm25 => self.bm25.as_ref().map(|r| r as &dyn Retriever),
+            RetrieverKind::Dense => self.dense.as_ref().map(|r| r as &dyn Retriever),
+            RetrieverKind::Splade => self.sparse.as_ref().map(|r| r as &dyn Retriever),
+        };
+        r.ok_or_else(|| Error::UnknownRetriever {
+            name: kind.to_string(),
+            available: self.available(),
+        })
+    }
+
+    /// The top `k` hits of `set` for `query` (several retrievers: fused with the
+    /// searcher's [`Fusion`]; reranked when a [`Rerank`] is set).
+    pub fn search(&self, set: &RetrieverSet, query: &str, k: usize) -> Result<Vec<Hit>> {
+        Ok(self
+            .search_fused(set, query, k)?
+            .into_iter()
+            .map(|f| f.hit)
+            .collect())
+    }
+
+    /// Search with each hit's per-retriever ranks and scores, reranked by late
+    /// interaction when a [`Rerank`] is set.
+    pub fn search_fused(
+        &self,
+        set: &RetrieverSet,
+        query: &str,
+        k: usize,
+    ) -> Result<Vec<FusedSearchHit>> {
+        self.search_with(set, query, k, &self.fusion, self.rerank)
+    }
+
+    /// [`Searcher::search_fused`] with this call's fusion and rerank settings (the
+    /// searcher's own are left alone; a server shares one searcher across requests).
+    pub fn search_with(
+        &self,
+        set: &RetrieverSet,
+        query: &str,
+        k: usize,
+        fusion: &Fusion,
+        rerank: Option<Rerank>,
+    ) -> Result<Vec<FusedSearchHit>> {
+        let Some(rerank) = rerank else {
+            return self.first_stage(set, query, k, fusion);
+        };
+        self.check_rerank(&rerank)?;
+        let hits = self.first_stage(set, query, rerank.depth.max(k), fusion)?;
+        self.rerank_hits(hits, query, k, rerank)
+    }
+
+    /// Rescores the top `rerank.depth` of `hits` by late interaction.
+    fn rerank_hits(
+        &self,
+        mut hits: Vec<FusedSearchHit>,
+        query: &str,
+        k: usize,
+        rerank: Rerank,
+    ) -> Result<Vec<FusedSearchHit>> {
+        let (Some(store), Some(enc)) = (&self.multi, &self.encoders.multi) else {
+            return Err(Error::InvalidArgument(
+                "rerank needs token vectors: index with --multi MODEL".into(),
+            ));
+        };
+        let rest = hits.split_off(rerank.depth.min(hits.len()));
+        let q = enc.encode(&[query], Side::Query)?.remove(0);
+        let dim = store.dim();
+        let mut maxima = vec![0f32; q.len() / dim];
+        {
+            let live = self.live.read().expect("live lock");
+            for h in &mut hits {
+                let doc = match live.get(h.hit.doc) {
+                    Some(d) => d.tokens.as_deref().map(seine_kernels::Tokens::F32),
+                    None => store.doc(h.hit.doc),
+                }
+                .ok_or_else(|| {
+                    Error::InvalidArgument(format!("document {} has no token vectors", h.hit.doc))
+                })?;
+                seine_kernels::token_maxima(&q, dim, doc, &mut maxima);
+                h.hit.score = rerank.reduce.apply(&mut maxima.clone());
+                h.token_maxima = Some(maxima.clone());
+            }
+        }
+        hits.sort_by(|a, b| {
+            seine_index::score_order(a.hit.score, b.hit.score).then(a.hit.doc.cmp(&b.hit.doc))
+        });
+        for (i, h) in hits.iter_mut().enumerate() {
+            h.sources.push(SourceHit {
+                retriever: rerank.kind().to_string(),
+                rank: i + 1,
+                score: h.hit.score,
+            });
+        }
+        // Candidates below the rerank depth keep their first-stage order, scored below
+        // every reranked hit (first-stage scores stay in `sources`).
+        let low = hits
+            .iter()
+            .map(|h| h.hit.score)
+            .filter(|s| s.is_finite())
+            .fold(f32::INFINITY, f32::min);
+        let floor = if low.is_finite() { low } else { 0.0 } - 1.0;
+        for (i, mut h) in rest.into_iter().enumerate() {
+            h.hit.score = floor - i as f32 * 1e-4;
+            hits.push(h);
+        }
+        hits.truncate(k);
+        Ok(hits)
+    }
+
+    /// Each retriever's list (through the write log's additions and tombstones), fused
+    /// when there are several.
+    fn first_stage(
+        &self,
+        set: &RetrieverSet,
+        query: &str,
+        k: usize,
+        fusion: &Fusion,
+    ) -> Result<Vec<FusedSearchHit>> {
+        for kind in set.parts() {
+            self.retriever(*kind)?;
+        }
+        if set.is_fusion() {
+            fusion.validate(set.parts().len())?;
+        }
+        let n = if set.is_fusion() { fusion.depth.max(k) } else { k };
+        let (fused, ids) = {
+            let live = self.live.read().expect("live lock");
+            let mut lists = Vec::new();
+            for kind in set.parts() {
+                let hits = self.retriever(*kind)?.retrieve(query, n, &live)?;
+                lists.push((kind.as_str(), hits));
+            }
+            let fused: Vec<FusedHit> = if set.is_fusion() {
+                fuse(&lists, fusion, k)?
+            } else {
+                let (part, hits) = lists.remove(0);
+                hits.into_iter()
+                    .enumerate()
+                    .map(|(i, h)| FusedHit {
+                        doc: h.doc,
+                        score: h.score,
+                        sources: vec![SourceHit {
+                            retriever: part.to_string(),
+                            rank: i + 1,
+                            score: h.score,
+                        }],
+                    })
+                    .collect()
+            };
+            let ids: Vec<String> = fused.iter().map(|f| self.external_id(f.doc, &live)).collect();
+            (fused, ids)
+        };
+        Ok(fused
+            .into_iter()
+            .zip(ids)
+            .map(|(f, id)| FusedSearchHit {
+                hit: Hit {
+                    doc: f.doc,
+                    id,
+                    score: f.score,
+                },
+                sources: f.sources,
+                token_maxima: None,
+            })
+            .collect())
+    }
+
+    fn external_id(&self, doc: DocId, live: &Live) -> String {
+        match self.doc_map.external(doc) {
+            Some(id) => id.to_string(),
+            None => live.get(doc).map(|d| d.doc.id.clone()).unwrap_or_default(),
+        }
+    }
+
+    /// A hit for `doc` with its external id.
+    pub(crate) fn hit(&self, doc: DocId, score: f32) -> Hit {
+        let live = self.live.read().expect("live lock");
+        Hit {
+            doc,
+            id: self.external_id(doc, &live),
+            score,
+        }
+    }
+
+    /// Stored title/text of a document (from the lexical index, or as written).
+    pub fn stored(&self, doc: DocId) -> Result<Option<StoredDoc>> {
+        let live = self.live.read().expect("live lock");
+        self.stored_in(&live, doc)
+    }
+
+    /// [`Searcher::stored`] under a lock the caller holds.
+    fn stored_in(&self, live: &Live, doc: DocId) -> Result<Option<StoredDoc>> {
+        if let Some(d) = live.get(doc) {
+            return Ok(Some(StoredDoc {
+                id: d.doc.id.clone(),
+                title: d.doc.title.clone(),
+                text: d.doc.text.clone(),
+            }));
+        }
+        if live.hidden.contains(&doc) || doc >= live.base_len {
+            return Ok(None);
+        }
+        match &self.bm25 {
+            Some(r) => Ok(r.index().stored(doc)?),
+            None => Ok(None),
+        }
+    }
+
+    /// A document's stored token vectors (f32 copy), when the index has them.
+    pub fn doc_tokens(&self, doc: DocId) -> Option<Vec<f32>> {
+        let live = self.live.read().expect("live lock");
+        self.doc_tokens_in(&live, doc)
+    }
+
+    /// [`Searcher::doc_tokens`] under a lock the caller holds.
+    fn doc_tokens_in(&self, live: &Live, doc: DocId) -> Option<Vec<f32>> {
+        let store = self.multi.as_ref()?;
+        if let Some(d) = live.get(doc) {
+            return d.tokens.clone();
+        }
+        match store.doc(doc)? {
+            seine_kernels::Tokens::F32(x) => Some(x.to_vec()),
+            seine_kernels::Tokens::F16(x) => Some(x.iter().map(|h| h.to_f32()).collect()),
+        }
+    }
+
+    /// Visible documents: the generation's, less deletions, plus additions.
+    pub fn doc_count(&self) -> usize {
+        let live = self.live.read().expect("live lock");
+        live.base_len as usize - live.hidden.len() + live.live_count()
+    }
+
+    /// Writes logged since the generation was built (puts and deletes not yet compacted).
+    pub fn pending_writes(&self) -> (usize, usize) {
+        let live = self.live.read().expect("live lock");
+        (live.live_count(), live.hidden.len())
+    }
+
+    /// The visible document with external id `id`.
+    pub fn get(&self, id: &str) -> Result<Option<(DocId, StoredDoc)>> {
+        let live = self.live.read().expect("live lock");
+        let doc = match live.by_id.get(id) {
+            Some(d) => Some(*d),
+            None => self
+                .doc_map
+                .internal(id)
+                .filter(|d| !live.hidden.contains(d)),
+        };
+        let Some(d) = doc else {
+            return Ok(None);
+        };
+        // An index without stored fields still knows the id.
+        let stored = self.stored_in(&live, d)?.unwrap_or_else(|| StoredDoc {
+            id: id.to_string(),
+            title: String::new(),
+            text: String::new(),
+        });
+        Ok(Some((d, stored)))
+    }
+}

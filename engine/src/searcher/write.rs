@@ -1,0 +1,173 @@
+//! The write path: documents put and deleted through the write-ahead log, visible to
+//! every retriever as soon as the call returns. Invariants: a record is in the log
+//! (fsynced) before the in-memory state changes; writers are serialized by
+//! `Searcher::writes`; a retired searcher (after compaction) refuses writes.
+
+use std::collections::{HashMap, HashSet};
+
+use seine_datasets::Doc;
+use seine_index::DocId;
+
+use super::Searcher;
+use crate::live::{LiveDoc, WalRecord};
+use crate::{Error, Result, Side};
+
+impl Searcher {
+    /// Every part of `docs` this index has, encoded with the index's own encoders
+    /// (SPLADE pruned and quantized as the generation's documents are).
+    pub(super) fn encode_docs(&self, docs: &[Doc]) -> Result<Vec<LiveDoc>> {
+        if docs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let texts: Vec<String> = docs.iter().map(crate::indexer::doc_text).collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let shares = self.encoders.multi_shares_dense();
+        let (dense, tokens) = match (&self.dense, &self.multi, &self.encoders.multi) {
+            (Some(_), Some(_), Some(m)) if shares => {
+                let (e, t) = m.encode_both(&refs, Side::Document)?;
+                (Some(e), Some(t))
+            }
+            (d, store, m) => (
+                d.as_ref()
+                    .map(|r| r.encoder().encode(&refs, Side::Document))
+                    .transpose()?,
+                match (store, m) {
+                    (Some(_), Some(m)) => Some(m.encode(&refs, Side::Document)?),
+                    _ => None,
+                },
+            ),
+        };
+        let sparse = match &self.sparse {
+            Some(r) => {
+                let enc = r.encoder();
+                let scale = r.index().scale();
+                let vs = enc.encode(&refs, Side::Document)?;
+                Some(
+                    vs.iter()
+                        .map(|v| {
+                            crate::indexer::sparse_terms(enc, v)
+                                .into_iter()
+                                .map(|(t, w)| {
+                                    // As the impact index stores it.
+                                    let q = seine_index::sparse::quantize(w, scale) as f32 / scale;
+                                    (t, q)
+                                })
+                                .filter(|(_, w)| *w > 0.0)
+                                .collect::<HashMap<String, f32>>()
+                        })
+                        .collect::<Vec<_>>(),
+                )
+            }
+            None => None,
+        };
+        let mut tokens = tokens.map(|t| t.into_iter());
+        let mut sparse = sparse.map(|s| s.into_iter());
+        Ok(docs
+            .iter()
+            .enumerate()
+            .map(|(i, doc)| LiveDoc {
+                doc: doc.clone(),
+                dense: dense.as_ref().map(|e| {
+                    let mut v = e.row(i).to_vec();
+                    if !seine_kernels::l2_normalize(&mut v) {
+                        v.iter_mut().for_each(|x| *x = 0.0);
+                    }
+                    v
+                }),
+                sparse: sparse.as_mut().and_then(|s| s.next()),
+                tokens: tokens.as_mut().and_then(|t| t.next()),
+                lex: self.bm25.as_ref().map(|r| r.index().analyze_doc(doc)),
+            })
+            .collect())
+    }
+
+    /// Applies the log of the open generation (on open).
+    pub(super) fn replay(&self, records: Vec<WalRecord>) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        // The last operation on each id wins; order of first appearance is kept.
+        let mut order: Vec<String> = Vec::new();
+        let mut last: HashMap<String, Option<Doc>> = HashMap::new();
+        for r in records {
+            let (id, doc) = match r {
+                WalRecord::Put { id, title, text } => (id.clone(), Some(Doc { id, title, text })),
+                WalRecord::Del { id } => (id, None),
+            };
+            if !last.contains_key(&id) {
+                order.push(id.clone());
+            }
+            last.insert(id, doc);
+        }
+        let mut live = self.live.write().expect("live lock");
+        let mut puts = Vec::new();
+        for id in &order {
+            match &last[id] {
+                Some(doc) => puts.push(doc.clone()),
+                None => {
+                    live.remove(id, self.doc_map.internal(id));
+                }
+            }
+        }
+        for chunk in puts.chunks(64) {
+            for d in self.encode_docs(chunk)? {
+                let base = self.doc_map.internal(&d.doc.id);
+                live.put(d, base);
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds or replaces documents. When this returns they are in the write-ahead log
+    /// (fsynced) and visible to every retriever.
+    pub fn put_documents(&self, docs: &[Doc]) -> Result<Vec<DocId>> {
+        let mut seen = HashSet::new();
+        for d in docs {
+            if d.id.is_empty() {
+                return Err(Error::InvalidArgument("document id is empty".into()));
+            }
+            if !seen.insert(d.id.as_str()) {
+                return Err(Error::InvalidArgument(format!(
+                    "document id {:?} appears twice in one batch",
+                    d.id
+                )));
+            }
+        }
+        let encoded = self.encode_docs(docs)?;
+        let _w = self.writes.lock().expect("writes lock");
+        let mut live = self.live.write().expect("live lock");
+        let records: Vec<WalRecord> = docs
+            .iter()
+            .map(|d| WalRecord::Put {
+                id: d.id.clone(),
+                title: d.title.clone(),
+                text: d.text.clone(),
+            })
+            .collect();
+        live.wal.as_mut().ok_or(Error::Retired)?.append(&records)?;
+        Ok(encoded
+            .into_iter()
+            .map(|d| {
+                let base = self.doc_map.internal(&d.doc.id);
+                live.put(d, base)
+            })
+            .collect())
+    }
+
+    /// Deletes a document from every retriever; false when no such document is visible.
+    pub fn delete(&self, id: &str) -> Result<bool> {
+        let _w = self.writes.lock().expect("writes lock");
+        let mut live = self.live.write().expect("live lock");
+        let base = self.doc_map.internal(id);
+        let visible =
+            live.by_id.contains_key(id) || base.is_some_and(|b| !live.hidden.contains(&b));
+        if !visible {
+            return Ok(false);
+        }
+        live.wal
+            .as_mut()
+            .ok_or(Error::Retired)?
+            .append(&[WalRecord::Del { id: id.to_string() }])?;
+        Ok(live.remove(id, base))
+    }
+}
