@@ -385,7 +385,8 @@ mod tests {
 
     /// Writes MiniLM + a projection in the ColBERT v2 layout and in the PyLate layout.
     fn write_checkpoints(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
-        let minilm = resolve_model(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/minilm")).expect("run scripts/fetch-models.sh");
+        let minilm = resolve_model(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/minilm"))
+            .expect("run scripts/fetch-models.sh");
         let tensors =
             candle_core::safetensors::load(minilm.join("model.safetensors"), &Device::Cpu).unwrap();
         let w = projection();
@@ -544,7 +545,10 @@ mod tests {
 
     #[test]
     fn not_a_checkpoint_is_a_clear_error() {
-        let dir = ModelDir::open(&resolve_model(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/minilm")).unwrap()).unwrap();
+        let dir = ModelDir::open(
+            &resolve_model(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/minilm")).unwrap(),
+        )
+        .unwrap();
         assert!(!ColbertEncoder::is_checkpoint(&dir.root));
         let e = ColbertEncoder::load(&dir, &Device::Cpu)
             .err()

@@ -226,7 +226,7 @@ pub fn fuse(lists: &[(&str, Vec<ScoredDoc>)], fusion: &Fusion, k: usize) -> Resu
             }
         })
         .collect();
-    fused.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.doc.cmp(&b.doc)));
+    fused.sort_by(|a, b| seine_index::score_order(a.score, b.score).then(a.doc.cmp(&b.doc)));
     fused.truncate(k);
     Ok(fused)
 }
@@ -259,6 +259,23 @@ mod tests {
             (h1.sources[1].retriever.as_str(), h1.sources[1].rank),
             ("b", 3)
         );
+    }
+
+    /// One order for every ranking (`seine_index::score_order`): a NaN score (a
+    /// broken model output) ranks last, as in `ScoredDoc::rank_cmp`; `total_cmp`
+    /// descending put it first.
+    #[test]
+    fn nan_scores_rank_last_in_fusion() {
+        let a = list(&[(1, f32::NAN), (2, 5.0), (3, 1.0)]);
+        let b = list(&[(3, 2.0), (2, 1.0)]);
+        let fusion = Fusion {
+            method: FusionMethod::MinMax,
+            ..Fusion::default()
+        };
+        let f = fuse(&[("a", a), ("b", b)], &fusion, 10).unwrap();
+        assert!(f.last().unwrap().score.is_nan(), "{f:?}");
+        assert_eq!(f.last().unwrap().doc, 1, "{f:?}");
+        assert_eq!(f.iter().map(|h| h.doc).collect::<Vec<_>>(), vec![2, 3, 1]);
     }
 
     #[test]

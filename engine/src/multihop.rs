@@ -126,7 +126,8 @@ impl Default for MultiHop {
 impl MultiHop {
     /// The condenser's scorer on `searcher`'s index.
     pub fn scorer_for(&self, searcher: &Searcher) -> FactScorer {
-        self.scorer.unwrap_or_else(|| FactScorer::best_for(searcher))
+        self.scorer
+            .unwrap_or_else(|| FactScorer::best_for(searcher))
     }
 
     pub fn validate(&self) -> Result<()> {

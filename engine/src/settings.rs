@@ -329,7 +329,10 @@ mod tests {
         assert!(!"dense".parse::<RetrieverSet>().unwrap().is_fusion());
         let e = "bm25+bm25".parse::<RetrieverSet>().unwrap_err().to_string();
         assert!(e.contains("twice"), "{e}");
-        let e = "bm25+colbert".parse::<RetrieverSet>().unwrap_err().to_string();
+        let e = "bm25+colbert"
+            .parse::<RetrieverSet>()
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("colbert"), "{e}");
         let j = serde_json::to_string(&s).unwrap();
         assert_eq!(j, "\"bm25+dense+splade\"");
@@ -339,7 +342,10 @@ mod tests {
     #[test]
     fn rerank_names() {
         let r = Rerank::new("flipr".parse().unwrap(), 50, 4);
-        assert_eq!((r.kind(), r.label(), r.depth), (RerankKind::Flipr, "flipr4".into(), 50));
+        assert_eq!(
+            (r.kind(), r.label(), r.depth),
+            (RerankKind::Flipr, "flipr4".into(), 50)
+        );
         assert!(Rerank::new(RerankKind::MaxSim, 0, 8).validate().is_err());
         assert!("colbert".parse::<RerankKind>().is_err());
     }

@@ -51,7 +51,7 @@ impl SparseVector {
             .copied()
             .zip(self.weights.iter().copied())
             .collect();
-        v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        v.sort_by(|a, b| seine_index::score_order(a.1, b.1).then(a.0.cmp(&b.0)));
         v
     }
 

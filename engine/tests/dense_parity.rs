@@ -29,8 +29,11 @@ fn minilm_matches_sentence_transformers(backend: Backend) {
     let want: Vec<Vec<f32>> = serde_json::from_value(fixture["embeddings"].clone()).unwrap();
     assert!(texts.len() >= 20);
 
-    let dir =
-        ModelDir::open(&resolve_model(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/minilm")).expect("run scripts/fetch-models.sh")).unwrap();
+    let dir = ModelDir::open(
+        &resolve_model(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/minilm"))
+            .expect("run scripts/fetch-models.sh"),
+    )
+    .unwrap();
     assert_eq!(dir.max_length, 256);
     assert!(dir.normalize);
     let enc = DenseEncoder::load_with(&dir, &Device::Cpu, backend).unwrap();

@@ -58,8 +58,11 @@ fn random_groups<'a>(rng: &mut Rng, texts: &'a [&'a str]) -> Vec<&'a [&'a str]> 
 
 #[test]
 fn dense_native_equals_candle_on_random_lengths_and_batches() {
-    let dir =
-        ModelDir::open(&resolve_model(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/minilm")).expect("run scripts/fetch-models.sh")).unwrap();
+    let dir = ModelDir::open(
+        &resolve_model(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/minilm"))
+            .expect("run scripts/fetch-models.sh"),
+    )
+    .unwrap();
     let candle = DenseEncoder::load_with(&dir, &Device::Cpu, Backend::Candle).unwrap();
     let native = DenseEncoder::load_with(&dir, &Device::Cpu, Backend::Native)
         .unwrap()
@@ -100,8 +103,14 @@ fn dense_native_equals_candle_on_random_lengths_and_batches() {
 
 #[test]
 fn splade_native_equals_candle_on_random_lengths_and_batches() {
-    let dir = ModelDir::open(&resolve_model(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/splade-tiny")).expect("run scripts/fetch-models.sh"))
-        .unwrap();
+    let dir = ModelDir::open(
+        &resolve_model(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../models/splade-tiny"
+        ))
+        .expect("run scripts/fetch-models.sh"),
+    )
+    .unwrap();
     let candle = SpladeEncoder::load_with(&dir, None, &Device::Cpu, Backend::Candle).unwrap();
     let native = SpladeEncoder::load_with(&dir, None, &Device::Cpu, Backend::Native)
         .unwrap()

@@ -24,8 +24,14 @@ fn splade_tiny_matches_transformers(backend: Backend) {
     let want = fixture["weights"].as_array().unwrap();
     assert!(texts.len() >= 20);
 
-    let dir = ModelDir::open(&resolve_model(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/splade-tiny")).expect("run scripts/fetch-models.sh"))
-        .unwrap();
+    let dir = ModelDir::open(
+        &resolve_model(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../models/splade-tiny"
+        ))
+        .expect("run scripts/fetch-models.sh"),
+    )
+    .unwrap();
     let enc = SpladeEncoder::load_with(&dir, None, &Device::Cpu, backend).unwrap();
     assert_eq!(enc.vocab().len(), 30522);
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
@@ -72,7 +78,14 @@ fn splade_tiny_matches_transformers(backend: Backend) {
 
 #[test]
 fn pruning_keeps_the_heaviest_terms() {
-    let dir = ModelDir::open(&resolve_model(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/splade-tiny")).unwrap()).unwrap();
+    let dir = ModelDir::open(
+        &resolve_model(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../models/splade-tiny"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
     let full = SpladeEncoder::load(&dir, None, &Device::Cpu).unwrap();
     let text = "Paris is the capital and most populous city of France.";
     let all = full.encode(&[text], Side::Document).unwrap().remove(0);

@@ -142,9 +142,13 @@ impl Manifest {
             }
         }
         let mut d = Vec::new();
-        if self.source.path != opts.source.path || self.source.fingerprint != opts.source.fingerprint
+        if self.source.path != opts.source.path
+            || self.source.fingerprint != opts.source.fingerprint
         {
-            d.push(format!("built from {} (or an older copy of it)", self.source.path));
+            d.push(format!(
+                "built from {} (or an older copy of it)",
+                self.source.path
+            ));
         }
         if self.lexical.map(|l| (l.mode, l.analyzer)) != opts.lexical.map(|l| (l.mode, l.analyzer))
         {
@@ -158,7 +162,8 @@ impl Manifest {
             (None, None) => true,
             (Some(a), Some(b)) => {
                 model(&a.model, &a.model_id, &b.model, &b.model_id)
-                    && a.hnsw.map(|p| (p.m, p.ef_construction)) == b.hnsw.map(|p| (p.m, p.ef_construction))
+                    && a.hnsw.map(|p| (p.m, p.ef_construction))
+                        == b.hnsw.map(|p| (p.m, p.ef_construction))
                     && a.hnsw_auto == b.hnsw_auto
             }
             _ => false,

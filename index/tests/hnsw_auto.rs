@@ -46,7 +46,10 @@ fn hnsw_auto_survives_a_rebuild_from_the_manifest() {
     let small = build(&root, settings, 100, false);
     let d = small.manifest().dense.clone().unwrap();
     assert!(!d.graph && !d.has_graph(), "100 documents: exact search");
-    assert!(d.hnsw_auto && d.hnsw.is_some(), "the setting is kept: {d:?}");
+    assert!(
+        d.hnsw_auto && d.hnsw.is_some(),
+        "the setting is kept: {d:?}"
+    );
     assert!(small.dense().unwrap().len() == 100);
 
     // Rebuilt from its own manifest with more documents (compaction after writes).

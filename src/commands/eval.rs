@@ -185,7 +185,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
 }
 
 /// `seine-<retriever>-<model or mode or fusion>[-<rerank><depth>]`.
-fn run_name(a: &Args, fusion: &seine_engine::Fusion, rerank: Option<seine_engine::Rerank>) -> String {
+fn run_name(
+    a: &Args,
+    fusion: &seine_engine::Fusion,
+    rerank: Option<seine_engine::Rerank>,
+) -> String {
     let parts = a.retriever.parts();
     let base = match (parts, &a.dense.dense, &a.sparse.sparse) {
         ([RetrieverKind::Dense], Some(model), _) => format!("seine-dense-{}", model_label(model)),

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use seine_datasets::jsonl::JsonlFields;
 use seine_datasets::{CorpusFormat, CorpusOptions, open_corpus};
-use seine_engine::indexer::{IndexStats, Imported, PrecomputedSparse, PrecomputedVectors};
+use seine_engine::indexer::{Imported, IndexStats, PrecomputedSparse, PrecomputedVectors};
 use seine_engine::model::{DeviceSpec, resolve_device};
 use seine_engine::multihop::{FactScorer, MultiHop};
 use seine_engine::settings;
@@ -22,8 +22,8 @@ use seine_engine::{FusionMethod, Rerank, RerankKind, RetrieverSet};
 use seine_index::lexical::{Bm25Mode, Bm25Params};
 use seine_index::sparse::DEFAULT_IMPACT_SCALE;
 use seine_index::{
-    BuildOptions, DenseSettings, HnswParams, IndexDir, LexicalSettings, MultiSettings,
-    SourceInfo, SparseSettings,
+    BuildOptions, DenseSettings, HnswParams, IndexDir, LexicalSettings, MultiSettings, SourceInfo,
+    SparseSettings,
 };
 
 use crate::progress::DocProgress;
@@ -365,14 +365,10 @@ pub fn build_index(
     };
     let device = resolve_device(parts.dense.device)?;
     let bar = DocProgress::new("indexing");
-    let result = seine_engine::indexer::build(
-        docs.as_mut(),
-        out,
-        opts,
-        &imported,
-        &device,
-        &mut |p, n| bar.update(p, n),
-    );
+    let result =
+        seine_engine::indexer::build(docs.as_mut(), out, opts, &imported, &device, &mut |p, n| {
+            bar.update(p, n)
+        });
     bar.finish();
     result.with_context(|| {
         format!(

@@ -102,7 +102,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if a.hops.hops.is_some() {
         return multihop(&a, &searcher);
     }
-    let query_tokens = match (a.explain && searcher.rerank().is_some(), searcher.multi_encoder()) {
+    let query_tokens = match (
+        a.explain && searcher.rerank().is_some(),
+        searcher.multi_encoder(),
+    ) {
         (true, Some(m)) => Some(m.query_tokens(&a.query)?),
         _ => None,
     };
@@ -137,7 +140,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 if let Some(terms) = &splade_terms
                     && set.contains(RetrieverKind::Splade)
                 {
-                    row["splade_terms"] = serde_json::to_value(searcher.explain_splade(terms, h.doc)?)?;
+                    row["splade_terms"] =
+                        serde_json::to_value(searcher.explain_splade(terms, h.doc)?)?;
                 }
             }
             out.push(row);
@@ -186,7 +190,10 @@ fn print_list(name: &str, hits: &[serde_json::Value]) {
             h["id"].as_str().unwrap_or_default(),
             snippet.replace('\n', " ")
         );
-        let line = |label: &str, v: &serde_json::Value, n: usize, f: &dyn Fn(&serde_json::Value) -> String| {
+        let line = |label: &str,
+                    v: &serde_json::Value,
+                    n: usize,
+                    f: &dyn Fn(&serde_json::Value) -> String| {
             if let Some(items) = v.as_array() {
                 let t: Vec<String> = items.iter().take(n).map(f).collect();
                 println!("{:>17}{label}: {}", "", t.join(", "));

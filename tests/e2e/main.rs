@@ -6,6 +6,7 @@ mod dense;
 mod eval_scifact;
 mod late;
 mod malformed;
+mod models;
 mod multihop;
 mod search;
 mod server;

@@ -230,3 +230,37 @@ fn chain_stops_early_when_nothing_is_new() {
     assert!(!o.status.success());
     assert!(crate::util::stderr(&o).contains("hops must be within 1..=4"));
 }
+
+/// `seine eval --multihop` with default flags works on every index it accepts: on a
+/// BM25-only index the condenser is the lexical one (said on stderr and in the JSON)
+/// instead of an error about token vectors.
+#[test]
+fn default_condenser_follows_the_index() {
+    let t = tempfile::tempdir().unwrap();
+    let data = subset(t.path(), 10);
+    let out = t.path().join("out");
+    let o = ok(&[
+        "eval",
+        path_str(&data),
+        "--multihop",
+        "--hops",
+        "2",
+        "--out",
+        path_str(&out),
+    ]);
+    let err = crate::util::stderr(&o);
+    assert!(
+        err.contains("condenser lexical (the best this index supports)"),
+        "{err}"
+    );
+    let json = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .unwrap();
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    assert_eq!(v["multihop"]["condense_scorer"], "lexical", "{v}");
+    assert_eq!(v["multihop"]["condense_scorer_chosen_by_index"], true);
+    assert!(stdout(&o).contains("both-gold@10"));
+}

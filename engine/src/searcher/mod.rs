@@ -356,7 +356,11 @@ impl Searcher {
         if set.is_fusion() {
             fusion.validate(set.parts().len())?;
         }
-        let n = if set.is_fusion() { fusion.depth.max(k) } else { k };
+        let n = if set.is_fusion() {
+            fusion.depth.max(k)
+        } else {
+            k
+        };
         let (fused, ids) = {
             let live = self.live.read().expect("live lock");
             let mut lists = Vec::new();
@@ -381,7 +385,10 @@ impl Searcher {
                     })
                     .collect()
             };
-            let ids: Vec<String> = fused.iter().map(|f| self.external_id(f.doc, &live)).collect();
+            let ids: Vec<String> = fused
+                .iter()
+                .map(|f| self.external_id(f.doc, &live))
+                .collect();
             (fused, ids)
         };
         Ok(fused

@@ -113,4 +113,3 @@ pub async fn compact(State(s): State<Arc<AppState>>) -> Result<Json<CompactRespo
         .map_err(ApiError::Internal)?;
     r.map(Json).map_err(engine_error)
 }
-

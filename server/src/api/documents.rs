@@ -161,4 +161,3 @@ pub async fn delete_document(
         documents: n,
     }))
 }
-

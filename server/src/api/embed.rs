@@ -262,4 +262,3 @@ pub async fn openai_embeddings(
         },
     }))
 }
-

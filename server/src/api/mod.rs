@@ -64,4 +64,3 @@ fn check_text(what: &str, text: &str, limit: usize) -> Result<(), ApiError> {
     }
     Ok(())
 }
-

@@ -248,9 +248,7 @@ fn run(searcher: &Searcher, req: &SearchRequest, plan: &Plan) -> EngineResult<Se
             .retrievers()
             .first()
             .map(|k| RetrieverSet::one(*k))
-            .ok_or_else(|| {
-                seine_engine::Error::InvalidArgument("index has no retriever".into())
-            })?,
+            .ok_or_else(|| seine_engine::Error::InvalidArgument("index has no retriever".into()))?,
     };
     let mut chain = None;
     let hits = match &plan.hops {
