@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# The test command (README, CI): Python reference tools, then the whole test suite.
+# The test command (README, CI): style and size checks, Python reference tools, then
+# the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+cargo fmt --all -- --check
+python3 scripts/check-size.py
+cargo clippy --workspace --all-targets -- -D warnings
 scripts/setup-test-env.sh
 scripts/fetch-models.sh
 export SEINE_PYTHON="$PWD/.venv/bin/python"

@@ -76,6 +76,70 @@ impl ColbertEncoder {
         Self::load_with(dir, device, backend_for(device))
     }
 
+    /// The ColBERT v2 layout: `linear.weight` beside `bert.*`, settings in
+    /// `artifact.metadata`.
+    fn v2_projection(dir: &ModelDir, hidden: usize, device: &Device) -> Result<(Linear, Value)> {
+        let root = &dir.root;
+        let meta = read_json(&root.join("artifact.metadata"))?;
+        let dim = meta["dim"].as_u64().unwrap_or(128) as usize;
+        let vb = crate::model::native::var_builder(dir, device)?;
+        let w = vb.get((dim, hidden), "linear.weight").map_err(|e| {
+            Error::Model(format!(
+                "{}: ColBERT projection `linear.weight`: {e}",
+                root.display()
+            ))
+        })?;
+        let m = serde_json::json!({
+            "query_maxlen": meta["query_maxlen"].as_u64().unwrap_or(32),
+            "doc_maxlen": meta["doc_maxlen"].as_u64().unwrap_or(180),
+            "query_marker": meta["query_token_id"].as_str().unwrap_or("[unused0]"),
+            "doc_marker": meta["doc_token_id"].as_str().unwrap_or("[unused1]"),
+            "mask_punctuation": meta["mask_punctuation"].as_bool().unwrap_or(true),
+            "attend_to_mask": meta["attend_to_mask_tokens"].as_bool().unwrap_or(false),
+            "expand_query": true,
+            "skiplist_words": [],
+        });
+        Ok((Linear::new(w, None), m))
+    }
+
+    /// The PyLate layout: a sentence-transformers Dense module, settings in
+    /// `config_sentence_transformers.json`.
+    fn pylate_projection(
+        root: &Path,
+        dense_dir: &Path,
+        hidden: usize,
+        device: &Device,
+    ) -> Result<(Linear, Value)> {
+        let dcfg = read_json(&dense_dir.join("config.json"))?;
+        let (inp, out) = (
+            dcfg["in_features"].as_u64().unwrap_or(hidden as u64) as usize,
+            dcfg["out_features"].as_u64().unwrap_or(128) as usize,
+        );
+        let wpath = dense_dir.join("model.safetensors");
+        // SAFETY: read-only mapping of a model file seine never writes.
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&wpath], DType::F32, device)? };
+        let w = vb.get((out, inp), "linear.weight").map_err(|e| {
+            Error::Model(format!("{}: Dense `linear.weight`: {e}", wpath.display()))
+        })?;
+        let b = if dcfg["bias"].as_bool().unwrap_or(false) {
+            Some(vb.get(out, "linear.bias")?)
+        } else {
+            None
+        };
+        let st = read_json(&root.join("config_sentence_transformers.json")).unwrap_or(Value::Null);
+        let m = serde_json::json!({
+            "query_maxlen": st["query_length"].as_u64().unwrap_or(32),
+            "doc_maxlen": st["document_length"].as_u64().unwrap_or(180),
+            "query_marker": st["query_prefix"].as_str().unwrap_or("[Q] "),
+            "doc_marker": st["document_prefix"].as_str().unwrap_or("[D] "),
+            "mask_punctuation": true,
+            "attend_to_mask": st["attend_to_expansion_tokens"].as_bool().unwrap_or(false),
+            "expand_query": st["do_query_expansion"].as_bool().unwrap_or(true),
+            "skiplist_words": st["skiplist_words"].clone(),
+        });
+        Ok((Linear::new(w, b), m))
+    }
+
     pub fn load_with(dir: &ModelDir, device: &Device, backend: Backend) -> Result<Self> {
         let root = &dir.root;
         let cfg = dir.bert_config()?;
@@ -89,68 +153,9 @@ impl ColbertEncoder {
             })
         };
         let (linear, meta) = if root.join("artifact.metadata").is_file() {
-            let meta = read_json(&root.join("artifact.metadata"))?;
-            let dim = meta["dim"].as_u64().unwrap_or(128) as usize;
-            let vb = match &dir.weights {
-                // SAFETY: read-only mapping of a model file seine never writes.
-                crate::model::WeightsFile::Safetensors(p) => unsafe {
-                    VarBuilder::from_mmaped_safetensors(&[p], DType::F32, device)?
-                },
-                crate::model::WeightsFile::PyTorch(p) => {
-                    VarBuilder::from_pth(p, DType::F32, device)?
-                }
-            };
-            let w = vb
-                .get((dim, cfg.hidden_size), "linear.weight")
-                .map_err(|e| {
-                    Error::Model(format!(
-                        "{}: ColBERT projection `linear.weight`: {e}",
-                        root.display()
-                    ))
-                })?;
-            let m = serde_json::json!({
-                "query_maxlen": meta["query_maxlen"].as_u64().unwrap_or(32),
-                "doc_maxlen": meta["doc_maxlen"].as_u64().unwrap_or(180),
-                "query_marker": meta["query_token_id"].as_str().unwrap_or("[unused0]"),
-                "doc_marker": meta["doc_token_id"].as_str().unwrap_or("[unused1]"),
-                "mask_punctuation": meta["mask_punctuation"].as_bool().unwrap_or(true),
-                "attend_to_mask": meta["attend_to_mask_tokens"].as_bool().unwrap_or(false),
-                "expand_query": true,
-                "skiplist_words": [],
-            });
-            (Linear::new(w, None), m)
+            Self::v2_projection(dir, cfg.hidden_size, device)?
         } else if let Some(dense_dir) = Self::pylate_dense_dir(root) {
-            let dcfg = read_json(&dense_dir.join("config.json"))?;
-            let (inp, out) = (
-                dcfg["in_features"]
-                    .as_u64()
-                    .unwrap_or(cfg.hidden_size as u64) as usize,
-                dcfg["out_features"].as_u64().unwrap_or(128) as usize,
-            );
-            let wpath = dense_dir.join("model.safetensors");
-            // SAFETY: as above.
-            let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&wpath], DType::F32, device)? };
-            let w = vb.get((out, inp), "linear.weight").map_err(|e| {
-                Error::Model(format!("{}: Dense `linear.weight`: {e}", wpath.display()))
-            })?;
-            let b = if dcfg["bias"].as_bool().unwrap_or(false) {
-                Some(vb.get(out, "linear.bias")?)
-            } else {
-                None
-            };
-            let st =
-                read_json(&root.join("config_sentence_transformers.json")).unwrap_or(Value::Null);
-            let m = serde_json::json!({
-                "query_maxlen": st["query_length"].as_u64().unwrap_or(32),
-                "doc_maxlen": st["document_length"].as_u64().unwrap_or(180),
-                "query_marker": st["query_prefix"].as_str().unwrap_or("[Q] "),
-                "doc_marker": st["document_prefix"].as_str().unwrap_or("[D] "),
-                "mask_punctuation": true,
-                "attend_to_mask": st["attend_to_expansion_tokens"].as_bool().unwrap_or(false),
-                "expand_query": st["do_query_expansion"].as_bool().unwrap_or(true),
-                "skiplist_words": st["skiplist_words"].clone(),
-            });
-            (Linear::new(w, b), m)
+            Self::pylate_projection(root, &dense_dir, cfg.hidden_size, device)?
         } else {
             return Err(Error::Model(format!(
                 "{}: not a ColBERT checkpoint (no artifact.metadata, no Dense module in modules.json)",

@@ -208,6 +208,69 @@ fn remove_dead_builds(dir: &Path, prefix: &str) {
     }
 }
 
+/// Where a build is staged: beside the target (a new index, or an empty folder to
+/// replace), or inside it as the next generation (`overwrite` of an existing index).
+fn plan_staging(
+    root: &Path,
+    parent: &Path,
+    name: &str,
+    overwrite: bool,
+) -> Result<(Staging, PathBuf, u64)> {
+    Ok(if root.exists() {
+        let manifest = match Manifest::read(root) {
+            Ok(m) => Some(m),
+            Err(Error::NotAnIndex { .. }) if dir_is_empty(root) => None,
+            Err(e @ Error::NotAnIndex { .. }) => {
+                return Err(Error::Target {
+                    path: root.to_path_buf(),
+                    message: format!(
+                        "exists and is not a seine index ({e}); refusing to overwrite it"
+                    ),
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        match manifest {
+            None => {
+                // An empty directory: build aside, rename over it.
+                let dir = parent.join(format!(".{name}.building-{}", std::process::id()));
+                (
+                    Staging::Fresh { dir: dir.clone() },
+                    dir.join(gen_name(1)),
+                    1,
+                )
+            }
+            Some(m) => {
+                if !overwrite {
+                    return Err(Error::Target {
+                        path: root.to_path_buf(),
+                        message: "an index already exists here (use --overwrite to replace it)"
+                            .into(),
+                    });
+                }
+                remove_dead_builds(root, ".building-");
+                remove_stale_generations(root, m.generation);
+                let generation = m.generation + 1;
+                let work = root.join(format!(".building-{}", std::process::id()));
+                (
+                    Staging::NextGeneration {
+                        previous: m.generation,
+                    },
+                    work,
+                    generation,
+                )
+            }
+        }
+    } else {
+        let dir = parent.join(format!(".{name}.building-{}", std::process::id()));
+        (
+            Staging::Fresh { dir: dir.clone() },
+            dir.join(gen_name(1)),
+            1,
+        )
+    })
+}
+
 impl IndexWriter {
     pub fn create(root: &Path, opts: BuildOptions) -> Result<Self> {
         if let Some(l) = &opts.lexical {
@@ -231,59 +294,7 @@ impl IndexWriter {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let (staging, work_dir, generation) = if root.exists() {
-            let manifest = match Manifest::read(root) {
-                Ok(m) => Some(m),
-                Err(Error::NotAnIndex { .. }) if dir_is_empty(root) => None,
-                Err(e @ Error::NotAnIndex { .. }) => {
-                    return Err(Error::Target {
-                        path: root.to_path_buf(),
-                        message: format!(
-                            "exists and is not a seine index ({e}); refusing to overwrite it"
-                        ),
-                    });
-                }
-                Err(e) => return Err(e),
-            };
-            match manifest {
-                None => {
-                    // An empty directory: build aside, rename over it.
-                    let dir = parent.join(format!(".{name}.building-{}", std::process::id()));
-                    (
-                        Staging::Fresh { dir: dir.clone() },
-                        dir.join(gen_name(1)),
-                        1,
-                    )
-                }
-                Some(m) => {
-                    if !opts.overwrite {
-                        return Err(Error::Target {
-                            path: root.to_path_buf(),
-                            message: "an index already exists here (use --overwrite to replace it)"
-                                .into(),
-                        });
-                    }
-                    remove_dead_builds(root, ".building-");
-                    remove_stale_generations(root, m.generation);
-                    let generation = m.generation + 1;
-                    let work = root.join(format!(".building-{}", std::process::id()));
-                    (
-                        Staging::NextGeneration {
-                            previous: m.generation,
-                        },
-                        work,
-                        generation,
-                    )
-                }
-            }
-        } else {
-            let dir = parent.join(format!(".{name}.building-{}", std::process::id()));
-            (
-                Staging::Fresh { dir: dir.clone() },
-                dir.join(gen_name(1)),
-                1,
-            )
-        };
+        let (staging, work_dir, generation) = plan_staging(root, &parent, &name, opts.overwrite)?;
         remove_dead_builds(&parent, &format!(".{name}.building-"));
         let _ = std::fs::remove_dir_all(&work_dir);
         std::fs::create_dir_all(&work_dir).map_err(|e| Error::io(&work_dir, e))?;

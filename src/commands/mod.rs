@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod bench_encode;
+pub mod bench_splade;
 pub mod convert;
 pub mod embed;
 pub mod eval;

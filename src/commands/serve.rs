@@ -3,6 +3,7 @@ use std::path::PathBuf;
 
 use seine_engine::Searcher;
 use seine_index::IndexDir;
+use seine_server::Config;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -15,31 +16,31 @@ pub struct Args {
     #[arg(long, default_value = "cpu")]
     device: seine_engine::model::DeviceSpec,
     /// Requests in flight at once; more are answered 429 with Retry-After.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = Config::default().max_in_flight)]
     max_in_flight: usize,
     /// Largest k a search may ask for.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = Config::default().max_k)]
     max_k: usize,
     /// Longest query text, in bytes.
-    #[arg(long, default_value_t = 8192)]
+    #[arg(long, default_value_t = Config::default().max_query_bytes)]
     max_query_bytes: usize,
     /// Longest document or embedding input text, in bytes.
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = Config::default().max_text_bytes)]
     max_text_bytes: usize,
     /// Most documents or texts in one request.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = Config::default().max_batch)]
     max_batch: usize,
     /// Largest request body, in bytes.
-    #[arg(long, default_value_t = 4 << 20)]
+    #[arg(long, default_value_t = Config::default().max_body_bytes)]
     max_body_bytes: usize,
     /// Per-request timeout, in seconds.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = Config::default().request_timeout.as_secs())]
     timeout_s: u64,
     /// Worker threads for encoders and index work (default: the number of cores).
     #[arg(long)]
     workers: Option<usize>,
     /// Estimated tokens (bytes / 4) of one embedding batch across queued requests.
-    #[arg(long, default_value_t = 8192)]
+    #[arg(long, default_value_t = Config::default().token_budget)]
     token_budget: usize,
     /// Require this key (`Authorization: Bearer KEY` or `x-api-key: KEY`) for writes,
     /// embeddings and, unless --public-search, search.
@@ -57,7 +58,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         a.index.display()
     );
     let searcher = Searcher::open_on(dir, &seine_engine::model::resolve_device(a.device)?)?;
-    let config = seine_server::Config {
+    let config = Config {
         max_in_flight: a.max_in_flight,
         max_k: a.max_k,
         max_query_bytes: a.max_query_bytes,

@@ -144,7 +144,7 @@ impl Searcher {
     pub fn retrievers(&self) -> Vec<RetrieverKind> {
         RetrieverKind::ALL
             .into_iter()
-            .filter(|k| self.retriever(*k).is_ok())
+            .filter(|k| self.get_retriever(*k).is_some())
             .collect()
     }
 
@@ -233,15 +233,19 @@ impl Searcher {
 
     /// The retriever of `kind`, when this index has it.
     pub fn retriever(&self, kind: RetrieverKind) -> Result<&dyn Retriever> {
-        let r: Option<&dyn Retriever> = match kind {
+        self.get_retriever(kind)
+            .ok_or_else(|| Error::UnknownRetriever {
+                name: kind.to_string(),
+                available: self.available(),
+            })
+    }
+
+    fn get_retriever(&self, kind: RetrieverKind) -> Option<&dyn Retriever> {
+        match kind {
             RetrieverKind::Bm25 => self.bm25.as_ref().map(|r| r as &dyn Retriever),
             RetrieverKind::Dense => self.dense.as_ref().map(|r| r as &dyn Retriever),
             RetrieverKind::Splade => self.sparse.as_ref().map(|r| r as &dyn Retriever),
-        };
-        r.ok_or_else(|| Error::UnknownRetriever {
-            name: kind.to_string(),
-            available: self.available(),
-        })
+        }
     }
 
     /// The top `k` hits of `set` for `query` (several retrievers: fused with the
