@@ -17,7 +17,10 @@ fn beir_scifact_streams_every_document_and_split() {
     let first = docs.next().unwrap().unwrap();
     assert_eq!(first.id, "4983");
     assert!(first.title.starts_with("Microstructural development"));
-    let rest = docs.by_ref().map(|d| d.unwrap()).count();
+    let rest = docs
+        .by_ref()
+        .inspect(|d| assert!(d.is_ok(), "{d:?}"))
+        .count();
     assert_eq!(rest + 1, 5183);
     let p = docs.progress();
     assert_eq!(p.done, p.total.unwrap());

@@ -43,7 +43,3 @@ pub trait Encoder: Send + Sync {
     fn normalized(&self) -> bool;
     fn encode(&self, texts: &[&str], side: Side) -> Result<Embeddings>;
 }
-
-/// L2-normalizes a vector in place (zero vectors stay zero): the kernels' one
-/// normalization.
-pub use seine_kernels::l2_normalize;

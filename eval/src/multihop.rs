@@ -312,74 +312,6 @@ pub fn table(single: &Value, multi: &Value, hops: usize) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn normalization_matches_hotpotqa() {
-        assert_eq!(normalize_answer("The  Beatles!"), "beatles");
-        assert_eq!(
-            normalize_answer("Japan and Hong Kong"),
-            "japan and hong kong"
-        );
-        assert_eq!(normalize_answer("A.B.C"), "abc");
-        assert!(contains_tokens(
-            "stores in japan and hong kong",
-            "japan and hong kong"
-        ));
-        assert!(!contains_tokens("stores in japanese towns", "japan"));
-        assert!(!contains_tokens("anything", ""));
-    }
-
-    #[test]
-    fn gold_from_supporting_facts() {
-        let q = Query {
-            id: "q".into(),
-            text: "?".into(),
-            metadata: json!({"answer": "x", "type": "bridge",
-                "supporting_facts": [["A", 0], ["B", 1], ["A", 2]]}),
-        };
-        let qs = questions(&[q]).unwrap();
-        assert_eq!(qs[0].gold, vec!["A", "B"]);
-        assert_eq!(qs[0].qtype, "bridge");
-        let bad = Query {
-            id: "z".into(),
-            text: "?".into(),
-            metadata: Value::Null,
-        };
-        assert!(questions(&[bad]).is_err());
-    }
-
-    #[test]
-    fn summary_counts_partial_and_both() {
-        let q = |t: &str| Question {
-            id: "q".into(),
-            text: "?".into(),
-            answer: "yes".into(),
-            qtype: t.into(),
-            gold: vec!["A".into(), "B".into()],
-        };
-        let o = |g: [usize; 4]| Outcome {
-            ranking: vec![],
-            gold_found: g,
-            answer_found: [false; 4],
-            seconds: 0.0,
-            hops: None,
-            stopped_early: None,
-        };
-        let qs = vec![q("bridge"), q("comparison")];
-        let os = vec![o([1, 2, 2, 2]), o([0, 1, 1, 2])];
-        let s = summarize(&qs, &os);
-        assert_eq!(s["recall_at_2"], json!(0.25));
-        assert_eq!(s["both_gold_at_5"], json!(0.5));
-        assert_eq!(s["both_gold_at_20"], json!(1.0));
-        assert_eq!(s["answer_recall_questions"], json!(0));
-        assert_eq!(s["by_type"]["bridge"]["both_gold_at_2"], json!(0.0));
-        assert_eq!(s["by_type"]["bridge"]["both_gold_at_5"], json!(1.0));
-    }
-}
-
 /// A multi-hop evaluation's outputs: the summary JSON, one line per question, the
 /// table and the headline.
 pub struct Report<'a> {
@@ -467,5 +399,73 @@ impl Report<'_> {
             m["both_gold_at_10"].as_f64().unwrap_or(0.0),
             self.run_name
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalization_matches_hotpotqa() {
+        assert_eq!(normalize_answer("The  Beatles!"), "beatles");
+        assert_eq!(
+            normalize_answer("Japan and Hong Kong"),
+            "japan and hong kong"
+        );
+        assert_eq!(normalize_answer("A.B.C"), "abc");
+        assert!(contains_tokens(
+            "stores in japan and hong kong",
+            "japan and hong kong"
+        ));
+        assert!(!contains_tokens("stores in japanese towns", "japan"));
+        assert!(!contains_tokens("anything", ""));
+    }
+
+    #[test]
+    fn gold_from_supporting_facts() {
+        let q = Query {
+            id: "q".into(),
+            text: "?".into(),
+            metadata: json!({"answer": "x", "type": "bridge",
+                "supporting_facts": [["A", 0], ["B", 1], ["A", 2]]}),
+        };
+        let qs = questions(&[q]).unwrap();
+        assert_eq!(qs[0].gold, vec!["A", "B"]);
+        assert_eq!(qs[0].qtype, "bridge");
+        let bad = Query {
+            id: "z".into(),
+            text: "?".into(),
+            metadata: Value::Null,
+        };
+        assert!(questions(&[bad]).is_err());
+    }
+
+    #[test]
+    fn summary_counts_partial_and_both() {
+        let q = |t: &str| Question {
+            id: "q".into(),
+            text: "?".into(),
+            answer: "yes".into(),
+            qtype: t.into(),
+            gold: vec!["A".into(), "B".into()],
+        };
+        let o = |g: [usize; 4]| Outcome {
+            ranking: vec![],
+            gold_found: g,
+            answer_found: [false; 4],
+            seconds: 0.0,
+            hops: None,
+            stopped_early: None,
+        };
+        let qs = vec![q("bridge"), q("comparison")];
+        let os = vec![o([1, 2, 2, 2]), o([0, 1, 1, 2])];
+        let s = summarize(&qs, &os);
+        assert_eq!(s["recall_at_2"], json!(0.25));
+        assert_eq!(s["both_gold_at_5"], json!(0.5));
+        assert_eq!(s["both_gold_at_20"], json!(1.0));
+        assert_eq!(s["answer_recall_questions"], json!(0));
+        assert_eq!(s["by_type"]["bridge"]["both_gold_at_2"], json!(0.0));
+        assert_eq!(s["by_type"]["bridge"]["both_gold_at_5"], json!(1.0));
     }
 }

@@ -13,6 +13,8 @@ use hnsw_rs::hnswio::HnswIo;
 use hnsw_rs::prelude::{DistDot, Hnsw};
 use serde::{Deserialize, Serialize};
 
+use seine_kernels::l2_normalize as normalize;
+
 use crate::hnsw_graph::FlatGraph;
 use crate::{DocId, Error, Result, ScoredDoc, sort_hits};
 
@@ -107,11 +109,6 @@ impl DenseSettings {
 
 /// Corpora smaller than this are searched exactly unless HNSW is forced.
 pub const HNSW_AUTO_MIN_DOCS: u64 = 4096;
-
-/// L2-normalizes in place; returns false for a zero or non-finite vector.
-pub fn normalize(v: &mut [f32]) -> bool {
-    seine_kernels::l2_normalize(v)
-}
 
 /// Appends vectors to `vectors.f32` during a build.
 pub(crate) struct DenseWriter {

@@ -172,7 +172,8 @@ impl FlatGraph {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dense::{HnswParams, build_hnsw, normalize};
+    use crate::dense::{HnswParams, build_hnsw};
+    use seine_kernels::l2_normalize as normalize;
 
     /// Clustered random unit vectors (uniform ones make every method look the same).
     fn data(n: usize, dim: usize, seed: u64) -> Vec<f32> {

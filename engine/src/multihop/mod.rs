@@ -26,7 +26,7 @@ use crate::fusion::Fusion;
 use crate::settings::{
     DEFAULT_CONDENSE_PASSAGES, DEFAULT_FACTS, DEFAULT_HOP_DEPTH, DEFAULT_HOPS, RetrieverSet,
 };
-use crate::{Error, Hit, Rerank, Result, Searcher, Side};
+use crate::{Error, Hit, Rerank, Result, Searcher};
 
 /// How the condenser scores a sentence against the hop's query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

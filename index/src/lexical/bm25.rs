@@ -51,6 +51,38 @@ impl Bm25Params {
     }
 }
 
+/// The one BM25 term-frequency part: `tf / (tf + norm)`, `norm` from [`length_norm`].
+#[inline]
+pub fn tf_saturation(tf: f32, norm: f32) -> f32 {
+    tf / (tf + norm)
+}
+
+/// `k1 · (1 − b + b · len / avgdl)` (`len` as stored: one byte of precision, like
+/// Lucene's norms).
+pub fn length_norm(params: Bm25Params, len: f32, avgdl: f32) -> f32 {
+    params.k1 * (1.0 - params.b + params.b * len / avgdl)
+}
+
+/// Average field length over the segments of `searcher` (1 for an empty index), and
+/// the document count.
+pub fn field_stats(
+    searcher: &tantivy::Searcher,
+    field: tantivy::schema::Field,
+) -> tantivy::Result<(f32, u64)> {
+    let mut total_tokens = 0u64;
+    let mut doc_count = 0u64;
+    for reader in searcher.segment_readers() {
+        total_tokens += reader.inverted_index(field)?.total_num_tokens();
+        doc_count += u64::from(reader.max_doc());
+    }
+    let avgdl = if doc_count == 0 {
+        1.0
+    } else {
+        (total_tokens as f64 / doc_count as f64).max(f64::MIN_POSITIVE) as f32
+    };
+    Ok((avgdl, doc_count))
+}
+
 /// Lucene's BM25 idf.
 pub fn idf(doc_freq: u64, doc_count: u64) -> f32 {
     let x = (doc_count.saturating_sub(doc_freq) as f64 + 0.5) / (doc_freq as f64 + 0.5);
@@ -81,24 +113,12 @@ impl Query for Bm25TermQuery {
         let searcher = enable_scoring.searcher().ok_or_else(|| {
             TantivyError::InvalidArgument("Bm25TermQuery needs a searcher".into())
         })?;
-        let field = self.term.field();
-        let mut total_tokens = 0u64;
-        let mut doc_count = 0u64;
-        for reader in searcher.segment_readers() {
-            total_tokens += reader.inverted_index(field)?.total_num_tokens();
-            doc_count += u64::from(reader.max_doc());
-        }
+        let (avgdl, doc_count) = field_stats(searcher, self.term.field())?;
         let doc_freq = searcher.doc_freq(&self.term)?;
-        let avgdl = if doc_count == 0 {
-            1.0
-        } else {
-            (total_tokens as f64 / doc_count as f64).max(f64::MIN_POSITIVE) as f32
-        };
-        let Bm25Params { k1, b } = self.params;
         let mut norm_cache = [0f32; 256];
         for (id, slot) in norm_cache.iter_mut().enumerate() {
             let len = FieldNormReader::id_to_fieldnorm(id as u8) as f32;
-            *slot = k1 * (1.0 - b + b * len / avgdl);
+            *slot = length_norm(self.params, len, avgdl);
         }
         let idf = idf(doc_freq, doc_count);
         Ok(Box::new(Bm25TermWeight {
@@ -207,6 +227,6 @@ impl Scorer for Bm25TermScorer {
         let doc = self.postings.doc();
         let tf = self.postings.term_freq() as f32;
         let norm = self.norm_cache[self.fieldnorms.fieldnorm_id(doc) as usize];
-        self.weight * tf / (tf + norm)
+        self.weight * tf_saturation(tf, norm)
     }
 }

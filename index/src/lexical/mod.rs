@@ -362,17 +362,7 @@ impl LexicalIndex {
         }
         let searcher = self.reader.searcher();
         for (fi, field) in self.fields.searched.iter().enumerate() {
-            let mut total_tokens = 0u64;
-            let mut doc_count = 0u64;
-            for reader in searcher.segment_readers() {
-                total_tokens += reader.inverted_index(*field)?.total_num_tokens();
-                doc_count += u64::from(reader.max_doc());
-            }
-            let avgdl = if doc_count == 0 {
-                1.0
-            } else {
-                (total_tokens as f64 / doc_count as f64).max(f64::MIN_POSITIVE) as f32
-            };
+            let (avgdl, doc_count) = bm25::field_stats(&searcher, *field)?;
             for (term, n) in &counts {
                 let df = searcher.doc_freq(&Term::from_field_text(*field, term))?;
                 let idf = idf(df, doc_count);
@@ -386,9 +376,8 @@ impl LexicalIndex {
                     let qlen = tantivy::fieldnorm::FieldNormReader::id_to_fieldnorm(
                         tantivy::fieldnorm::FieldNormReader::fieldnorm_to_id(*len),
                     ) as f32;
-                    let norm = params.k1 * (1.0 - params.b + params.b * qlen / avgdl);
-                    let tf = tf as f32;
-                    *score += *n as f32 * idf * tf / (tf + norm);
+                    let norm = bm25::length_norm(params, qlen, avgdl);
+                    *score += *n as f32 * idf * bm25::tf_saturation(tf as f32, norm);
                 }
             }
         }
