@@ -18,6 +18,12 @@ struct Cli {
     /// [env: SEINE_BACKEND]
     #[arg(long, global = true, value_enum)]
     backend: Option<BackendArg>,
+    /// Arithmetic of the native encoder's linear layers: `f32` (the default) or `int8`
+    /// (weights per output channel, activations per token; AVX-512 VNNI or AVX2).
+    /// Measured on SciFact (MiniLM, native, 2 cores): see the README, "CPU inference".
+    /// [env: SEINE_PRECISION]
+    #[arg(long, global = true)]
+    precision: Option<seine_engine::model::Precision>,
     #[command(subcommand)]
     command: Command,
 }
@@ -53,6 +59,15 @@ fn main() -> std::process::ExitCode {
             BackendArg::Native => seine_engine::model::Backend::Native,
             BackendArg::Candle => seine_engine::model::Backend::Candle,
         });
+    }
+    if let Some(p) = cli.precision {
+        if p != seine_engine::model::Precision::F32
+            && matches!(cli.backend, Some(BackendArg::Candle))
+        {
+            eprintln!("error: --precision {p} needs the native backend");
+            return std::process::ExitCode::FAILURE;
+        }
+        seine_engine::model::set_cpu_precision(p);
     }
     let result = match cli.command {
         Command::Index(a) => commands::index::run(a),

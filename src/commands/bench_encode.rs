@@ -135,7 +135,12 @@ pub fn run(a: EncodeBench) -> anyhow::Result<()> {
     let tokens: usize = lens.iter().sum();
     let work = flops(&dir.config, a.kind, &lens);
     let threads = rayon::current_num_threads();
-    let backend = backend_for(&device);
+    let backend = match backend_for(&device) {
+        seine_engine::model::Backend::Native => {
+            format!("native {}", seine_engine::model::cpu_precision())
+        }
+        b => b.to_string(),
+    };
     let cpu = super::cpu_name();
     let peak = seine_kernels::bert::peak::peak_fma_gflops();
     let mut passes = Vec::new();
@@ -176,7 +181,8 @@ pub fn run(a: EncodeBench) -> anyhow::Result<()> {
         println!(
             "{}",
             serde_json::json!({"bench": "encode", "kind": format!("{:?}", a.kind).to_lowercase(),
-                "model": name, "backend": backend.to_string(), "cpu": cpu,
+                "model": name, "backend": backend, "cpu": cpu,
+                "int8_kernel": seine_kernels::bert::int8_level().name(),
                 "simd": seine_kernels::simd_level().name(), "texts": texts.len(),
                 "tokens": tokens, "threads": threads, "median_s": med,
                 "texts_per_s": texts.len() as f64 / med, "tokens_per_s": tokens as f64 / med,

@@ -10,5 +10,7 @@ pub use files::{
     ModelDir, Pooling, WeightsFile, check_model_id, model_id, resolve_model, resolve_model_with,
     resolve_recorded,
 };
-pub use native::{Backend, NativeBert, backend_for, set_cpu_backend};
+pub use native::{
+    Backend, NativeBert, Precision, backend_for, cpu_precision, set_cpu_backend, set_cpu_precision,
+};
 pub use tokenize::{Batch, Packed, TextTokenizer, length_sorted_batches, packed_batches};

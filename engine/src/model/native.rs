@@ -79,6 +79,68 @@ pub fn backend_for(device: &Device) -> Backend {
     }
 }
 
+/// The arithmetic of the native encoder's linear layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// f32 everywhere (the default; parity with the Python references).
+    F32,
+    /// The encoder layers' products in int8: weights per output channel, activations
+    /// per token at run time, exact i32 accumulation (AVX-512 VNNI, AVX2, portable);
+    /// embeddings, attention, LayerNorm and the SPLADE head stay f32.
+    Int8,
+}
+
+impl std::str::FromStr for Precision {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "f32" => Ok(Precision::F32),
+            "int8" => Ok(Precision::Int8),
+            _ => Err(Error::InvalidArgument(format!(
+                "unknown precision {s:?} (expected f32 or int8)"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Precision::F32 => "f32",
+            Precision::Int8 => "int8",
+        })
+    }
+}
+
+/// 0: not set (then `$SEINE_PRECISION`, else f32), 1: f32, 2: int8.
+static CPU_PRECISION: AtomicU8 = AtomicU8::new(0);
+
+/// Sets the precision native encoders load with from now on (the CLI's `--precision`).
+pub fn set_cpu_precision(p: Precision) {
+    CPU_PRECISION.store(
+        match p {
+            Precision::F32 => 1,
+            Precision::Int8 => 2,
+        },
+        Ordering::Relaxed,
+    );
+}
+
+/// The precision native encoders load with: [`set_cpu_precision`], else
+/// `$SEINE_PRECISION`, else f32.
+pub fn cpu_precision() -> Precision {
+    match CPU_PRECISION.load(Ordering::Relaxed) {
+        1 => Precision::F32,
+        2 => Precision::Int8,
+        _ => match std::env::var("SEINE_PRECISION").as_deref() {
+            Ok("int8") => Precision::Int8,
+            _ => Precision::F32,
+        },
+    }
+}
+
 /// The folder's weights as a candle `VarBuilder` (f32): the one loading path of both
 /// backends.
 pub(crate) fn var_builder(dir: &ModelDir, device: &Device) -> Result<VarBuilder<'static>> {
@@ -209,7 +271,10 @@ impl NativeBert {
         let mut first_err = None;
         for p in prefixes {
             match load_bert_at(&p, cfg) {
-                Ok(bert) => {
+                Ok(mut bert) => {
+                    if cpu_precision() == Precision::Int8 {
+                        bert.quantize_int8();
+                    }
                     return Ok(NativeBert {
                         bert,
                         scratch: Mutex::new(Vec::new()),

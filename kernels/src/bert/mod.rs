@@ -5,11 +5,13 @@
 //! these types; candle's `BertModel` is the oracle they are tested against.
 
 pub mod gemm;
+pub mod int8;
 pub mod model;
 pub mod ops;
 pub mod peak;
 pub mod splade;
 
+pub use int8::{Int8Level, QuantLinear, int8_level};
 pub use model::{Bert, Layer, LayerNorm, Linear, Scratch};
 pub use ops::Activation;
 pub use splade::MlmHead;

@@ -32,6 +32,8 @@ pub struct Linear {
     pub b: Option<Vec<f32>>,
     pub inp: usize,
     pub out: usize,
+    /// The weight in int8 ([`Linear::quantize_int8`]): products then run on it.
+    pub int8: Option<super::int8::QuantLinear>,
 }
 
 impl Linear {
@@ -60,7 +62,22 @@ impl Linear {
             b: bias,
             inp,
             out,
+            int8: None,
         }
+    }
+
+    /// Quantizes the weight to int8 per output channel; [`Linear::product`] then
+    /// quantizes its input per row and runs the int8 kernels.
+    pub fn quantize_int8(&mut self) {
+        let mut torch = vec![0f32; self.out * self.inp];
+        for i in 0..self.inp {
+            for o in 0..self.out {
+                torch[o * self.inp + i] = self.w[i * self.out + o];
+            }
+        }
+        self.int8 = Some(super::int8::QuantLinear::from_torch(
+            &torch, self.out, self.inp,
+        ));
     }
 
     /// Panel `p`: its first output feature and its `inp × width` matrix.
@@ -74,6 +91,10 @@ impl Linear {
     /// `y = x · W` without the bias (`x`: `rows × inp`, `y`: `rows × out`).
     pub fn product(&self, x: &[f32], rows: usize, y: &mut [f32]) {
         if rows == 0 {
+            return;
+        }
+        if let Some(q) = &self.int8 {
+            q.product(x, rows, y);
             return;
         }
         let x = MatRef::row_major(&x[..rows * self.inp], rows, self.inp);
@@ -211,6 +232,17 @@ impl SharedOut {
 }
 
 impl Bert {
+    /// Every linear layer of the encoder in int8 (embeddings, LayerNorms, attention
+    /// and the element-wise ops stay f32).
+    pub fn quantize_int8(&mut self) {
+        for l in &mut self.layers {
+            l.qkv.quantize_int8();
+            l.attn_out.quantize_int8();
+            l.intermediate.quantize_int8();
+            l.output.quantize_int8();
+        }
+    }
+
     pub fn max_positions(&self) -> usize {
         self.position.len() / self.hidden
     }

@@ -1,0 +1,485 @@
+//! Int8 products for the encoder's linear layers: weights quantized once per output
+//! channel (symmetric, `w ≈ s_w[o] · q_w`, `q_w ∈ [-127, 127]`), activations
+//! quantized per row (token) at run time (`x ≈ s_x[r] · (q_x − 128)`, `q_x ∈ [1, 255]`
+//! as `u8`), products accumulated exactly in `i32`, then `y = s_x · s_w · acc`.
+//!
+//! Three kernels give the same integers: AVX-512 VNNI (`vpdpbusd`: 4 `u8 × i8`
+//! products summed into each `i32` lane, 4 rows × 64 outputs per tile, the `+128`
+//! offset of the activations removed with the weights' column sums), AVX2
+//! (`vpmaddubsw` on `|q_x − 128|` and the sign-adjusted weights, which cannot
+//! saturate, then `vpmaddwd`), and a portable loop (the oracle). Weights are packed as
+//! `[out / 16][inp / 4][16][4]`: one 64-byte load feeds 16 outputs × 4 inputs.
+
+use std::cell::RefCell;
+
+use rayon::prelude::*;
+
+/// Outputs per packed block (one 512-bit register of `i32`).
+const NB: usize = 16;
+/// Rows per task when a product is split over rows.
+const ROW_TASK: usize = 64;
+
+/// The kernel a product runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Int8Level {
+    Portable,
+    Avx2,
+    Avx512Vnni,
+}
+
+impl Int8Level {
+    pub fn name(self) -> &'static str {
+        match self {
+            Int8Level::Portable => "portable",
+            Int8Level::Avx2 => "avx2",
+            Int8Level::Avx512Vnni => "avx512-vnni",
+        }
+    }
+}
+
+/// The best level this CPU has (`SEINE_SIMD=portable` forces the portable loop).
+pub fn int8_level() -> Int8Level {
+    if crate::simd::simd_level() == crate::simd::SimdLevel::Portable {
+        return Int8Level::Portable;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vnni")
+        {
+            return Int8Level::Avx512Vnni;
+        }
+        if is_x86_feature_detected!("avx2") {
+            return Int8Level::Avx2;
+        }
+    }
+    Int8Level::Portable
+}
+
+/// Every level this machine can run, portable first (for tests).
+pub fn int8_levels() -> Vec<Int8Level> {
+    let mut v = vec![Int8Level::Portable];
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx2") {
+            v.push(Int8Level::Avx2);
+        }
+        if is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vnni")
+        {
+            v.push(Int8Level::Avx512Vnni);
+        }
+    }
+    v
+}
+
+/// A linear layer's weight in int8, packed for the kernels.
+#[derive(Debug, Clone)]
+pub struct QuantLinear {
+    pub inp: usize,
+    pub out: usize,
+    /// `inp` rounded up to a multiple of 4 (padding is zero).
+    kp: usize,
+    /// `[out.div_ceil(16)][kp / 4][16][4]`.
+    packed: Vec<i8>,
+    /// Per output channel.
+    scale: Vec<f32>,
+    /// `Σ_k q_w[k][o]`, per output (removes the activations' `+128`).
+    colsum: Vec<i32>,
+}
+
+/// Quantizes `x` to `q ∈ [1, 255]` (`x ≈ s · (q − 128)`); returns `s` (1 for a zero
+/// row). `q` gets `x.len()` values; the caller pads.
+fn quantize_row(x: &[f32], q: &mut [u8]) -> f32 {
+    let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+    if amax == 0.0 || !amax.is_finite() {
+        q[..x.len()].fill(128);
+        return if amax == 0.0 { 1.0 } else { f32::NAN };
+    }
+    let inv = 127.0 / amax;
+    for (d, &v) in q.iter_mut().zip(x) {
+        *d = ((v * inv).round().clamp(-127.0, 127.0) as i32 + 128) as u8;
+    }
+    amax / 127.0
+}
+
+thread_local! {
+    /// Quantized activations and their row scales, reused across products.
+    static ACT: RefCell<(Vec<u8>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Raw output pointer shared by tasks that write disjoint parts.
+#[derive(Clone, Copy)]
+struct Out(*mut f32);
+// SAFETY: tasks write disjoint rows/columns (see the call sites).
+unsafe impl Send for Out {}
+unsafe impl Sync for Out {}
+
+impl QuantLinear {
+    /// From a PyTorch `nn.Linear` weight (`out × inp`, row-major).
+    pub fn from_torch(weight: &[f32], out: usize, inp: usize) -> Self {
+        assert_eq!(weight.len(), out * inp, "linear weight shape");
+        let kp = inp.div_ceil(4) * 4;
+        let blocks = out.div_ceil(NB);
+        let mut packed = vec![0i8; blocks * kp * NB];
+        let mut scale = vec![1f32; out];
+        let mut colsum = vec![0i32; out];
+        for o in 0..out {
+            let row = &weight[o * inp..(o + 1) * inp];
+            let amax = row.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let s = if amax > 0.0 { amax / 127.0 } else { 1.0 };
+            scale[o] = s;
+            let (b, j) = (o / NB, o % NB);
+            for (k, &v) in row.iter().enumerate() {
+                let q = (v / s).round().clamp(-127.0, 127.0) as i8;
+                packed[((b * (kp / 4) + k / 4) * NB + j) * 4 + k % 4] = q;
+                colsum[o] += i32::from(q);
+            }
+        }
+        QuantLinear {
+            inp,
+            out,
+            kp,
+            packed,
+            scale,
+            colsum,
+        }
+    }
+
+    /// `y = x · Wᵀ` (no bias; `x`: `rows × inp`, `y`: `rows × out`) on the best level.
+    pub fn product(&self, x: &[f32], rows: usize, y: &mut [f32]) {
+        self.product_at(int8_level(), x, rows, y);
+    }
+
+    /// [`QuantLinear::product`] on a given level.
+    pub fn product_at(&self, level: Int8Level, x: &[f32], rows: usize, y: &mut [f32]) {
+        if rows == 0 {
+            return;
+        }
+        assert!(x.len() >= rows * self.inp && y.len() >= rows * self.out);
+        ACT.with(|act| {
+            let mut act = act.borrow_mut();
+            let (q, s) = &mut *act;
+            q.clear();
+            q.resize(rows * self.kp, 128);
+            s.clear();
+            s.resize(rows, 0.0);
+            for r in 0..rows {
+                s[r] = quantize_row(
+                    &x[r * self.inp..(r + 1) * self.inp],
+                    &mut q[r * self.kp..(r + 1) * self.kp],
+                );
+            }
+            self.run(level, q, s, rows, y);
+        });
+    }
+
+    /// The tiles of one product over the pool: row tasks when there are many rows,
+    /// column tasks (64 outputs each) when there are few.
+    fn run(&self, level: Int8Level, q: &[u8], s: &[f32], rows: usize, y: &mut [f32]) {
+        let out = Out(y.as_mut_ptr());
+        let blocks = self.out.div_ceil(NB);
+        let serial = rayon::current_num_threads() == 1;
+        if rows >= 2 * ROW_TASK || serial {
+            let task = |t: usize| {
+                let r0 = t * ROW_TASK;
+                let r1 = (r0 + ROW_TASK).min(rows);
+                // SAFETY: task t alone writes rows r0..r1 of y.
+                unsafe { self.tile_range(level, q, s, r0, r1, 0, blocks, out) };
+            };
+            let tasks = rows.div_ceil(ROW_TASK);
+            if serial {
+                (0..tasks).for_each(task);
+            } else {
+                (0..tasks).into_par_iter().for_each(task);
+            }
+        } else {
+            (0..blocks.div_ceil(4)).into_par_iter().for_each(|t| {
+                let b0 = t * 4;
+                // SAFETY: task t alone writes columns of blocks b0..b0+4 of every row.
+                unsafe { self.tile_range(level, q, s, 0, rows, b0, (b0 + 4).min(blocks), out) };
+            });
+        }
+    }
+
+    /// Rows `r0..r1` × output blocks `b0..b1`, written into `out` (`rows × self.out`).
+    ///
+    /// # Safety
+    /// `out` must point to a `rows × self.out` buffer of which no one else writes this
+    /// range.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile_range(
+        &self,
+        level: Int8Level,
+        q: &[u8],
+        s: &[f32],
+        r0: usize,
+        r1: usize,
+        b0: usize,
+        b1: usize,
+        out: Out,
+    ) {
+        let mut acc = [0i32; 4 * 4 * NB];
+        let mut r = r0;
+        while r < r1 {
+            let nr = (r1 - r).min(4);
+            let mut b = b0;
+            while b < b1 {
+                let nb = (b1 - b).min(4);
+                self.tile(level, q, r, nr, b, nb, &mut acc);
+                for i in 0..nr {
+                    for bj in 0..nb {
+                        for j in 0..NB {
+                            let o = (b + bj) * NB + j;
+                            if o < self.out {
+                                let v = acc[(i * 4 + bj) * NB + j] as f32 * s[r + i] * self.scale[o];
+                                // SAFETY: (r + i, o) is in this task's range, inside y.
+                                unsafe { *out.0.add((r + i) * self.out + o) = v };
+                            }
+                        }
+                    }
+                }
+                b += nb;
+            }
+            r += nr;
+        }
+    }
+
+    /// Exact `Σ_k (q[r][k] − 128) · w[k][o]` for `nr ≤ 4` rows from `r` and `nb ≤ 4`
+    /// blocks from `b`, into `acc[(i * 4 + bj) * 16 + j]`.
+    #[allow(clippy::too_many_arguments)]
+    fn tile(
+        &self,
+        level: Int8Level,
+        q: &[u8],
+        r: usize,
+        nr: usize,
+        b: usize,
+        nb: usize,
+        acc: &mut [i32; 4 * 4 * NB],
+    ) {
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: int8_level / int8_levels only offer levels the CPU has.
+            Int8Level::Avx512Vnni => unsafe { x86::tile_vnni(self, q, r, nr, b, nb, acc) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            Int8Level::Avx2 => unsafe { x86::tile_avx2(self, q, r, nr, b, nb, acc) },
+            _ => self.tile_portable(q, r, nr, b, nb, acc),
+        }
+    }
+
+    fn tile_portable(
+        &self,
+        q: &[u8],
+        r: usize,
+        nr: usize,
+        b: usize,
+        nb: usize,
+        acc: &mut [i32; 4 * 4 * NB],
+    ) {
+        let k4s = self.kp / 4;
+        for i in 0..nr {
+            let a = &q[(r + i) * self.kp..(r + i + 1) * self.kp];
+            for bj in 0..nb {
+                let w = &self.packed[(b + bj) * k4s * NB * 4..(b + bj + 1) * k4s * NB * 4];
+                let dst = &mut acc[(i * 4 + bj) * NB..(i * 4 + bj + 1) * NB];
+                dst.fill(0);
+                for k4 in 0..k4s {
+                    for (j, d) in dst.iter_mut().enumerate() {
+                        for t in 0..4 {
+                            let x = i32::from(a[k4 * 4 + t]) - 128;
+                            *d += x * i32::from(w[(k4 * NB + j) * 4 + t]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::{NB, QuantLinear};
+
+    /// 4-byte groups of activation row `row` as one `u32` each.
+    #[inline(always)]
+    fn group(q: &[u8], kp: usize, row: usize, k4: usize) -> i32 {
+        let i = row * kp + k4 * 4;
+        i32::from_le_bytes([q[i], q[i + 1], q[i + 2], q[i + 3]])
+    }
+
+    /// # Safety
+    /// The CPU must have AVX-512F/BW and AVX-512 VNNI.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    pub(super) unsafe fn tile_vnni(
+        l: &QuantLinear,
+        q: &[u8],
+        r: usize,
+        nr: usize,
+        b: usize,
+        nb: usize,
+        acc: &mut [i32; 4 * 4 * NB],
+    ) {
+        let k4s = l.kp / 4;
+        let mut c = [_mm512_setzero_si512(); 16];
+        let base = l.packed.as_ptr();
+        for k4 in 0..k4s {
+            let mut w = [_mm512_setzero_si512(); 4];
+            for (bj, wb) in w.iter_mut().enumerate().take(nb) {
+                let off = ((b + bj) * k4s + k4) * NB * 4;
+                // SAFETY: block b + bj < blocks, k4 < k4s: 64 bytes inside `packed`.
+                *wb = unsafe { _mm512_loadu_si512(base.add(off).cast()) };
+            }
+            for i in 0..nr {
+                let a = _mm512_set1_epi32(group(q, l.kp, r + i, k4));
+                for bj in 0..nb {
+                    c[i * 4 + bj] = _mm512_dpbusd_epi32(c[i * 4 + bj], a, w[bj]);
+                }
+            }
+        }
+        for bj in 0..nb {
+            // Remove the activations' +128: Σ (q − 128) w = Σ q w − 128 Σ w.
+            let mut cs = [0i32; NB];
+            for (j, v) in cs.iter_mut().enumerate() {
+                let o = (b + bj) * NB + j;
+                *v = if o < l.out { 128 * l.colsum[o] } else { 0 };
+            }
+            // SAFETY: 16 i32 from a 16-element array.
+            let cs = unsafe { _mm512_loadu_si512(cs.as_ptr().cast()) };
+            for i in 0..nr {
+                let v = _mm512_sub_epi32(c[i * 4 + bj], cs);
+                // SAFETY: 16 i32 inside `acc` (index < 4 * 4 * 16).
+                unsafe { _mm512_storeu_si512(acc.as_mut_ptr().add((i * 4 + bj) * NB).cast(), v) };
+            }
+        }
+    }
+
+    /// # Safety
+    /// The CPU must have AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn tile_avx2(
+        l: &QuantLinear,
+        q: &[u8],
+        r: usize,
+        nr: usize,
+        b: usize,
+        nb: usize,
+        acc: &mut [i32; 4 * 4 * NB],
+    ) {
+        let k4s = l.kp / 4;
+        let ones = _mm256_set1_epi16(1);
+        let flip = _mm256_set1_epi8(-128);
+        let base = l.packed.as_ptr();
+        // 16 outputs = two 256-bit halves; 4 rows × up to 4 blocks × 2 halves.
+        let mut c = [_mm256_setzero_si256(); 32];
+        for k4 in 0..k4s {
+            for i in 0..nr {
+                // q − 128 as i8: flip the top bit.
+                let a = _mm256_xor_si256(_mm256_set1_epi32(group(q, l.kp, r + i, k4)), flip);
+                let abs_a = _mm256_abs_epi8(a);
+                for bj in 0..nb {
+                    let off = ((b + bj) * k4s + k4) * NB * 4;
+                    for h in 0..2 {
+                        // SAFETY: 32 bytes inside `packed` (see tile_vnni).
+                        let w = unsafe { _mm256_loadu_si256(base.add(off + 32 * h).cast()) };
+                        // |a| · (w · sign(a)) = a · w, pair sums ≤ 2 · 127 · 127: no saturation.
+                        let p = _mm256_maddubs_epi16(abs_a, _mm256_sign_epi8(w, a));
+                        let k = (i * 4 + bj) * 2 + h;
+                        c[k] = _mm256_add_epi32(c[k], _mm256_madd_epi16(p, ones));
+                    }
+                }
+            }
+        }
+        for i in 0..nr {
+            for bj in 0..nb {
+                for h in 0..2 {
+                    let k = (i * 4 + bj) * 2 + h;
+                    // SAFETY: 8 i32 inside `acc`.
+                    unsafe {
+                        _mm256_storeu_si256(
+                            acc.as_mut_ptr().add((i * 4 + bj) * NB + 8 * h).cast(),
+                            c[k],
+                        )
+                    };
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rand_vec(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed | 1;
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+            })
+            .collect()
+    }
+
+    /// Every level gives the portable loop's integers (so the same floats), for shapes
+    /// with tails in rows, outputs and inputs.
+    #[test]
+    fn every_level_equals_the_portable_kernel() {
+        for &(rows, inp, out) in &[(1, 384, 384), (7, 37, 50), (130, 384, 1536), (5, 1536, 20)] {
+            let w = rand_vec(out * inp, 11);
+            let x = rand_vec(rows * inp, 12);
+            let l = QuantLinear::from_torch(&w, out, inp);
+            let mut want = vec![0f32; rows * out];
+            l.product_at(Int8Level::Portable, &x, rows, &mut want);
+            for level in int8_levels() {
+                let mut got = vec![0f32; rows * out];
+                l.product_at(level, &x, rows, &mut got);
+                assert_eq!(got, want, "{} rows {rows} inp {inp} out {out}", level.name());
+            }
+        }
+    }
+
+    /// Against the f32 product: the error stays within what the two quantizations
+    /// allow (per element, half a step of each operand summed over the inputs).
+    #[test]
+    fn close_to_the_f32_product() {
+        let (rows, inp, out) = (9, 384, 96);
+        let w = rand_vec(out * inp, 21);
+        let x = rand_vec(rows * inp, 22);
+        let l = QuantLinear::from_torch(&w, out, inp);
+        let mut got = vec![0f32; rows * out];
+        l.product(&x, rows, &mut got);
+        for r in 0..rows {
+            let xr = &x[r * inp..(r + 1) * inp];
+            let sx = xr.iter().fold(0f32, |m, v| m.max(v.abs())) / 127.0;
+            for o in 0..out {
+                let wo = &w[o * inp..(o + 1) * inp];
+                let sw = wo.iter().fold(0f32, |m, v| m.max(v.abs())) / 127.0;
+                let exact: f64 = xr.iter().zip(wo).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum();
+                let bound: f64 = xr
+                    .iter()
+                    .zip(wo)
+                    .map(|(a, b)| f64::from(a.abs() * sw + b.abs() * sx) * 0.5)
+                    .sum::<f64>()
+                    + inp as f64 * f64::from(sx * sw) * 0.25;
+                let e = (f64::from(got[r * out + o]) - exact).abs();
+                assert!(e <= bound * 1.001 + 1e-6, "({r}, {o}): error {e} > bound {bound}");
+            }
+        }
+    }
+
+    #[test]
+    fn zero_rows_stay_zero() {
+        let l = QuantLinear::from_torch(&rand_vec(32 * 8, 3), 32, 8);
+        let mut y = vec![1f32; 2 * 32];
+        l.product(&[0f32; 16], 2, &mut y);
+        assert!(y.iter().all(|v| *v == 0.0));
+    }
+}
