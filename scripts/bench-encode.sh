@@ -4,7 +4,8 @@
 #   throughput: the first DOCS (2000) SciFact documents, THREADS (2) threads,
 #               MiniLM (dense) and splade-tiny (SPLADE);
 #   latency:    the 300 SciFact test queries one at a time on 1 thread, p50/p99.
-# Prints each figure and the ratios. PyTorch comes from PyPI into $BENCH_VENV.
+# seine runs at each precision of PRECISIONS ("f32 int8"). Prints each figure and the
+# ratios. PyTorch comes from PyPI into $BENCH_VENV.
 #   scripts/bench-encode.sh [BEIR dir, default ../shared/datasets/scifact]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,7 @@ DS=${1:-../shared/datasets/scifact}
 DOCS=${DOCS:-2000}
 THREADS=${THREADS:-2}
 REPEAT=${REPEAT:-3}
+PRECISIONS=${PRECISIONS:-f32 int8}
 VENV=${BENCH_VENV:-.venv-bench}
 if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
 "$VENV/bin/python" -c "import torch, sentence_transformers" 2>/dev/null ||
@@ -24,16 +26,20 @@ lscpu | grep -E "Model name" || true
 echo "SIMD flags: $(grep -o -w -E 'avx2|fma|avx512f|avx512_bf16|avx512_vnni|avx512_fp16|amx_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 rows=()
 for kind in dense splade; do
-  s=$(RAYON_NUM_THREADS=$THREADS $SEINE bench encode "$DS" --kind $kind --docs "$DOCS" --repeat "$REPEAT" --json)
   p=$("$VENV/bin/python" scripts/bench_encode_st.py "$DS" --kind $kind --docs "$DOCS" --repeat "$REPEAT" --threads "$THREADS")
-  rows+=("$kind throughput|$s|$p")
+  for prec in $PRECISIONS; do
+    s=$(RAYON_NUM_THREADS=$THREADS $SEINE --precision $prec bench encode "$DS" --kind $kind --docs "$DOCS" --repeat "$REPEAT" --json)
+    rows+=("$kind throughput|$s|$p")
+  done
   if [ -n "${CANDLE:-}" ]; then
     c=$(RAYON_NUM_THREADS=$THREADS $SEINE --backend candle bench encode "$DS" --kind $kind --docs "$DOCS" --repeat 1 --json)
     rows+=("$kind throughput (candle)|$c|$p")
   fi
-  s=$(RAYON_NUM_THREADS=1 $SEINE bench encode "$DS" --kind $kind --latency --repeat "$REPEAT" --json)
   p=$("$VENV/bin/python" scripts/bench_encode_st.py "$DS" --kind $kind --latency --repeat "$REPEAT" --threads 1)
-  rows+=("$kind latency|$s|$p")
+  for prec in $PRECISIONS; do
+    s=$(RAYON_NUM_THREADS=1 $SEINE --precision $prec bench encode "$DS" --kind $kind --latency --repeat "$REPEAT" --json)
+    rows+=("$kind latency|$s|$p")
+  done
 done
 python3 - "${rows[@]}" <<'PY'
 import json, sys

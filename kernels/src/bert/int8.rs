@@ -86,8 +86,10 @@ pub struct QuantLinear {
     packed: Vec<i8>,
     /// Per output channel.
     scale: Vec<f32>,
-    /// `Σ_k q_w[k][o]`, per output (removes the activations' `+128`).
-    colsum: Vec<i32>,
+    /// `scale` and `128 · Σ_k q_w[k][o]` padded to whole blocks (the VNNI epilogue
+    /// removes the activations' `+128` with the column sums).
+    scale_pad: Vec<f32>,
+    colsum128_pad: Vec<i32>,
 }
 
 /// Quantizes `x` to `q ∈ [1, 255]` (`x ≈ s · (q − 128)`); returns `s` (1 for a zero
@@ -100,9 +102,20 @@ fn quantize_row(x: &[f32], q: &mut [u8]) -> f32 {
     }
     let inv = 127.0 / amax;
     for (d, &v) in q.iter_mut().zip(x) {
-        *d = ((v * inv).round().clamp(-127.0, 127.0) as i32 + 128) as u8;
+        *d = ((v * inv).round_ties_even().clamp(-127.0, 127.0) as i32 + 128) as u8;
     }
     amax / 127.0
+}
+
+/// [`quantize_row`] on `level` (the same integers on every level).
+fn quantize_row_at(level: Int8Level, x: &[f32], q: &mut [u8]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if level == Int8Level::Avx512Vnni {
+        // SAFETY: the level is only offered when the CPU has AVX-512F/BW.
+        return unsafe { x86::quantize_row_avx512(x, q) };
+    }
+    let _ = level;
+    quantize_row(x, q)
 }
 
 thread_local! {
@@ -138,13 +151,18 @@ impl QuantLinear {
                 colsum[o] += i32::from(q);
             }
         }
+        let mut scale_pad = scale.clone();
+        scale_pad.resize(blocks * NB, 0.0);
+        let mut colsum128_pad: Vec<i32> = colsum.iter().map(|c| 128 * c).collect();
+        colsum128_pad.resize(blocks * NB, 0);
         QuantLinear {
             inp,
             out,
             kp,
             packed,
             scale,
-            colsum,
+            scale_pad,
+            colsum128_pad,
         }
     }
 
@@ -159,35 +177,21 @@ impl QuantLinear {
             return;
         }
         assert!(x.len() >= rows * self.inp && y.len() >= rows * self.out);
-        ACT.with(|act| {
-            let mut act = act.borrow_mut();
-            let (q, s) = &mut *act;
-            q.clear();
-            q.resize(rows * self.kp, 128);
-            s.clear();
-            s.resize(rows, 0.0);
-            for r in 0..rows {
-                s[r] = quantize_row(
-                    &x[r * self.inp..(r + 1) * self.inp],
-                    &mut q[r * self.kp..(r + 1) * self.kp],
-                );
-            }
-            self.run(level, q, s, rows, y);
-        });
-    }
-
-    /// The tiles of one product over the pool: row tasks when there are many rows,
-    /// column tasks (64 outputs each) when there are few.
-    fn run(&self, level: Int8Level, q: &[u8], s: &[f32], rows: usize, y: &mut [f32]) {
         let out = Out(y.as_mut_ptr());
         let blocks = self.out.div_ceil(NB);
         let serial = rayon::current_num_threads() == 1;
         if rows >= 2 * ROW_TASK || serial {
+            // Row tasks: each quantizes its own rows, then all outputs of them.
             let task = |t: usize| {
                 let r0 = t * ROW_TASK;
                 let r1 = (r0 + ROW_TASK).min(rows);
-                // SAFETY: task t alone writes rows r0..r1 of y.
-                unsafe { self.tile_range(level, q, s, r0, r1, 0, blocks, out) };
+                ACT.with(|act| {
+                    let mut act = act.borrow_mut();
+                    let (q, s) = &mut *act;
+                    self.quantize(level, &x[r0 * self.inp..r1 * self.inp], q, s);
+                    // SAFETY: task t alone writes rows r0..r1 of y.
+                    unsafe { self.tile_range(level, q, s, r0, r1 - r0, 0, blocks, out) };
+                });
             };
             let tasks = rows.div_ceil(ROW_TASK);
             if serial {
@@ -196,19 +200,44 @@ impl QuantLinear {
                 (0..tasks).into_par_iter().for_each(task);
             }
         } else {
-            (0..blocks.div_ceil(4)).into_par_iter().for_each(|t| {
-                let b0 = t * 4;
-                // SAFETY: task t alone writes columns of blocks b0..b0+4 of every row.
-                unsafe { self.tile_range(level, q, s, 0, rows, b0, (b0 + 4).min(blocks), out) };
+            // Few rows: quantize once here, split the outputs.
+            ACT.with(|act| {
+                let mut act = act.borrow_mut();
+                let (q, s) = &mut *act;
+                self.quantize(level, &x[..rows * self.inp], q, s);
+                let (q, s) = (&q[..], &s[..]);
+                (0..blocks.div_ceil(4)).into_par_iter().for_each(|t| {
+                    let b0 = t * 4;
+                    let b1 = (b0 + 4).min(blocks);
+                    // SAFETY: task t alone writes the columns of blocks b0..b1.
+                    unsafe { self.tile_range(level, q, s, 0, rows, b0, b1, out) };
+                });
             });
         }
     }
 
-    /// Rows `r0..r1` × output blocks `b0..b1`, written into `out` (`rows × self.out`).
+    /// Quantizes the rows of `x` into `q` (`rows × kp`, padding 128) and `s`.
+    fn quantize(&self, level: Int8Level, x: &[f32], q: &mut Vec<u8>, s: &mut Vec<f32>) {
+        let rows = x.len() / self.inp;
+        q.clear();
+        q.resize(rows * self.kp, 128);
+        s.clear();
+        s.resize(rows, 0.0);
+        for r in 0..rows {
+            s[r] = quantize_row_at(
+                level,
+                &x[r * self.inp..(r + 1) * self.inp],
+                &mut q[r * self.kp..(r + 1) * self.kp],
+            );
+        }
+    }
+
+    /// The `rows` quantized rows of `q`/`s` × output blocks `b0..b1`, written into
+    /// `out` (`· × self.out`) from row `r0`.
     ///
     /// # Safety
-    /// `out` must point to a `rows × self.out` buffer of which no one else writes this
-    /// range.
+    /// `out` must point to a buffer of at least `(r0 + rows) × self.out` floats of
+    /// which no one else writes this range.
     #[allow(clippy::too_many_arguments)]
     unsafe fn tile_range(
         &self,
@@ -216,15 +245,21 @@ impl QuantLinear {
         q: &[u8],
         s: &[f32],
         r0: usize,
-        r1: usize,
+        rows: usize,
         b0: usize,
         b1: usize,
         out: Out,
     ) {
+        #[cfg(target_arch = "x86_64")]
+        if level == Int8Level::Avx512Vnni {
+            // SAFETY: the CPU has VNNI (the level says so); the caller's contract.
+            unsafe { x86::range_vnni(self, q, s, r0, rows, b0, b1, out.0) };
+            return;
+        }
         let mut acc = [0i32; 4 * 4 * NB];
-        let mut r = r0;
-        while r < r1 {
-            let nr = (r1 - r).min(4);
+        let mut r = 0;
+        while r < rows {
+            let nr = (rows - r).min(4);
             let mut b = b0;
             while b < b1 {
                 let nb = (b1 - b).min(4);
@@ -234,9 +269,9 @@ impl QuantLinear {
                         for j in 0..NB {
                             let o = (b + bj) * NB + j;
                             if o < self.out {
-                                let v = acc[(i * 4 + bj) * NB + j] as f32 * s[r + i] * self.scale[o];
-                                // SAFETY: (r + i, o) is in this task's range, inside y.
-                                unsafe { *out.0.add((r + i) * self.out + o) = v };
+                                let v = acc[(i * 4 + bj) * NB + j] as f32 * (self.scale[o] * s[r + i]);
+                                // SAFETY: (r0 + r + i, o) is in this task's range.
+                                unsafe { *out.0.add((r0 + r + i) * self.out + o) = v };
                             }
                         }
                     }
@@ -263,9 +298,6 @@ impl QuantLinear {
         match level {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: int8_level / int8_levels only offer levels the CPU has.
-            Int8Level::Avx512Vnni => unsafe { x86::tile_vnni(self, q, r, nr, b, nb, acc) },
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as above.
             Int8Level::Avx2 => unsafe { x86::tile_avx2(self, q, r, nr, b, nb, acc) },
             _ => self.tile_portable(q, r, nr, b, nb, acc),
         }
@@ -313,49 +345,158 @@ mod x86 {
         i32::from_le_bytes([q[i], q[i + 1], q[i + 2], q[i + 3]])
     }
 
+    /// [`super::quantize_row`] with AVX-512: the same integers (the conversion rounds
+    /// to nearest even, as `round_ties_even`).
+    ///
     /// # Safety
-    /// The CPU must have AVX-512F/BW and AVX-512 VNNI.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    pub(super) unsafe fn tile_vnni(
+    /// The CPU must have AVX-512F/BW.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) unsafe fn quantize_row_avx512(x: &[f32], q: &mut [u8]) -> f32 {
+        let n = x.len();
+        let mut m = _mm512_setzero_ps();
+        let mut i = 0;
+        while i + 16 <= n {
+            // SAFETY: 16 floats inside x.
+            let v = unsafe { _mm512_loadu_ps(x.as_ptr().add(i)) };
+            m = _mm512_max_ps(m, _mm512_abs_ps(v));
+            i += 16;
+        }
+        let mut amax = _mm512_reduce_max_ps(m);
+        for &v in &x[i..] {
+            amax = amax.max(v.abs());
+        }
+        if amax == 0.0 || !amax.is_finite() {
+            return super::quantize_row(x, q);
+        }
+        let inv = 127.0 / amax;
+        let vinv = _mm512_set1_ps(inv);
+        let (lo, hi, off) = (
+            _mm512_set1_epi32(-127),
+            _mm512_set1_epi32(127),
+            _mm512_set1_epi32(128),
+        );
+        let mut i = 0;
+        while i + 16 <= n {
+            // SAFETY: 16 floats inside x, 16 bytes inside q (q.len() >= x.len()).
+            unsafe {
+                let v = _mm512_mul_ps(_mm512_loadu_ps(x.as_ptr().add(i)), vinv);
+                let r = _mm512_cvtps_epi32(v);
+                let r = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(r, lo), hi), off);
+                _mm_storeu_si128(q.as_mut_ptr().add(i).cast(), _mm512_cvtusepi32_epi8(r));
+            }
+            i += 16;
+        }
+        for (d, &v) in q[i..n].iter_mut().zip(&x[i..]) {
+            *d = ((v * inv).round_ties_even().clamp(-127.0, 127.0) as i32 + 128) as u8;
+        }
+        amax / 127.0
+    }
+
+    /// `R` rows × `N` blocks of 16 outputs: `vpdpbusd` over the packed weights, the
+    /// `+128` removed with the column sums, scaled and stored straight into `out`.
+    ///
+    /// # Safety
+    /// AVX-512F/BW/VNNI; `q` holds rows `r..r + R` (stride `kp`); `out` rows
+    /// `orow..orow + R` (stride `l.out`) are this caller's.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn kernel_vnni<const R: usize, const N: usize>(
         l: &QuantLinear,
-        q: &[u8],
+        q: *const u8,
+        s: &[f32],
         r: usize,
-        nr: usize,
         b: usize,
-        nb: usize,
-        acc: &mut [i32; 4 * 4 * NB],
+        out: *mut f32,
+        orow: usize,
     ) {
         let k4s = l.kp / 4;
-        let mut c = [_mm512_setzero_si512(); 16];
-        let base = l.packed.as_ptr();
-        for k4 in 0..k4s {
-            let mut w = [_mm512_setzero_si512(); 4];
-            for (bj, wb) in w.iter_mut().enumerate().take(nb) {
-                let off = ((b + bj) * k4s + k4) * NB * 4;
-                // SAFETY: block b + bj < blocks, k4 < k4s: 64 bytes inside `packed`.
-                *wb = unsafe { _mm512_loadu_si512(base.add(off).cast()) };
+        // SAFETY (whole body): AVX-512 is present (the caller's contract); indices stay
+        // inside `packed` (block < blocks, k4 < k4s), `q` (rows r..r+R of kp bytes),
+        // the padded scale/colsum arrays and the caller's rows of `out`; stores past
+        // `l.out` are masked off.
+        unsafe {
+            let mut c = [[_mm512_setzero_si512(); N]; R];
+            let wbase = l.packed.as_ptr();
+            for k4 in 0..k4s {
+                let mut w = [_mm512_setzero_si512(); N];
+                for (bj, wb) in w.iter_mut().enumerate() {
+                    *wb = _mm512_loadu_si512(wbase.add(((b + bj) * k4s + k4) * NB * 4).cast());
+                }
+                for (i, ci) in c.iter_mut().enumerate() {
+                    let a = _mm512_set1_epi32(
+                        q.add((r + i) * l.kp + k4 * 4).cast::<i32>().read_unaligned(),
+                    );
+                    for bj in 0..N {
+                        ci[bj] = _mm512_dpbusd_epi32(ci[bj], a, w[bj]);
+                    }
+                }
             }
-            for i in 0..nr {
-                let a = _mm512_set1_epi32(group(q, l.kp, r + i, k4));
-                for bj in 0..nb {
-                    c[i * 4 + bj] = _mm512_dpbusd_epi32(c[i * 4 + bj], a, w[bj]);
+            for bj in 0..N {
+                let o0 = (b + bj) * NB;
+                let cs = _mm512_loadu_si512(l.colsum128_pad.as_ptr().add(o0).cast());
+                let sw = _mm512_loadu_ps(l.scale_pad.as_ptr().add(o0));
+                let valid = l.out.saturating_sub(o0).min(NB);
+                let mask: __mmask16 = if valid == NB { 0xffff } else { (1u16 << valid) - 1 };
+                for (i, ci) in c.iter().enumerate() {
+                    let v = _mm512_cvtepi32_ps(_mm512_sub_epi32(ci[bj], cs));
+                    let v = _mm512_mul_ps(v, _mm512_mul_ps(sw, _mm512_set1_ps(s[r + i])));
+                    _mm512_mask_storeu_ps(out.add((orow + i) * l.out + o0), mask, v);
                 }
             }
         }
-        for bj in 0..nb {
-            // Remove the activations' +128: Σ (q − 128) w = Σ q w − 128 Σ w.
-            let mut cs = [0i32; NB];
-            for (j, v) in cs.iter_mut().enumerate() {
-                let o = (b + bj) * NB + j;
-                *v = if o < l.out { 128 * l.colsum[o] } else { 0 };
+    }
+
+    /// Rows `0..rows` of `q` × blocks `b0..b1` into `out` from row `r0`: tiles of 6
+    /// rows × 4 blocks (24 accumulators), smaller at the edges.
+    ///
+    /// # Safety
+    /// AVX-512F/BW/VNNI; see [`QuantLinear::tile_range`].
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn range_vnni(
+        l: &QuantLinear,
+        q: &[u8],
+        s: &[f32],
+        r0: usize,
+        rows: usize,
+        b0: usize,
+        b1: usize,
+        out: *mut f32,
+    ) {
+        assert!(q.len() >= rows * l.kp && s.len() >= rows);
+        let qp = q.as_ptr();
+        macro_rules! go {
+            ($r:expr, $n:expr, $row:expr, $b:expr) => {
+                // SAFETY: the caller's contract; rows and blocks in range.
+                unsafe { kernel_vnni::<$r, $n>(l, qp, s, $row, $b, out, r0 + $row) }
+            };
+        }
+        macro_rules! cols {
+            ($r:expr, $row:expr) => {{
+                let mut b = b0;
+                while b < b1 {
+                    match (b1 - b).min(4) {
+                        4 => go!($r, 4, $row, b),
+                        3 => go!($r, 3, $row, b),
+                        2 => go!($r, 2, $row, b),
+                        _ => go!($r, 1, $row, b),
+                    }
+                    b += (b1 - b).min(4);
+                }
+            }};
+        }
+        let mut r = 0;
+        while r < rows {
+            let nr = (rows - r).min(6);
+            match nr {
+                6 => cols!(6, r),
+                5 => cols!(5, r),
+                4 => cols!(4, r),
+                3 => cols!(3, r),
+                2 => cols!(2, r),
+                _ => cols!(1, r),
             }
-            // SAFETY: 16 i32 from a 16-element array.
-            let cs = unsafe { _mm512_loadu_si512(cs.as_ptr().cast()) };
-            for i in 0..nr {
-                let v = _mm512_sub_epi32(c[i * 4 + bj], cs);
-                // SAFETY: 16 i32 inside `acc` (index < 4 * 4 * 16).
-                unsafe { _mm512_storeu_si512(acc.as_mut_ptr().add((i * 4 + bj) * NB).cast(), v) };
-            }
+            r += nr;
         }
     }
 
