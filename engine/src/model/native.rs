@@ -89,6 +89,9 @@ pub enum Precision {
     /// per token at run time, exact i32 accumulation (AVX-512 VNNI, AVX2, portable);
     /// embeddings, attention, LayerNorm and the SPLADE head stay f32.
     Int8,
+    /// The encoder layers' products on bf16-rounded operands with f32 accumulation
+    /// (AVX512-BF16 `vdpbf16ps`; a portable loop elsewhere, slower than f32).
+    Bf16,
 }
 
 impl std::str::FromStr for Precision {
@@ -98,8 +101,9 @@ impl std::str::FromStr for Precision {
         match s {
             "f32" => Ok(Precision::F32),
             "int8" => Ok(Precision::Int8),
+            "bf16" => Ok(Precision::Bf16),
             _ => Err(Error::InvalidArgument(format!(
-                "unknown precision {s:?} (expected f32 or int8)"
+                "unknown precision {s:?} (expected f32, int8 or bf16)"
             ))),
         }
     }
@@ -110,11 +114,12 @@ impl std::fmt::Display for Precision {
         f.write_str(match self {
             Precision::F32 => "f32",
             Precision::Int8 => "int8",
+            Precision::Bf16 => "bf16",
         })
     }
 }
 
-/// 0: not set (then `$SEINE_PRECISION`, else f32), 1: f32, 2: int8.
+/// 0: not set (then `$SEINE_PRECISION`, else f32), 1: f32, 2: int8, 3: bf16.
 static CPU_PRECISION: AtomicU8 = AtomicU8::new(0);
 
 /// Sets the precision native encoders load with from now on (the CLI's `--precision`).
@@ -123,6 +128,7 @@ pub fn set_cpu_precision(p: Precision) {
         match p {
             Precision::F32 => 1,
             Precision::Int8 => 2,
+            Precision::Bf16 => 3,
         },
         Ordering::Relaxed,
     );
@@ -134,10 +140,11 @@ pub fn cpu_precision() -> Precision {
     match CPU_PRECISION.load(Ordering::Relaxed) {
         1 => Precision::F32,
         2 => Precision::Int8,
-        _ => match std::env::var("SEINE_PRECISION").as_deref() {
-            Ok("int8") => Precision::Int8,
-            _ => Precision::F32,
-        },
+        3 => Precision::Bf16,
+        _ => std::env::var("SEINE_PRECISION")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(Precision::F32),
     }
 }
 
@@ -272,8 +279,10 @@ impl NativeBert {
         for p in prefixes {
             match load_bert_at(&p, cfg) {
                 Ok(mut bert) => {
-                    if cpu_precision() == Precision::Int8 {
-                        bert.quantize_int8();
+                    match cpu_precision() {
+                        Precision::F32 => {}
+                        Precision::Int8 => bert.quantize_int8(),
+                        Precision::Bf16 => bert.to_bf16(),
                     }
                     return Ok(NativeBert {
                         bert,

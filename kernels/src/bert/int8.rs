@@ -269,7 +269,8 @@ impl QuantLinear {
                         for j in 0..NB {
                             let o = (b + bj) * NB + j;
                             if o < self.out {
-                                let v = acc[(i * 4 + bj) * NB + j] as f32 * (self.scale[o] * s[r + i]);
+                                let v =
+                                    acc[(i * 4 + bj) * NB + j] as f32 * (self.scale[o] * s[r + i]);
                                 // SAFETY: (r0 + r + i, o) is in this task's range.
                                 unsafe { *out.0.add((r0 + r + i) * self.out + o) = v };
                             }
@@ -424,7 +425,9 @@ mod x86 {
                 }
                 for (i, ci) in c.iter_mut().enumerate() {
                     let a = _mm512_set1_epi32(
-                        q.add((r + i) * l.kp + k4 * 4).cast::<i32>().read_unaligned(),
+                        q.add((r + i) * l.kp + k4 * 4)
+                            .cast::<i32>()
+                            .read_unaligned(),
                     );
                     for bj in 0..N {
                         ci[bj] = _mm512_dpbusd_epi32(ci[bj], a, w[bj]);
@@ -436,7 +439,11 @@ mod x86 {
                 let cs = _mm512_loadu_si512(l.colsum128_pad.as_ptr().add(o0).cast());
                 let sw = _mm512_loadu_ps(l.scale_pad.as_ptr().add(o0));
                 let valid = l.out.saturating_sub(o0).min(NB);
-                let mask: __mmask16 = if valid == NB { 0xffff } else { (1u16 << valid) - 1 };
+                let mask: __mmask16 = if valid == NB {
+                    0xffff
+                } else {
+                    (1u16 << valid) - 1
+                };
                 for (i, ci) in c.iter().enumerate() {
                     let v = _mm512_cvtepi32_ps(_mm512_sub_epi32(ci[bj], cs));
                     let v = _mm512_mul_ps(v, _mm512_mul_ps(sw, _mm512_set1_ps(s[r + i])));
@@ -582,7 +589,12 @@ mod tests {
             for level in int8_levels() {
                 let mut got = vec![0f32; rows * out];
                 l.product_at(level, &x, rows, &mut got);
-                assert_eq!(got, want, "{} rows {rows} inp {inp} out {out}", level.name());
+                assert_eq!(
+                    got,
+                    want,
+                    "{} rows {rows} inp {inp} out {out}",
+                    level.name()
+                );
             }
         }
     }
@@ -603,7 +615,11 @@ mod tests {
             for o in 0..out {
                 let wo = &w[o * inp..(o + 1) * inp];
                 let sw = wo.iter().fold(0f32, |m, v| m.max(v.abs())) / 127.0;
-                let exact: f64 = xr.iter().zip(wo).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum();
+                let exact: f64 = xr
+                    .iter()
+                    .zip(wo)
+                    .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                    .sum();
                 let bound: f64 = xr
                     .iter()
                     .zip(wo)
@@ -611,7 +627,10 @@ mod tests {
                     .sum::<f64>()
                     + inp as f64 * f64::from(sx * sw) * 0.25;
                 let e = (f64::from(got[r * out + o]) - exact).abs();
-                assert!(e <= bound * 1.001 + 1e-6, "({r}, {o}): error {e} > bound {bound}");
+                assert!(
+                    e <= bound * 1.001 + 1e-6,
+                    "({r}, {o}): error {e} > bound {bound}"
+                );
             }
         }
     }

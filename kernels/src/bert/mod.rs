@@ -4,6 +4,7 @@
 //! in the tests) and the matrix products ([`gemm`]). The engine loads the weights into
 //! these types; candle's `BertModel` is the oracle they are tested against.
 
+pub mod bf16;
 pub mod gemm;
 pub mod int8;
 pub mod model;
@@ -11,6 +12,7 @@ pub mod ops;
 pub mod peak;
 pub mod splade;
 
+pub use bf16::{Bf16Linear, bf16_native};
 pub use int8::{Int8Level, QuantLinear, int8_level};
 pub use model::{Bert, Layer, LayerNorm, Linear, Scratch};
 pub use ops::Activation;

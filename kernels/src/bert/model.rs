@@ -34,6 +34,8 @@ pub struct Linear {
     pub out: usize,
     /// The weight in int8 ([`Linear::quantize_int8`]): products then run on it.
     pub int8: Option<super::int8::QuantLinear>,
+    /// The weight in bf16 ([`Linear::to_bf16`]): products then run on it.
+    pub bf16: Option<super::bf16::Bf16Linear>,
 }
 
 impl Linear {
@@ -63,21 +65,33 @@ impl Linear {
             inp,
             out,
             int8: None,
+            bf16: None,
         }
     }
 
-    /// Quantizes the weight to int8 per output channel; [`Linear::product`] then
-    /// quantizes its input per row and runs the int8 kernels.
-    pub fn quantize_int8(&mut self) {
+    /// The weight as PyTorch stores it (`out × inp`).
+    fn torch_weight(&self) -> Vec<f32> {
         let mut torch = vec![0f32; self.out * self.inp];
         for i in 0..self.inp {
             for o in 0..self.out {
                 torch[o * self.inp + i] = self.w[i * self.out + o];
             }
         }
-        self.int8 = Some(super::int8::QuantLinear::from_torch(
-            &torch, self.out, self.inp,
-        ));
+        torch
+    }
+
+    /// Rounds the weight to bf16; [`Linear::product`] then runs `vdpbf16ps` (f32
+    /// accumulation) on bf16-rounded inputs.
+    pub fn to_bf16(&mut self) {
+        let w = self.torch_weight();
+        self.bf16 = Some(super::bf16::Bf16Linear::from_torch(&w, self.out, self.inp));
+    }
+
+    /// Quantizes the weight to int8 per output channel; [`Linear::product`] then
+    /// quantizes its input per row and runs the int8 kernels.
+    pub fn quantize_int8(&mut self) {
+        let w = self.torch_weight();
+        self.int8 = Some(super::int8::QuantLinear::from_torch(&w, self.out, self.inp));
     }
 
     /// Panel `p`: its first output feature and its `inp × width` matrix.
@@ -94,6 +108,10 @@ impl Linear {
             return;
         }
         if let Some(q) = &self.int8 {
+            q.product(x, rows, y);
+            return;
+        }
+        if let Some(q) = &self.bf16 {
             q.product(x, rows, y);
             return;
         }
@@ -240,6 +258,16 @@ impl Bert {
             l.attn_out.quantize_int8();
             l.intermediate.quantize_int8();
             l.output.quantize_int8();
+        }
+    }
+
+    /// Every linear layer of the encoder in bf16 (the rest stays f32).
+    pub fn to_bf16(&mut self) {
+        for l in &mut self.layers {
+            l.qkv.to_bf16();
+            l.attn_out.to_bf16();
+            l.intermediate.to_bf16();
+            l.output.to_bf16();
         }
     }
 

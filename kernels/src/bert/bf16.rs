@@ -1,0 +1,345 @@
+//! bf16 products for the encoder's linear layers on CPUs with AVX512-BF16: weights
+//! rounded to bf16 once (round to nearest even), activations rounded per product,
+//! `vdpbf16ps` multiplies pairs and accumulates in f32. Packed as
+//! `[out / 16][inp / 2][16][2]`: one 64-byte load feeds 16 outputs × 2 inputs. The
+//! portable loop computes the same bf16 products in f32 (the oracle, and the path of
+//! CPUs without BF16).
+
+use std::cell::RefCell;
+
+use rayon::prelude::*;
+
+const NB: usize = 16;
+const ROW_TASK: usize = 64;
+
+/// f32 → bf16 bits, round to nearest even (NaN stays NaN).
+pub fn to_bf16(x: f32) -> u16 {
+    let b = x.to_bits();
+    if x.is_nan() {
+        return ((b >> 16) | 0x40) as u16;
+    }
+    ((b + 0x7fff + ((b >> 16) & 1)) >> 16) as u16
+}
+
+pub fn from_bf16(h: u16) -> f32 {
+    f32::from_bits(u32::from(h) << 16)
+}
+
+/// Whether this CPU runs the AVX512-BF16 kernel (`SEINE_SIMD=portable` forces the
+/// portable loop).
+pub fn bf16_native() -> bool {
+    if crate::simd::simd_level() == crate::simd::SimdLevel::Portable {
+        return false;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bf16")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// A linear layer's weight in bf16, packed for the kernels.
+#[derive(Debug, Clone)]
+pub struct Bf16Linear {
+    pub inp: usize,
+    pub out: usize,
+    /// `inp` rounded up to even (padding is zero).
+    kp: usize,
+    /// `[out.div_ceil(16)][kp / 2][16][2]` bf16 bits.
+    packed: Vec<u16>,
+}
+
+thread_local! {
+    /// Activations as bf16 pairs (one `u32` per pair), reused across products.
+    static ACT: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
+}
+
+#[derive(Clone, Copy)]
+struct Out(*mut f32);
+// SAFETY: tasks write disjoint rows/columns (see the call sites).
+unsafe impl Send for Out {}
+unsafe impl Sync for Out {}
+
+impl Bf16Linear {
+    /// From a PyTorch `nn.Linear` weight (`out × inp`, row-major).
+    pub fn from_torch(weight: &[f32], out: usize, inp: usize) -> Self {
+        assert_eq!(weight.len(), out * inp, "linear weight shape");
+        let kp = inp.div_ceil(2) * 2;
+        let blocks = out.div_ceil(NB);
+        let mut packed = vec![0u16; blocks * kp * NB];
+        for o in 0..out {
+            let (b, j) = (o / NB, o % NB);
+            for k in 0..inp {
+                packed[((b * (kp / 2) + k / 2) * NB + j) * 2 + k % 2] =
+                    to_bf16(weight[o * inp + k]);
+            }
+        }
+        Bf16Linear {
+            inp,
+            out,
+            kp,
+            packed,
+        }
+    }
+
+    /// `y = x · Wᵀ` (no bias; `x`: `rows × inp`, `y`: `rows × out`).
+    pub fn product(&self, x: &[f32], rows: usize, y: &mut [f32]) {
+        self.product_at(bf16_native(), x, rows, y);
+    }
+
+    /// [`Bf16Linear::product`] with (`native`) or without the AVX512-BF16 kernel.
+    pub fn product_at(&self, native: bool, x: &[f32], rows: usize, y: &mut [f32]) {
+        if rows == 0 {
+            return;
+        }
+        assert!(x.len() >= rows * self.inp && y.len() >= rows * self.out);
+        let out = Out(y.as_mut_ptr());
+        let blocks = self.out.div_ceil(NB);
+        let serial = rayon::current_num_threads() == 1;
+        if rows >= 2 * ROW_TASK || serial {
+            let task = |t: usize| {
+                let r0 = t * ROW_TASK;
+                let r1 = (r0 + ROW_TASK).min(rows);
+                ACT.with(|act| {
+                    let mut a = act.borrow_mut();
+                    self.convert(&x[r0 * self.inp..r1 * self.inp], &mut a);
+                    // SAFETY: task t alone writes rows r0..r1 of y.
+                    unsafe { self.range(native, &a, r0, r1 - r0, 0, blocks, out) };
+                });
+            };
+            let tasks = rows.div_ceil(ROW_TASK);
+            if serial {
+                (0..tasks).for_each(task);
+            } else {
+                (0..tasks).into_par_iter().for_each(task);
+            }
+        } else {
+            ACT.with(|act| {
+                let mut a = act.borrow_mut();
+                self.convert(&x[..rows * self.inp], &mut a);
+                let a = &a[..];
+                (0..blocks.div_ceil(4)).into_par_iter().for_each(|t| {
+                    let b0 = t * 4;
+                    // SAFETY: task t alone writes the columns of blocks b0..b0+4.
+                    unsafe { self.range(native, a, 0, rows, b0, (b0 + 4).min(blocks), out) };
+                });
+            });
+        }
+    }
+
+    /// Rows of `x` as bf16 pairs (`rows × kp/2`, zero padding).
+    fn convert(&self, x: &[f32], a: &mut Vec<u32>) {
+        let rows = x.len() / self.inp;
+        let k2s = self.kp / 2;
+        a.clear();
+        a.resize(rows * k2s, 0);
+        for r in 0..rows {
+            let row = &x[r * self.inp..(r + 1) * self.inp];
+            for (k2, d) in a[r * k2s..(r + 1) * k2s].iter_mut().enumerate() {
+                let lo = to_bf16(row[2 * k2]);
+                let hi = row.get(2 * k2 + 1).map_or(0, |v| to_bf16(*v));
+                *d = u32::from(lo) | (u32::from(hi) << 16);
+            }
+        }
+    }
+
+    /// # Safety
+    /// `out` points to a buffer of at least `(r0 + rows) × self.out` floats of which no
+    /// one else writes this range.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn range(
+        &self,
+        native: bool,
+        a: &[u32],
+        r0: usize,
+        rows: usize,
+        b0: usize,
+        b1: usize,
+        out: Out,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if native {
+            // SAFETY: `native` is only true when the CPU has AVX512-BF16.
+            unsafe { x86::range_bf16(self, a, r0, rows, b0, b1, out.0) };
+            return;
+        }
+        let _ = native;
+        let k2s = self.kp / 2;
+        for r in 0..rows {
+            for o in b0 * NB..(b1 * NB).min(self.out) {
+                let (b, j) = (o / NB, o % NB);
+                let mut acc = 0f32;
+                for k2 in 0..k2s {
+                    let p = a[r * k2s + k2];
+                    let w = &self.packed[((b * k2s + k2) * NB + j) * 2..][..2];
+                    acc += from_bf16(p as u16) * from_bf16(w[0])
+                        + from_bf16((p >> 16) as u16) * from_bf16(w[1]);
+                }
+                // SAFETY: (r0 + r, o) is in this task's range.
+                unsafe { *out.0.add((r0 + r) * self.out + o) = acc };
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::{Bf16Linear, NB};
+
+    /// `R` rows × `N` blocks of 16 outputs with `vdpbf16ps`, stored straight into `out`.
+    ///
+    /// # Safety
+    /// AVX-512F + BF16; rows `r..r + R` of `a` exist; `out` rows `orow..orow + R` are
+    /// the caller's; stores past `l.out` are masked off.
+    #[inline(always)]
+    unsafe fn kernel<const R: usize, const N: usize>(
+        l: &Bf16Linear,
+        a: *const u32,
+        r: usize,
+        b: usize,
+        out: *mut f32,
+        orow: usize,
+    ) {
+        let k2s = l.kp / 2;
+        // SAFETY (whole body): see the function's contract; indices stay inside
+        // `packed` (block < blocks, k2 < k2s) and `a` (rows r..r+R of k2s pairs).
+        unsafe {
+            let mut c = [[_mm512_setzero_ps(); N]; R];
+            let wbase = l.packed.as_ptr();
+            for k2 in 0..k2s {
+                let mut w = [_mm512_setzero_si512(); N];
+                for (bj, wb) in w.iter_mut().enumerate() {
+                    *wb = _mm512_loadu_si512(wbase.add(((b + bj) * k2s + k2) * NB * 2).cast());
+                }
+                for (i, ci) in c.iter_mut().enumerate() {
+                    let x = _mm512_set1_epi32(a.add((r + i) * k2s + k2).read() as i32);
+                    let x: __m512bh = std::mem::transmute(x);
+                    for bj in 0..N {
+                        let wb: __m512bh = std::mem::transmute(w[bj]);
+                        ci[bj] = _mm512_dpbf16_ps(ci[bj], x, wb);
+                    }
+                }
+            }
+            for bj in 0..N {
+                let o0 = (b + bj) * NB;
+                let valid = l.out.saturating_sub(o0).min(NB);
+                let mask: __mmask16 = if valid == NB {
+                    0xffff
+                } else {
+                    (1u16 << valid) - 1
+                };
+                for (i, ci) in c.iter().enumerate() {
+                    _mm512_mask_storeu_ps(out.add((orow + i) * l.out + o0), mask, ci[bj]);
+                }
+            }
+        }
+    }
+
+    /// # Safety
+    /// AVX-512F + BF16; see `Bf16Linear::range`.
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    pub(super) unsafe fn range_bf16(
+        l: &Bf16Linear,
+        a: &[u32],
+        r0: usize,
+        rows: usize,
+        b0: usize,
+        b1: usize,
+        out: *mut f32,
+    ) {
+        assert!(a.len() >= rows * (l.kp / 2));
+        let ap = a.as_ptr();
+        macro_rules! go {
+            ($r:expr, $n:expr, $row:expr, $b:expr) => {
+                // SAFETY: the caller's contract; rows and blocks in range.
+                unsafe { kernel::<$r, $n>(l, ap, $row, $b, out, r0 + $row) }
+            };
+        }
+        macro_rules! cols {
+            ($r:expr, $row:expr) => {{
+                let mut b = b0;
+                while b < b1 {
+                    match (b1 - b).min(4) {
+                        4 => go!($r, 4, $row, b),
+                        3 => go!($r, 3, $row, b),
+                        2 => go!($r, 2, $row, b),
+                        _ => go!($r, 1, $row, b),
+                    }
+                    b += (b1 - b).min(4);
+                }
+            }};
+        }
+        let mut r = 0;
+        while r < rows {
+            let nr = (rows - r).min(6);
+            match nr {
+                6 => cols!(6, r),
+                5 => cols!(5, r),
+                4 => cols!(4, r),
+                3 => cols!(3, r),
+                2 => cols!(2, r),
+                _ => cols!(1, r),
+            }
+            r += nr;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rand_vec(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed | 1;
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+            })
+            .collect()
+    }
+
+    #[test]
+    fn bf16_rounding() {
+        assert_eq!(from_bf16(to_bf16(1.0)), 1.0);
+        assert_eq!(to_bf16(1.0 + 1.0 / 256.0), to_bf16(1.0)); // tie to even
+        assert_eq!(from_bf16(to_bf16(1.0 + 3.0 / 256.0)), 1.0 + 4.0 / 256.0);
+        assert!(from_bf16(to_bf16(f32::NAN)).is_nan());
+    }
+
+    /// The BF16 kernel (when the CPU has it) against the portable loop, and both
+    /// against the f32 product within bf16's rounding.
+    #[test]
+    fn kernels_agree_and_stay_close_to_f32() {
+        for &(rows, inp, out) in &[(1, 384, 384), (7, 37, 50), (130, 384, 1536), (5, 1536, 20)] {
+            let w = rand_vec(out * inp, 31);
+            let x = rand_vec(rows * inp, 32);
+            let l = Bf16Linear::from_torch(&w, out, inp);
+            let mut port = vec![0f32; rows * out];
+            l.product_at(false, &x, rows, &mut port);
+            let mut best = vec![0f32; rows * out];
+            l.product(&x, rows, &mut best);
+            for r in 0..rows {
+                for o in 0..out {
+                    let (xr, wo) = (&x[r * inp..(r + 1) * inp], &w[o * inp..(o + 1) * inp]);
+                    let mag: f32 = xr.iter().zip(wo).map(|(a, b)| (a * b).abs()).sum();
+                    let exact: f32 = xr.iter().zip(wo).map(|(a, b)| a * b).sum();
+                    let i = r * out + o;
+                    assert!(
+                        (best[i] - port[i]).abs() <= 1e-5 * mag + 1e-6,
+                        "kernel vs portable"
+                    );
+                    // Each operand within 2^-9 relative: products within ~2^-8.
+                    assert!((port[i] - exact).abs() <= mag / 128.0 + 1e-6, "bf16 vs f32");
+                }
+            }
+        }
+    }
+}
