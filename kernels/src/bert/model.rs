@@ -33,9 +33,9 @@ pub struct Linear {
     pub inp: usize,
     pub out: usize,
     /// The weight in int8 ([`Linear::quantize_int8`]): products then run on it.
-    pub int8: Option<super::int8::QuantLinear>,
+    pub int8: Option<Box<super::int8::QuantLinear>>,
     /// The weight in bf16 ([`Linear::to_bf16`]): products then run on it.
-    pub bf16: Option<super::bf16::Bf16Linear>,
+    pub bf16: Option<Box<super::bf16::Bf16Linear>>,
 }
 
 impl Linear {
@@ -84,14 +84,18 @@ impl Linear {
     /// accumulation) on bf16-rounded inputs.
     pub fn to_bf16(&mut self) {
         let w = self.torch_weight();
-        self.bf16 = Some(super::bf16::Bf16Linear::from_torch(&w, self.out, self.inp));
+        self.bf16 = Some(Box::new(super::bf16::Bf16Linear::from_torch(
+            &w, self.out, self.inp,
+        )));
     }
 
     /// Quantizes the weight to int8 per output channel; [`Linear::product`] then
     /// quantizes its input per row and runs the int8 kernels.
     pub fn quantize_int8(&mut self) {
         let w = self.torch_weight();
-        self.int8 = Some(super::int8::QuantLinear::from_torch(&w, self.out, self.inp));
+        self.int8 = Some(Box::new(super::int8::QuantLinear::from_torch(
+            &w, self.out, self.inp,
+        )));
     }
 
     /// Panel `p`: its first output feature and its `inp × width` matrix.
