@@ -20,9 +20,10 @@ struct Cli {
     backend: Option<BackendArg>,
     /// Arithmetic of the native encoder's linear layers: `f32` (the default), `int8`
     /// (weights per output channel, activations per token; AVX-512 VNNI or AVX2) or
-    /// `bf16` (AVX512-BF16). On SciFact nDCG@10 (MiniLM, SPLADE-tiny) both stay within
-    /// 0.001 of f32; int8 encodes ~2.6x faster (README, "CPU inference"). Index and
-    /// search with the same precision. [env: SEINE_PRECISION]
+    /// `bf16` (AVX512-BF16). Measured on SciFact nDCG@10 vs f32: int8 MiniLM -0.0006,
+    /// SPLADE-tiny +0.0005; bf16 +0.0015 / -0.0005. MiniLM encoding on 2 cores: int8
+    /// 2.3x, bf16 1.5x the f32 speed (README, "CPU inference"). Index and search with
+    /// the same precision. [env: SEINE_PRECISION]
     #[arg(long, global = true)]
     precision: Option<seine_engine::model::Precision>,
     #[command(subcommand)]
