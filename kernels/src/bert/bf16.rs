@@ -7,10 +7,10 @@
 
 use std::cell::RefCell;
 
-use rayon::prelude::*;
+use super::model::SharedOut;
+use super::tiles;
 
 const NB: usize = 16;
-const ROW_TASK: usize = 64;
 
 /// f32 → bf16 bits, round to nearest even (NaN stays NaN).
 pub fn to_bf16(x: f32) -> u16 {
@@ -57,12 +57,6 @@ thread_local! {
     static ACT: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
 }
 
-#[derive(Clone, Copy)]
-struct Out(*mut f32);
-// SAFETY: tasks write disjoint rows/columns (see the call sites).
-unsafe impl Send for Out {}
-unsafe impl Sync for Out {}
-
 impl Bf16Linear {
     /// From a PyTorch `nn.Linear` weight (`out × inp`, row-major).
     pub fn from_torch(weight: &[f32], out: usize, inp: usize) -> Self {
@@ -96,35 +90,25 @@ impl Bf16Linear {
             return;
         }
         assert!(x.len() >= rows * self.inp && y.len() >= rows * self.out);
-        let out = Out(y.as_mut_ptr());
+        let out = SharedOut(y.as_mut_ptr());
         let blocks = self.out.div_ceil(NB);
-        let serial = rayon::current_num_threads() == 1;
-        if rows >= 2 * ROW_TASK || serial {
-            let task = |t: usize| {
-                let r0 = t * ROW_TASK;
-                let r1 = (r0 + ROW_TASK).min(rows);
+        if tiles::by_rows(rows) {
+            tiles::row_tasks(rows, |r0, r1| {
                 ACT.with(|act| {
                     let mut a = act.borrow_mut();
                     self.convert(&x[r0 * self.inp..r1 * self.inp], &mut a);
-                    // SAFETY: task t alone writes rows r0..r1 of y.
+                    // SAFETY: this task alone writes rows r0..r1 of y.
                     unsafe { self.range(native, &a, r0, r1 - r0, 0, blocks, out) };
                 });
-            };
-            let tasks = rows.div_ceil(ROW_TASK);
-            if serial {
-                (0..tasks).for_each(task);
-            } else {
-                (0..tasks).into_par_iter().for_each(task);
-            }
+            });
         } else {
             ACT.with(|act| {
                 let mut a = act.borrow_mut();
                 self.convert(&x[..rows * self.inp], &mut a);
                 let a = &a[..];
-                (0..blocks.div_ceil(4)).into_par_iter().for_each(|t| {
-                    let b0 = t * 4;
-                    // SAFETY: task t alone writes the columns of blocks b0..b0+4.
-                    unsafe { self.range(native, a, 0, rows, b0, (b0 + 4).min(blocks), out) };
+                tiles::block_tasks(blocks, |b0, b1| {
+                    // SAFETY: this task alone writes the columns of blocks b0..b1.
+                    unsafe { self.range(native, a, 0, rows, b0, b1, out) };
                 });
             });
         }
@@ -158,7 +142,7 @@ impl Bf16Linear {
         rows: usize,
         b0: usize,
         b1: usize,
-        out: Out,
+        out: SharedOut,
     ) {
         #[cfg(target_arch = "x86_64")]
         if native {
@@ -254,39 +238,8 @@ mod x86 {
     ) {
         assert!(a.len() >= rows * (l.kp / 2));
         let ap = a.as_ptr();
-        macro_rules! go {
-            ($r:expr, $n:expr, $row:expr, $b:expr) => {
-                // SAFETY: the caller's contract; rows and blocks in range.
-                unsafe { kernel::<$r, $n>(l, ap, $row, $b, out, r0 + $row) }
-            };
-        }
-        macro_rules! cols {
-            ($r:expr, $row:expr) => {{
-                let mut b = b0;
-                while b < b1 {
-                    match (b1 - b).min(4) {
-                        4 => go!($r, 4, $row, b),
-                        3 => go!($r, 3, $row, b),
-                        2 => go!($r, 2, $row, b),
-                        _ => go!($r, 1, $row, b),
-                    }
-                    b += (b1 - b).min(4);
-                }
-            }};
-        }
-        let mut r = 0;
-        while r < rows {
-            let nr = (rows - r).min(6);
-            match nr {
-                6 => cols!(6, r),
-                5 => cols!(5, r),
-                4 => cols!(4, r),
-                3 => cols!(3, r),
-                2 => cols!(2, r),
-                _ => cols!(1, r),
-            }
-            r += nr;
-        }
+        // SAFETY: the caller's contract; every tile's rows and blocks are in range.
+        unsafe { walk_tiles!(rows, b0, b1, |row, b| kernel(l, ap, row, b, out, r0 + row)) }
     }
 }
 

@@ -4,6 +4,8 @@
 //! in the tests) and the matrix products ([`gemm`]). The engine loads the weights into
 //! these types; candle's `BertModel` is the oracle they are tested against.
 
+#[macro_use]
+mod tiles;
 pub mod bf16;
 pub mod gemm;
 pub mod int8;

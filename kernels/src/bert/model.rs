@@ -241,8 +241,9 @@ thread_local! {
 /// A raw pointer the attention tasks share: each writes its own (rows, head columns)
 /// block of the context matrix.
 #[derive(Clone, Copy)]
-struct SharedOut(*mut f32);
-// SAFETY: tasks write disjoint blocks (see `attention`).
+pub(super) struct SharedOut(pub(super) *mut f32);
+// SAFETY: tasks write disjoint blocks (see each use: attention, panel products, the
+// int8/bf16 row and block tasks).
 unsafe impl Send for SharedOut {}
 unsafe impl Sync for SharedOut {}
 

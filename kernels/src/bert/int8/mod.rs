@@ -12,12 +12,11 @@
 
 use std::cell::RefCell;
 
-use rayon::prelude::*;
+use super::model::SharedOut;
+use super::tiles;
 
 /// Outputs per packed block (one 512-bit register of `i32`).
 const NB: usize = 16;
-/// Rows per task when a product is split over rows.
-const ROW_TASK: usize = 64;
 
 /// The kernel a product runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,13 +122,6 @@ thread_local! {
     static ACT: RefCell<(Vec<u8>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
-/// Raw output pointer shared by tasks that write disjoint parts.
-#[derive(Clone, Copy)]
-struct Out(*mut f32);
-// SAFETY: tasks write disjoint rows/columns (see the call sites).
-unsafe impl Send for Out {}
-unsafe impl Sync for Out {}
-
 impl QuantLinear {
     /// From a PyTorch `nn.Linear` weight (`out × inp`, row-major).
     pub fn from_torch(weight: &[f32], out: usize, inp: usize) -> Self {
@@ -177,28 +169,19 @@ impl QuantLinear {
             return;
         }
         assert!(x.len() >= rows * self.inp && y.len() >= rows * self.out);
-        let out = Out(y.as_mut_ptr());
+        let out = SharedOut(y.as_mut_ptr());
         let blocks = self.out.div_ceil(NB);
-        let serial = rayon::current_num_threads() == 1;
-        if rows >= 2 * ROW_TASK || serial {
-            // Row tasks: each quantizes its own rows, then all outputs of them.
-            let task = |t: usize| {
-                let r0 = t * ROW_TASK;
-                let r1 = (r0 + ROW_TASK).min(rows);
+        if tiles::by_rows(rows) {
+            // Each row task quantizes its own rows, then computes all their outputs.
+            tiles::row_tasks(rows, |r0, r1| {
                 ACT.with(|act| {
                     let mut act = act.borrow_mut();
                     let (q, s) = &mut *act;
                     self.quantize(level, &x[r0 * self.inp..r1 * self.inp], q, s);
-                    // SAFETY: task t alone writes rows r0..r1 of y.
+                    // SAFETY: this task alone writes rows r0..r1 of y.
                     unsafe { self.tile_range(level, q, s, r0, r1 - r0, 0, blocks, out) };
                 });
-            };
-            let tasks = rows.div_ceil(ROW_TASK);
-            if serial {
-                (0..tasks).for_each(task);
-            } else {
-                (0..tasks).into_par_iter().for_each(task);
-            }
+            });
         } else {
             // Few rows: quantize once here, split the outputs.
             ACT.with(|act| {
@@ -206,10 +189,8 @@ impl QuantLinear {
                 let (q, s) = &mut *act;
                 self.quantize(level, &x[..rows * self.inp], q, s);
                 let (q, s) = (&q[..], &s[..]);
-                (0..blocks.div_ceil(4)).into_par_iter().for_each(|t| {
-                    let b0 = t * 4;
-                    let b1 = (b0 + 4).min(blocks);
-                    // SAFETY: task t alone writes the columns of blocks b0..b1.
+                tiles::block_tasks(blocks, |b0, b1| {
+                    // SAFETY: this task alone writes the columns of blocks b0..b1.
                     unsafe { self.tile_range(level, q, s, 0, rows, b0, b1, out) };
                 });
             });
@@ -248,7 +229,7 @@ impl QuantLinear {
         rows: usize,
         b0: usize,
         b1: usize,
-        out: Out,
+        out: SharedOut,
     ) {
         #[cfg(target_arch = "x86_64")]
         if level == Int8Level::Avx512Vnni {

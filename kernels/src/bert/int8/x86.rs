@@ -138,38 +138,17 @@ pub(super) unsafe fn range_vnni(
 ) {
     assert!(q.len() >= rows * l.kp && s.len() >= rows);
     let qp = q.as_ptr();
-    macro_rules! go {
-        ($r:expr, $n:expr, $row:expr, $b:expr) => {
-            // SAFETY: the caller's contract; rows and blocks in range.
-            unsafe { kernel_vnni::<$r, $n>(l, qp, s, $row, $b, out, r0 + $row) }
-        };
-    }
-    macro_rules! cols {
-        ($r:expr, $row:expr) => {{
-            let mut b = b0;
-            while b < b1 {
-                match (b1 - b).min(4) {
-                    4 => go!($r, 4, $row, b),
-                    3 => go!($r, 3, $row, b),
-                    2 => go!($r, 2, $row, b),
-                    _ => go!($r, 1, $row, b),
-                }
-                b += (b1 - b).min(4);
-            }
-        }};
-    }
-    let mut r = 0;
-    while r < rows {
-        let nr = (rows - r).min(6);
-        match nr {
-            6 => cols!(6, r),
-            5 => cols!(5, r),
-            4 => cols!(4, r),
-            3 => cols!(3, r),
-            2 => cols!(2, r),
-            _ => cols!(1, r),
-        }
-        r += nr;
+    // SAFETY: the caller's contract; every tile's rows and blocks are in range.
+    unsafe {
+        walk_tiles!(rows, b0, b1, |row, b| kernel_vnni(
+            l,
+            qp,
+            s,
+            row,
+            b,
+            out,
+            r0 + row
+        ))
     }
 }
 
