@@ -4,13 +4,14 @@
 //! it cannot differ: a ColBERT checkpoint is ColBERT-aware on both sides, SPLADE
 //! pruning is applied to every document encoded later, models are the same files.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use candle_core::Device;
 use seine_index::{BuildOptions, DenseSettings, Manifest, ModelId, MultiSettings, SparseSettings};
 
-use crate::model::{ModelDir, model_id, resolve_model, resolve_recorded};
+use crate::model::{ModelDir, check_model_id, model_id, resolve_model, resolve_model_with};
 use crate::{
     ColbertEncoder, DenseEncoder, Encoder, MultiVectorEncoder, Pruning, Result, SpladeEncoder,
 };
@@ -29,12 +30,33 @@ struct Resolved {
     id: ModelId,
 }
 
-fn resolve(name: &str, recorded: Option<&ModelId>) -> Result<Resolved> {
-    let (path, id) = resolve_recorded(name, recorded)?;
-    Ok(Resolved {
-        dir: ModelDir::open(&path)?,
-        id,
-    })
+/// Model identities by folder: each folder's files are hashed once per build or open
+/// (a dense model that also gives the token vectors is one folder).
+#[derive(Default)]
+struct Ids(HashMap<PathBuf, ModelId>);
+
+impl Ids {
+    fn of(&mut self, path: &Path) -> Result<ModelId> {
+        let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        if let Some(id) = self.0.get(&key) {
+            return Ok(id.clone());
+        }
+        let id = model_id(path)?;
+        self.0.insert(key, id.clone());
+        Ok(id)
+    }
+
+    /// Resolves `name` (through `recorded`'s folder when given) and checks that the
+    /// folder found holds the recorded model.
+    fn resolve(&mut self, name: &str, recorded: Option<&ModelId>) -> Result<Resolved> {
+        let path = resolve_model_with(name, recorded.map(|r| Path::new(&r.path)))?;
+        let id = self.of(&path)?;
+        check_model_id(name, &id, recorded)?;
+        Ok(Resolved {
+            dir: ModelDir::open(&path)?,
+            id,
+        })
+    }
 }
 
 /// The resolved models of each part.
@@ -50,13 +72,17 @@ impl Encoders {
     /// what an index built with `opts` would record, to compare with an existing
     /// index ([`seine_index::Manifest::differences`]).
     pub fn identify(opts: &mut BuildOptions) -> Result<()> {
-        let id = |name: &str| -> Result<ModelId> { model_id(&resolve_model(name)?) };
+        Self::identify_with(opts, &mut Ids::default())
+    }
+
+    fn identify_with(opts: &mut BuildOptions, ids: &mut Ids) -> Result<()> {
+        let mut id = |name: &str| -> Result<ModelId> { ids.of(&resolve_model(name)?) };
         if let Some(d) = &mut opts.dense {
             d.model_id = Some(id(&d.model)?);
         }
         if let Some(s) = &mut opts.sparse {
             s.model_id = Some(id(&s.model)?);
-            s.query_model_id = s.query_model.as_deref().map(id).transpose()?;
+            s.query_model_id = s.query_model.as_deref().map(&mut id).transpose()?;
         }
         if let Some(m) = &mut opts.multi {
             m.model_id = Some(id(&m.model)?);
@@ -68,12 +94,14 @@ impl Encoders {
     /// ([`Encoders::identify`]), loaded exactly as [`Encoders::for_index`] will load
     /// them for searching, and their dimensions recorded in `opts`.
     pub fn for_build(opts: &mut BuildOptions, device: &Device) -> Result<Self> {
-        Self::identify(opts)?;
+        let mut ids = Ids::default();
+        Self::identify_with(opts, &mut ids)?;
         let enc = Self::for_parts(
             opts.dense.as_ref(),
             opts.sparse.as_ref(),
             opts.multi.as_ref(),
             device,
+            &mut ids,
         )?;
         if let (Some(d), Some(e)) = (&mut opts.dense, &enc.dense) {
             d.dim = e.dim();
@@ -93,6 +121,7 @@ impl Encoders {
             manifest.sparse.as_ref(),
             manifest.multi.as_ref(),
             device,
+            &mut Ids::default(),
         )
     }
 
@@ -101,26 +130,29 @@ impl Encoders {
         sparse: Option<&SparseSettings>,
         multi: Option<&MultiSettings>,
         device: &Device,
+        ids: &mut Ids,
     ) -> Result<Self> {
         let sparse = match sparse {
             Some(s) => Some((
-                resolve(&s.model, s.model_id.as_ref())?,
-                s.query_model
-                    .as_deref()
-                    .map(|q| resolve(q, s.query_model_id.as_ref()))
-                    .transpose()?,
+                ids.resolve(&s.model, s.model_id.as_ref())?,
+                match s.query_model.as_deref() {
+                    Some(q) => Some(ids.resolve(q, s.query_model_id.as_ref())?),
+                    None => None,
+                },
                 pruning(s)?,
             )),
             None => None,
         };
         let models = Models {
-            dense: dense
-                .map(|d| resolve(&d.model, d.model_id.as_ref()))
-                .transpose()?,
+            dense: match dense {
+                Some(d) => Some(ids.resolve(&d.model, d.model_id.as_ref())?),
+                None => None,
+            },
             sparse,
-            multi: multi
-                .map(|m| resolve(&m.model, m.model_id.as_ref()))
-                .transpose()?,
+            multi: match multi {
+                Some(m) => Some(ids.resolve(&m.model, m.model_id.as_ref())?),
+                None => None,
+            },
         };
         Self::load(models, device)
     }

@@ -130,19 +130,6 @@ pub fn model_id(root: &Path) -> Result<seine_index::ModelId> {
     })
 }
 
-/// Resolves `name` for an index that recorded `recorded` at build time, and checks
-/// that the folder found holds the same model (same hash). Returns the folder and
-/// its identity.
-pub fn resolve_recorded(
-    name: &str,
-    recorded: Option<&seine_index::ModelId>,
-) -> Result<(PathBuf, seine_index::ModelId)> {
-    let path = resolve_model_with(name, recorded.map(|r| Path::new(&r.path)))?;
-    let id = model_id(&path)?;
-    check_model_id(name, &id, recorded)?;
-    Ok((path, id))
-}
-
 /// An error when `found` is not the model an index was built with.
 pub fn check_model_id(
     name: &str,

@@ -8,7 +8,6 @@ mod tokenize;
 pub use device::{DeviceSpec, resolve_device};
 pub use files::{
     ModelDir, Pooling, WeightsFile, check_model_id, model_id, resolve_model, resolve_model_with,
-    resolve_recorded,
 };
 pub use native::{
     Backend, NativeBert, Precision, backend_for, cpu_precision, set_cpu_backend, set_cpu_precision,
