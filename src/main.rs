@@ -52,6 +52,9 @@ enum Command {
     Bench(commands::bench::Args),
     /// Serve an index over HTTP (POST /search, GET /documents/{id}, GET /health).
     Serve(commands::serve::Args),
+    /// Fine-tune a dense encoder or a ColBERT head contrastively (InfoNCE, mined hard
+    /// negatives, confidence regularizer); writes a sentence-transformers/PyLate folder.
+    Train(commands::train::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -79,6 +82,7 @@ fn main() -> std::process::ExitCode {
         Command::Embed(a) => commands::embed::run(a),
         Command::Bench(a) => commands::bench::run(a),
         Command::Serve(a) => commands::serve::run(a),
+        Command::Train(a) => commands::train::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

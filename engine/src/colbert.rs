@@ -234,7 +234,7 @@ impl ColbertEncoder {
     }
 
     /// Input ids, attention mask and which outputs to keep for one text.
-    fn inputs(&self, text: &str, side: Side) -> Result<(Vec<u32>, Vec<u32>, Vec<bool>)> {
+    pub fn inputs(&self, text: &str, side: Side) -> Result<(Vec<u32>, Vec<u32>, Vec<bool>)> {
         let (tok, marker) = match side {
             Side::Query => (&self.query_tok, self.query_marker),
             Side::Document => (&self.doc_tok, self.doc_marker),

@@ -9,6 +9,7 @@ pub mod eval;
 pub mod index;
 pub mod search;
 pub mod serve;
+pub mod train;
 
 use std::path::{Path, PathBuf};
 
