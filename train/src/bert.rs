@@ -224,7 +224,7 @@ impl TrainBert {
             .contiguous()?
             .reshape((b * len, h))?;
         let a = layer_norm(&(linear(&ctx, &l.attn_out)? + x)?, &l.attn_norm, self.eps)?;
-        let i = linear(&a, &l.inter)?.gelu_erf()?;
+        let i = crate::ops::gelu_erf(&linear(&a, &l.inter)?)?;
         layer_norm(&(linear(&i, &l.out)? + &a)?, &l.out_norm, self.eps)
     }
 
@@ -249,8 +249,13 @@ pub fn linear(x: &Tensor, (w, b): &(Tensor, Tensor)) -> Result<Tensor> {
     Ok(x.matmul(&w.t()?)?.broadcast_add(b)?)
 }
 
-/// LayerNorm over the last dimension.
+/// LayerNorm over the last dimension (the fused op of [`crate::ops`]).
 pub fn layer_norm(x: &Tensor, (g, b): &(Tensor, Tensor), eps: f64) -> Result<Tensor> {
+    Ok(crate::ops::layer_norm(x, g, b, eps)?)
+}
+
+/// LayerNorm from primitive ops (the oracle of the fused one).
+pub fn layer_norm_plain(x: &Tensor, (g, b): &(Tensor, Tensor), eps: f64) -> Result<Tensor> {
     let mean = x.mean_keepdim(D::Minus1)?;
     let xc = x.broadcast_sub(&mean)?;
     let var = xc.sqr()?.mean_keepdim(D::Minus1)?;
