@@ -197,17 +197,29 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 "mined {} negatives for {} queries ({} judged skipped, {} sieved; sieve scores: {})",
                 m.negatives, m.queries, m.judged_skipped, m.sieved, m.sieve_scores
             )),
-            Event::Start { steps, examples, dev, resumed_at } => {
+            Event::Start {
+                steps,
+                examples,
+                dev,
+                resumed_at,
+            } => {
                 bar.set_length(steps as u64);
                 bar.set_position(resumed_at as u64);
                 say(format!(
                     "{examples} training queries, {dev} dev queries, {steps} updates{}",
-                    if resumed_at > 0 { format!(", resuming at {resumed_at}") } else { String::new() }
+                    if resumed_at > 0 {
+                        format!(", resuming at {resumed_at}")
+                    } else {
+                        String::new()
+                    }
                 ));
             }
             Event::Step(r, total) => {
                 bar.set_position(r.step as u64);
-                bar.set_message(format!("loss {:.4} acc {:.2} {:.1} ex/s", r.loss, r.accuracy, r.examples_per_s));
+                bar.set_message(format!(
+                    "loss {:.4} acc {:.2} {:.1} ex/s",
+                    r.loss, r.accuracy, r.examples_per_s
+                ));
                 if !tty && (last_line.elapsed().as_secs() >= 5 || r.step == total) {
                     let el = t0.elapsed().as_secs_f64();
                     let eta = el / r.step as f64 * (total - r.step) as f64;
@@ -218,9 +230,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                     last_line = Instant::now();
                 }
             }
-            Event::Eval { step, ndcg10, seconds } => {
-                say(format!("step {step}: dev nDCG@10 {ndcg10:.4} ({seconds:.0} s)"))
-            }
+            Event::Eval {
+                step,
+                ndcg10,
+                seconds,
+            } => say(format!(
+                "step {step}: dev nDCG@10 {ndcg10:.4} ({seconds:.0} s)"
+            )),
             Event::Checkpoint(p) => say(format!("checkpoint {}", p.display())),
         }
         true

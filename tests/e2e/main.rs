@@ -11,4 +11,5 @@ mod multihop;
 mod search;
 mod server;
 mod sparse;
+mod train;
 mod util;

@@ -151,8 +151,7 @@ impl Default for TrainConfig {
 impl TrainConfig {
     /// Reads a TOML file (unknown keys are errors).
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("{}", path.display()))
     }
 

@@ -92,7 +92,8 @@ pub fn write_png(path: &Path, rows: &[Row]) -> Result<()> {
         .collect();
     panel(&left, "training loss", &loss, &RED, labels)?;
     panel(&right, "dev nDCG@10", &dev, &BLUE, labels)?;
-    root.present().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    root.present()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     Ok(())
 }
 

@@ -66,7 +66,6 @@ pub fn split(mut examples: Vec<Example>, fraction: f64, seed: u64) -> (Vec<Examp
     (train, dev)
 }
 
-
 const SPLIT_SALT: u64 = 0x5eed_0fde;
 
 fn from_beir(dir: &Path, split: &str) -> Result<(Vec<Example>, HashMap<String, String>)> {
@@ -196,8 +195,15 @@ mod tests {
     fn pairs_errors_name_the_line() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("pairs.jsonl");
-        std::fs::write(&p, "{\"query\":\"a\",\"positive\":\"b\"}\n{\"query\":\"c\"}\n").unwrap();
+        std::fs::write(
+            &p,
+            "{\"query\":\"a\",\"positive\":\"b\"}\n{\"query\":\"c\"}\n",
+        )
+        .unwrap();
         let err = from_pairs(&p).unwrap_err().to_string();
-        assert!(err.contains("pairs.jsonl:2") && err.contains("positive"), "{err}");
+        assert!(
+            err.contains("pairs.jsonl:2") && err.contains("positive"),
+            "{err}"
+        );
     }
 }

@@ -68,7 +68,10 @@ pub fn dense(
             .enumerate()
             .map(|(j, (id, _))| {
                 let d = &vecs[j * dim..(j + 1) * dim];
-                (id.clone(), d.iter().zip(qv).map(|(a, b)| a * b).sum::<f32>() as f64)
+                (
+                    id.clone(),
+                    d.iter().zip(qv).map(|(a, b)| a * b).sum::<f32>() as f64,
+                )
             })
             .collect();
         scored.sort_by(|a, b| b.1.total_cmp(&a.1));

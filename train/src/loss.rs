@@ -56,7 +56,10 @@ pub fn contrastive(
     cfg: &LossConfig,
 ) -> Result<BatchLoss> {
     let (b, c) = scores.dims2()?;
-    ensure!(targets.len() == b && excluded.len() == b, "one target per row");
+    ensure!(
+        targets.len() == b && excluded.len() == b,
+        "one target per row"
+    );
     let mut valid = vec![1f32; b * c];
     let mut onehot = vec![0f32; b * c];
     for i in 0..b {
@@ -133,7 +136,10 @@ mod tests {
         let loss = out.loss.to_scalar::<f64>().unwrap();
         assert!((out.nce - 0.407_605_964_4).abs() < 1e-9, "{}", out.nce);
         assert!((out.ccr - 1.407_605_964_4).abs() < 1e-9, "{}", out.ccr);
-        assert!((loss - (0.407_605_964_4 - 0.703_802_982_2)).abs() < 1e-9, "{loss}");
+        assert!(
+            (loss - (0.407_605_964_4 - 0.703_802_982_2)).abs() < 1e-9,
+            "{loss}"
+        );
         assert_eq!(out.accuracy, 1.0);
     }
 

@@ -49,10 +49,10 @@ pub fn mine(
     let dense = searcher.dense().filter(|_| cfg.filter);
     let mut stats = MineStats {
         queries: examples.len(),
-        sieve_scores: if dense.is_some() {
-            "dense".into()
-        } else {
-            cfg.retriever.clone()
+        sieve_scores: match (cfg.filter, dense.is_some()) {
+            (false, _) => "off".into(),
+            (true, true) => "dense".into(),
+            (true, false) => cfg.retriever.clone(),
         },
         ..Default::default()
     };
@@ -110,7 +110,11 @@ fn sieve_flags(
         };
         let mut list: Vec<&str> = rel.iter().map(String::as_str).collect();
         list.sort_unstable();
-        list.extend(hits.iter().map(|h| h.id.as_str()).filter(|id| !rel.contains(*id)));
+        list.extend(
+            hits.iter()
+                .map(|h| h.id.as_str())
+                .filter(|id| !rel.contains(*id)),
+        );
         list.into_iter()
             .filter_map(|id| score(id).map(|s| (id, s)))
             .unzip()

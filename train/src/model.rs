@@ -82,7 +82,13 @@ impl TrainModel {
     }
 
     /// Loads the encoder of `root` and a dense head.
-    pub fn dense(root: &Path, dtype: DType, trainable: Trainable, cls: bool, normalize: bool) -> Result<Self> {
+    pub fn dense(
+        root: &Path,
+        dtype: DType,
+        trainable: Trainable,
+        cls: bool,
+        normalize: bool,
+    ) -> Result<Self> {
         Ok(Self::new(
             TrainBert::load(root, dtype, trainable)?,
             Head::Dense { cls, normalize },
@@ -118,7 +124,11 @@ impl TrainModel {
                     let sum = hidden.broadcast_mul(&m)?.sum(1)?;
                     sum.broadcast_div(&m.sum(1)?.clamp(1e-9, f64::MAX)?)?
                 };
-                Encoded::Vectors(if *normalize { l2_normalize(&pooled)? } else { pooled })
+                Encoded::Vectors(if *normalize {
+                    l2_normalize(&pooled)?
+                } else {
+                    pooled
+                })
             }
             Head::Colbert { projection } => {
                 let (n, len, h) = hidden.dims3()?;

@@ -199,12 +199,22 @@ impl CustomOp3 for LayerNorm {
     ) -> Result<(CpuStorage, Shape)> {
         let n = "layer-norm";
         let out = match (s1, s2, s3) {
-            (CpuStorage::F32(x), CpuStorage::F32(g), CpuStorage::F32(b)) => CpuStorage::F32(
-                ln_fwd(slice(x, l1, n)?, slice(g, l2, n)?, slice(b, l3, n)?, self.eps),
-            ),
-            (CpuStorage::F64(x), CpuStorage::F64(g), CpuStorage::F64(b)) => CpuStorage::F64(
-                ln_fwd(slice(x, l1, n)?, slice(g, l2, n)?, slice(b, l3, n)?, self.eps),
-            ),
+            (CpuStorage::F32(x), CpuStorage::F32(g), CpuStorage::F32(b)) => {
+                CpuStorage::F32(ln_fwd(
+                    slice(x, l1, n)?,
+                    slice(g, l2, n)?,
+                    slice(b, l3, n)?,
+                    self.eps,
+                ))
+            }
+            (CpuStorage::F64(x), CpuStorage::F64(g), CpuStorage::F64(b)) => {
+                CpuStorage::F64(ln_fwd(
+                    slice(x, l1, n)?,
+                    slice(g, l2, n)?,
+                    slice(b, l3, n)?,
+                    self.eps,
+                ))
+            }
             _ => bail!("layer-norm: f32 or f64 of one type"),
         };
         Ok((out, l1.shape().clone()))
@@ -288,8 +298,16 @@ impl CustomOp1 for GeluErf {
 
     fn bwd(&self, x: &Tensor, _res: &Tensor, dy: &Tensor) -> Result<Option<Tensor>> {
         let g = match x.dtype() {
-            DType::F32 => Tensor::from_vec(gelu_map(&vec_of::<f32>(x)?, gelu_grad), x.shape(), x.device())?,
-            DType::F64 => Tensor::from_vec(gelu_map(&vec_of::<f64>(x)?, gelu_grad), x.shape(), x.device())?,
+            DType::F32 => Tensor::from_vec(
+                gelu_map(&vec_of::<f32>(x)?, gelu_grad),
+                x.shape(),
+                x.device(),
+            )?,
+            DType::F64 => Tensor::from_vec(
+                gelu_map(&vec_of::<f64>(x)?, gelu_grad),
+                x.shape(),
+                x.device(),
+            )?,
             d => bail!("gelu: {d:?}"),
         };
         Ok(Some((g * dy)?))
@@ -324,8 +342,17 @@ mod tests {
         assert!(diff.to_scalar::<f64>().unwrap() < 1e-12);
         let g1 = (fused * &w).unwrap().sum_all().unwrap().backward().unwrap();
         let g2 = (plain * &w).unwrap().sum_all().unwrap().backward().unwrap();
-        let (g1, g2) = (g1.get(x.as_tensor()).unwrap(), g2.get(x.as_tensor()).unwrap());
-        let diff = (g1 - g2).unwrap().abs().unwrap().flatten_all().unwrap().max(D::Minus1);
+        let (g1, g2) = (
+            g1.get(x.as_tensor()).unwrap(),
+            g2.get(x.as_tensor()).unwrap(),
+        );
+        let diff = (g1 - g2)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(D::Minus1);
         assert!(diff.unwrap().to_scalar::<f64>().unwrap() < 1e-12);
     }
 
@@ -344,14 +371,23 @@ mod tests {
         )
         .unwrap();
         let close = |a: &Tensor, b: &Tensor| {
-            let d = (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(D::Minus1);
+            let d = (a - b)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .max(D::Minus1);
             d.unwrap().to_scalar::<f64>().unwrap()
         };
         assert!(close(&fused, &plain) < 1e-12);
         let g1 = (fused * &w).unwrap().sum_all().unwrap().backward().unwrap();
         let g2 = (plain * &w).unwrap().sum_all().unwrap().backward().unwrap();
         for v in [&x, &g, &b] {
-            let (a, c) = (g1.get(v.as_tensor()).unwrap(), g2.get(v.as_tensor()).unwrap());
+            let (a, c) = (
+                g1.get(v.as_tensor()).unwrap(),
+                g2.get(v.as_tensor()).unwrap(),
+            );
             assert!(close(a, c) < 1e-10, "{}", close(a, c));
         }
         let fused = gelu_erf(x.as_tensor()).unwrap();
@@ -359,7 +395,10 @@ mod tests {
         assert!(close(&fused, &plain) < 1e-12);
         let g1 = (fused * &w).unwrap().sum_all().unwrap().backward().unwrap();
         let g2 = (plain * &w).unwrap().sum_all().unwrap().backward().unwrap();
-        let (a, c) = (g1.get(x.as_tensor()).unwrap(), g2.get(x.as_tensor()).unwrap());
+        let (a, c) = (
+            g1.get(x.as_tensor()).unwrap(),
+            g2.get(x.as_tensor()).unwrap(),
+        );
         // candle's own GELU backward rounds 1/√(2π) to 0.398942 (relative error 7e-7);
         // the exact derivative is checked against finite differences in tests/train.rs.
         assert!(close(a, c) < 2e-6, "{}", close(a, c));

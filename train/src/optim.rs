@@ -104,12 +104,21 @@ impl AdamW {
 
     /// Applies summed gradients (divided by `accum`) at learning-rate factor `factor`;
     /// returns the gradient norm before clipping.
-    pub fn update(&mut self, grads: &HashMap<String, Tensor>, accum: usize, factor: f64) -> Result<f64> {
+    pub fn update(
+        &mut self,
+        grads: &HashMap<String, Tensor>,
+        accum: usize,
+        factor: f64,
+    ) -> Result<f64> {
         let scale = 1.0 / accum as f64;
         let mut sq = 0f64;
         for s in &self.slots {
             if let Some(g) = grads.get(&s.name) {
-                sq += (g * scale)?.sqr()?.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+                sq += (g * scale)?
+                    .sqr()?
+                    .sum_all()?
+                    .to_dtype(DType::F64)?
+                    .to_scalar::<f64>()?;
             }
         }
         let norm = sq.sqrt();
@@ -123,11 +132,18 @@ impl AdamW {
         let (b1, b2) = (self.cfg.beta1, self.cfg.beta2);
         let (c1, c2) = (1.0 - b1.powi(t), 1.0 - b2.powi(t));
         for s in &mut self.slots {
-            let Some(g) = grads.get(&s.name) else { continue };
+            let Some(g) = grads.get(&s.name) else {
+                continue;
+            };
             let g = (g * (scale * clip))?;
             s.m = ((&s.m * b1)? + (&g * (1.0 - b1))?)?;
             s.v = ((&s.v * b2)? + (g.sqr()? * (1.0 - b2))?)?;
-            let lr = factor * if s.head { self.cfg.head_lr } else { self.cfg.lr };
+            let lr = factor
+                * if s.head {
+                    self.cfg.head_lr
+                } else {
+                    self.cfg.lr
+                };
             let mhat = (&s.m / c1)?;
             let vhat = (&s.v / c2)?;
             let mut step = (mhat / (vhat.sqrt()? + self.cfg.eps)?)?;
@@ -200,9 +216,15 @@ mod tests {
             ..Default::default()
         };
         let mut opt = AdamW::new(cfg, vec![("w".into(), v.clone(), false)]).unwrap();
-        let g = HashMap::from([("w".to_string(), Tensor::new(&[[1.0f64]], &Device::Cpu).unwrap())]);
+        let g = HashMap::from([(
+            "w".to_string(),
+            Tensor::new(&[[1.0f64]], &Device::Cpu).unwrap(),
+        )]);
         opt.update(&g, 1, 1.0).unwrap();
         let w = v.as_tensor().to_vec2::<f64>().unwrap()[0][0];
-        assert!((w - (1.0 - 0.1 * (1.0 / (1.0 + 1e-8) + 0.01))).abs() < 1e-12, "{w}");
+        assert!(
+            (w - (1.0 - 0.1 * (1.0 / (1.0 + 1e-8) + 0.01))).abs() < 1e-12,
+            "{w}"
+        );
     }
 }

@@ -64,7 +64,9 @@ pub fn colbert_layout(cfg: &TrainConfig, hidden: usize) -> ColbertLayout {
 pub fn init_projection(cfg: &TrainConfig, hidden: usize, dtype: DType) -> Result<Tensor> {
     let mut rng = Rng::keyed(cfg.seed, &[b"colbert-projection"]);
     let std = 1.0 / (hidden as f64).sqrt();
-    let w: Vec<f64> = (0..cfg.colbert_dim * hidden).map(|_| rng.normal(std)).collect();
+    let w: Vec<f64> = (0..cfg.colbert_dim * hidden)
+        .map(|_| rng.normal(std))
+        .collect();
     Ok(Tensor::from_vec(w, (cfg.colbert_dim, hidden), &Device::Cpu)?.to_dtype(dtype)?)
 }
 
@@ -81,7 +83,14 @@ pub fn build_model(cfg: &TrainConfig, weights_dir: &Path) -> Result<(TrainModel,
             let doc = TextTokenizer::load(&dir.tokenizer, cfg.max_doc_len.min(max))?;
             let pad = doc.pad_id();
             let cls = dir.pooling == Some(seine_engine::model::Pooling::Cls);
-            let model = TrainModel::new(bert, Head::Dense { cls, normalize: dir.normalize }, pad);
+            let model = TrainModel::new(
+                bert,
+                Head::Dense {
+                    cls,
+                    normalize: dir.normalize,
+                },
+                pad,
+            );
             Ok((model, Tokenize::Dense { query, doc }))
         }
         Objective::Colbert => {
@@ -99,14 +108,24 @@ pub fn build_model(cfg: &TrainConfig, weights_dir: &Path) -> Result<(TrainModel,
             };
             let init = cfg.out.join("init");
             if !init.join("modules.json").is_file() {
-                write_model(&init, &cfg.model, &bert.snapshot(), Some((&w, &layout)), &[])?;
+                write_model(
+                    &init,
+                    &cfg.model,
+                    &bert.snapshot(),
+                    Some((&w, &layout)),
+                    &[],
+                )?;
             }
-            let enc = ColbertEncoder::load_with(&ModelDir::open(&init)?, &Device::Cpu, Backend::Native)?;
+            let enc =
+                ColbertEncoder::load_with(&ModelDir::open(&init)?, &Device::Cpu, Backend::Native)?;
             let pad = 0;
             let head = Head::Colbert {
                 projection: Var::from_tensor(&w)?,
             };
-            Ok((TrainModel::new(bert, head, pad), Tokenize::Colbert(Box::new(enc))))
+            Ok((
+                TrainModel::new(bert, head, pad),
+                Tokenize::Colbert(Box::new(enc)),
+            ))
         }
     }
 }
@@ -149,11 +168,22 @@ pub fn load_data(
         };
         return Ok((data, Some(stats)));
     }
-    let stats = mine(&mut data.train, &data.judged, &data.docs, index, &cfg.negatives, progress)?;
+    let stats = mine(
+        &mut data.train,
+        &data.judged,
+        &data.docs,
+        index,
+        &cfg.negatives,
+        progress,
+    )?;
     let tmp = cache.with_extension("jsonl.tmp");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
     for ex in &data.train {
-        writeln!(f, "{}", serde_json::json!({"qid": ex.qid, "negatives": ex.negatives}))?;
+        writeln!(
+            f,
+            "{}",
+            serde_json::json!({"qid": ex.qid, "negatives": ex.negatives})
+        )?;
     }
     f.into_inner()?.sync_all()?;
     std::fs::rename(&tmp, &cache)?;

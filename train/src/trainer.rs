@@ -23,11 +23,23 @@ use crate::setup::{build_model, colbert_layout, load_data, tokenize_all};
 /// stops the run at once, as a kill would (tests use it).
 pub enum Event<'a> {
     Stage(&'a str),
-    Mining { done: usize, total: usize },
+    Mining {
+        done: usize,
+        total: usize,
+    },
     Mined(&'a MineStats),
-    Start { steps: usize, examples: usize, dev: usize, resumed_at: usize },
+    Start {
+        steps: usize,
+        examples: usize,
+        dev: usize,
+        resumed_at: usize,
+    },
     Step(&'a Row, usize),
-    Eval { step: usize, ndcg10: f64, seconds: f64 },
+    Eval {
+        step: usize,
+        ndcg10: f64,
+        seconds: f64,
+    },
     Checkpoint(&'a Path),
 }
 
@@ -96,7 +108,10 @@ fn columns(
     };
     let mut targets = Vec::with_capacity(batch.len());
     for ex in batch {
-        let mut rng = Rng::keyed(cfg.seed, &[b"pick", &epoch.to_le_bytes(), ex.qid.as_bytes()]);
+        let mut rng = Rng::keyed(
+            cfg.seed,
+            &[b"pick", &epoch.to_le_bytes(), ex.qid.as_bytes()],
+        );
         let pos = &ex.positives[rng.below(ex.positives.len())];
         targets.push(col(pos, &mut cols));
         for n in rng.choose(&ex.negatives, cfg.negatives.per_example) {
@@ -125,7 +140,12 @@ pub fn latest_checkpoint(out: &Path) -> Option<(usize, PathBuf)> {
         .filter_map(|e| e.ok())
         .filter(|e| e.path().join("state.json").is_file())
         .filter_map(|e| {
-            let step = e.file_name().to_str()?.strip_prefix("step-")?.parse().ok()?;
+            let step = e
+                .file_name()
+                .to_str()?
+                .strip_prefix("step-")?
+                .parse()
+                .ok()?;
             Some((step, e.path()))
         })
         .max_by_key(|(s, _)| *s)
@@ -151,9 +171,16 @@ pub fn train(cfg: &TrainConfig, resume: bool, on: &mut dyn FnMut(Event) -> bool)
     std::fs::create_dir_all(&cfg.out).with_context(|| format!("{}", cfg.out.display()))?;
     let cfg_text = cfg.to_toml()?;
     let cfg_path = cfg.out.join("train_config.toml");
-    let ckpt = if resume { latest_checkpoint(&cfg.out) } else { None };
+    let ckpt = if resume {
+        latest_checkpoint(&cfg.out)
+    } else {
+        None
+    };
     if resume && ckpt.is_none() {
-        bail!("--resume: no checkpoint under {}/checkpoints", cfg.out.display());
+        bail!(
+            "--resume: no checkpoint under {}/checkpoints",
+            cfg.out.display()
+        );
     }
     if ckpt.is_some() && std::fs::read_to_string(&cfg_path).ok().as_deref() != Some(&cfg_text) {
         bail!(
@@ -185,7 +212,8 @@ pub fn train(cfg: &TrainConfig, resume: bool, on: &mut dyn FnMut(Event) -> bool)
     let mut best = None;
     if let Some((_, p)) = &ckpt {
         opt.load(&p.join("optimizer.safetensors"))?;
-        let state: serde_json::Value = serde_json::from_slice(&std::fs::read(p.join("state.json"))?)?;
+        let state: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(p.join("state.json"))?)?;
         rows = crate::curves::parse_rows(state["log"].as_str().unwrap_or_default());
         best = serde_json::from_value(state["best"].clone()).unwrap_or(None);
     }
@@ -208,8 +236,11 @@ pub fn train(cfg: &TrainConfig, resume: bool, on: &mut dyn FnMut(Event) -> bool)
 }
 
 fn sorted_docs(data: &Data) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> =
-        data.docs.iter().map(|(k, t)| (k.clone(), t.clone())).collect();
+    let mut v: Vec<(String, String)> = data
+        .docs
+        .iter()
+        .map(|(k, t)| (k.clone(), t.clone()))
+        .collect();
     v.sort();
     v
 }
@@ -302,7 +333,10 @@ impl Run<'_> {
             }
         }
         Ok(Row {
-            loss: out.loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?,
+            loss: out
+                .loss
+                .to_dtype(candle_core::DType::F64)?
+                .to_scalar::<f64>()?,
             nce: out.nce,
             ccr: out.ccr,
             accuracy: out.accuracy,
@@ -314,10 +348,21 @@ impl Run<'_> {
     fn write(&self, dest: &Path) -> Result<()> {
         let (weights, head) = self.model.snapshot();
         let layout = colbert_layout(self.cfg, self.model.bert.hidden());
-        write_model(dest, &self.cfg.model, &weights, head.as_ref().map(|h| (h, &layout)), &[])
+        write_model(
+            dest,
+            &self.cfg.model,
+            &weights,
+            head.as_ref().map(|h| (h, &layout)),
+            &[],
+        )
     }
 
-    fn evaluate(&mut self, step: usize, epoch: usize, on: &mut dyn FnMut(Event) -> bool) -> Result<()> {
+    fn evaluate(
+        &mut self,
+        step: usize,
+        epoch: usize,
+        on: &mut dyn FnMut(Event) -> bool,
+    ) -> Result<()> {
         if self.data.dev.is_empty() {
             return Ok(());
         }
@@ -357,7 +402,11 @@ impl Run<'_> {
     }
 
     fn checkpoint(&self, step: usize) -> Result<PathBuf> {
-        let dir = self.cfg.out.join("checkpoints").join(format!("step-{step:06}"));
+        let dir = self
+            .cfg
+            .out
+            .join("checkpoints")
+            .join(format!("step-{step:06}"));
         std::fs::create_dir_all(dir.parent().expect("has a parent"))?;
         self.write(&dir)?;
         self.opt.save(&dir.join("optimizer.safetensors"))?;

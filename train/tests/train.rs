@@ -43,9 +43,18 @@ fn tiny_bert(dir: &Path, seed: u64) -> PathBuf {
         Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
     };
     let mut t: HashMap<String, Tensor> = HashMap::new();
-    t.insert("embeddings.word_embeddings.weight".into(), rand(&[vocab, h], 1.0, 0.0));
-    t.insert("embeddings.position_embeddings.weight".into(), rand(&[pos, h], 0.5, 0.0));
-    t.insert("embeddings.token_type_embeddings.weight".into(), rand(&[2, h], 0.5, 0.0));
+    t.insert(
+        "embeddings.word_embeddings.weight".into(),
+        rand(&[vocab, h], 1.0, 0.0),
+    );
+    t.insert(
+        "embeddings.position_embeddings.weight".into(),
+        rand(&[pos, h], 0.5, 0.0),
+    );
+    t.insert(
+        "embeddings.token_type_embeddings.weight".into(),
+        rand(&[2, h], 0.5, 0.0),
+    );
     t.insert("embeddings.LayerNorm.weight".into(), rand(&[h], 0.2, 1.0));
     t.insert("embeddings.LayerNorm.bias".into(), rand(&[h], 0.2, 0.0));
     for l in 0..layers {
@@ -92,7 +101,9 @@ fn loss_of(model: &TrainModel, q: &[Input], d: &[Input], cfg: &LossConfig) -> Te
     let s = model
         .scores(&model.encode(&qr).unwrap(), &model.encode(&dr).unwrap())
         .unwrap();
-    contrastive(&s, &[0, 1, 2], &[vec![3], vec![], vec![0]], cfg).unwrap().loss
+    contrastive(&s, &[0, 1, 2], &[vec![3], vec![], vec![0]], cfg)
+        .unwrap()
+        .loss
 }
 
 fn check_gradients(model: &TrainModel) {
@@ -105,13 +116,23 @@ fn check_gradients(model: &TrainModel) {
     let eps = 1e-6;
     let mut checked = 0;
     for (name, var, _) in model.trained() {
-        let g = grads.get(var.as_tensor()).map(|g| g.flatten_all().unwrap().to_vec1::<f64>().unwrap());
-        let base = var.as_tensor().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let g = grads
+            .get(var.as_tensor())
+            .map(|g| g.flatten_all().unwrap().to_vec1::<f64>().unwrap());
+        let base = var
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
         // A few elements of every trained tensor (word embeddings: rows the inputs use).
         let picks: Vec<usize> = if name.contains("word_embeddings") {
             vec![1000 * 8 + 3, 1017 * 8 + 5, 1031 * 8]
         } else {
-            (0..base.len()).step_by((base.len() / 3).max(1)).take(3).collect()
+            (0..base.len())
+                .step_by((base.len() / 3).max(1))
+                .take(3)
+                .collect()
         };
         for &k in &picks {
             let at = |delta: f64| {
@@ -139,7 +160,14 @@ fn dense_loss_gradient_matches_finite_differences() {
     let dir = tempfile::tempdir().unwrap();
     let root = tiny_bert(dir.path(), 1);
     let bert = TrainBert::load(&root, DType::F64, Trainable::All).unwrap();
-    check_gradients(&TrainModel::new(bert, Head::Dense { cls: false, normalize: true }, 0));
+    check_gradients(&TrainModel::new(
+        bert,
+        Head::Dense {
+            cls: false,
+            normalize: true,
+        },
+        0,
+    ));
 }
 
 #[test]
@@ -147,7 +175,11 @@ fn colbert_loss_gradient_matches_finite_differences() {
     let dir = tempfile::tempdir().unwrap();
     let root = tiny_bert(dir.path(), 2);
     let bert = TrainBert::load(&root, DType::F64, Trainable::Top(1)).unwrap();
-    assert!(bert.vars().iter().all(|(n, _)| n.starts_with("encoder.layer.1.")));
+    assert!(
+        bert.vars()
+            .iter()
+            .all(|(n, _)| n.starts_with("encoder.layer.1."))
+    );
     let w = Tensor::randn(0f64, 0.5, (4, 8), &Device::Cpu).unwrap();
     let head = Head::Colbert {
         projection: Var::from_tensor(&w).unwrap(),
@@ -160,14 +192,21 @@ fn tiny_beir(dir: &Path) -> PathBuf {
     let root = dir.join("beir");
     std::fs::create_dir_all(root.join("qrels")).unwrap();
     let topics = [
-        "protein folding in the cell", "vaccine trial results", "deep sea coral bleaching",
-        "solar panel efficiency", "gut microbiome and diet", "memory formation in sleep",
+        "protein folding in the cell",
+        "vaccine trial results",
+        "deep sea coral bleaching",
+        "solar panel efficiency",
+        "gut microbiome and diet",
+        "memory formation in sleep",
     ];
     let mut corpus = String::new();
     for (i, t) in topics.iter().enumerate() {
         for v in 0..2 {
-            corpus.push_str(&serde_json::json!({"_id": format!("d{i}{v}"), "title": "",
-                "text": format!("study {v} on {t} with measurements")}).to_string());
+            corpus.push_str(
+                &serde_json::json!({"_id": format!("d{i}{v}"), "title": "",
+                "text": format!("study {v} on {t} with measurements")})
+                .to_string(),
+            );
             corpus.push('\n');
         }
     }
@@ -175,7 +214,10 @@ fn tiny_beir(dir: &Path) -> PathBuf {
     let queries: Vec<String> = topics
         .iter()
         .enumerate()
-        .map(|(i, t)| serde_json::json!({"_id": format!("q{i}"), "text": format!("what about {t}?")}).to_string())
+        .map(|(i, t)| {
+            serde_json::json!({"_id": format!("q{i}"), "text": format!("what about {t}?")})
+                .to_string()
+        })
         .collect();
     std::fs::write(root.join("queries.jsonl"), queries.join("\n")).unwrap();
     let mut qrels = String::from("query-id\tcorpus-id\tscore\n");
@@ -223,10 +265,17 @@ fn a_killed_run_resumed_equals_an_uninterrupted_one() {
     assert_eq!((r.steps, r.stopped), (5, false));
     // Killed after update 3 (the last checkpoint is at 2), then resumed.
     let killed = run_config(dir.path(), &model, &beir, "killed", 5);
-    let r = seine_train::train(&killed, false, &mut |e| !matches!(e, Event::Step(row, _) if row.step == 3))
-        .unwrap();
+    let r = seine_train::train(
+        &killed,
+        false,
+        &mut |e| !matches!(e, Event::Step(row, _) if row.step == 3),
+    )
+    .unwrap();
     assert!(r.stopped && r.steps == 3);
-    assert!(!killed.out.join("model").exists(), "no model folder from a killed run");
+    assert!(
+        !killed.out.join("model").exists(),
+        "no model folder from a killed run"
+    );
     let mut resumed_at = None;
     let r = seine_train::train(&killed, true, &mut |e| {
         if let Event::Start { resumed_at: s, .. } = e {
@@ -277,7 +326,14 @@ fn the_candle_encoder_matches_the_engine_on_minilm() {
     ];
     let want = enc.encode(&texts, Side::Document).unwrap();
     let bert = TrainBert::load(&minilm(), DType::F32, Trainable::None).unwrap();
-    let model = TrainModel::new(bert, Head::Dense { cls: false, normalize: true }, 0);
+    let model = TrainModel::new(
+        bert,
+        Head::Dense {
+            cls: false,
+            normalize: true,
+        },
+        0,
+    );
     let ids: Vec<Input> = texts
         .iter()
         .map(|t| Input::plain(enc.tokenizer().encode(&[t]).unwrap()[0].get_ids().to_vec()))
