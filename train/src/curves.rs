@@ -139,6 +139,29 @@ fn panel(
     Ok(())
 }
 
+/// Reads rows written by [`Row::csv`] (a checkpoint's log).
+pub fn parse_rows(text: &str) -> Vec<Row> {
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with("step"))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            let num = |i: usize| f.get(i).and_then(|s| s.parse::<f64>().ok());
+            Some(Row {
+                step: f.first()?.parse().ok()?,
+                epoch: f.get(1)?.parse().ok()?,
+                loss: num(2)?,
+                nce: num(3)?,
+                ccr: num(4)?,
+                accuracy: num(5)?,
+                lr: num(6)?,
+                grad_norm: num(7)?,
+                examples_per_s: num(8)?,
+                dev_ndcg10: num(9),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,27 +187,4 @@ mod tests {
         assert_eq!(&bytes[1..4], b"PNG");
         assert!(bytes.len() > 2000);
     }
-}
-
-/// Reads rows written by [`Row::csv`] (a checkpoint's log).
-pub fn parse_rows(text: &str) -> Vec<Row> {
-    text.lines()
-        .filter(|l| !l.is_empty() && !l.starts_with("step"))
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            let num = |i: usize| f.get(i).and_then(|s| s.parse::<f64>().ok());
-            Some(Row {
-                step: f.first()?.parse().ok()?,
-                epoch: f.get(1)?.parse().ok()?,
-                loss: num(2)?,
-                nce: num(3)?,
-                ccr: num(4)?,
-                accuracy: num(5)?,
-                lr: num(6)?,
-                grad_norm: num(7)?,
-                examples_per_s: num(8)?,
-                dev_ndcg10: num(9),
-            })
-        })
-        .collect()
 }

@@ -21,8 +21,8 @@ use crate::rng::Rng;
 /// Turns texts into model inputs (the engine's tokenization for the objective).
 pub enum Tokenize {
     Dense {
-        query: TextTokenizer,
-        doc: TextTokenizer,
+        query: Box<TextTokenizer>,
+        doc: Box<TextTokenizer>,
     },
     Colbert(Box<ColbertEncoder>),
 }
@@ -91,7 +91,13 @@ pub fn build_model(cfg: &TrainConfig, weights_dir: &Path) -> Result<(TrainModel,
                 },
                 pad,
             );
-            Ok((model, Tokenize::Dense { query, doc }))
+            Ok((
+                model,
+                Tokenize::Dense {
+                    query: Box::new(query),
+                    doc: Box::new(doc),
+                },
+            ))
         }
         Objective::Colbert => {
             let bert = TrainBert::load(weights_dir, DType::F32, trainable(cfg))?;

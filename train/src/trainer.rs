@@ -270,7 +270,7 @@ impl Run<'_> {
             part.accuracy += r.accuracy;
             examples += idx.len();
             let last = m + 1 == plan.micro_total;
-            if (m + 1) % cfg.grad_accum != 0 && !last {
+            if !(m + 1).is_multiple_of(cfg.grad_accum) && !last {
                 continue;
             }
             let k = (m % cfg.grad_accum + 1) as f64;
@@ -295,11 +295,12 @@ impl Run<'_> {
             if !on(Event::Step(&row, plan.updates)) {
                 return Ok(self.report(t0, start_update, mined, true));
             }
-            let epoch_end = (m + 1) % plan.per_epoch == 0 || last;
-            if (cfg.eval_every > 0 && step % cfg.eval_every == 0) || epoch_end {
+            let epoch_end = (m + 1).is_multiple_of(plan.per_epoch) || last;
+            if (cfg.eval_every > 0 && step.is_multiple_of(cfg.eval_every)) || epoch_end {
                 self.evaluate(step, epoch + 1, on)?;
             }
-            if (cfg.checkpoint_every > 0 && step % cfg.checkpoint_every == 0) || epoch_end {
+            if (cfg.checkpoint_every > 0 && step.is_multiple_of(cfg.checkpoint_every)) || epoch_end
+            {
                 let p = self.checkpoint(step)?;
                 on(Event::Checkpoint(&p));
             }
