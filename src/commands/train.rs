@@ -29,7 +29,7 @@ pub struct Args {
     beir: Option<PathBuf>,
     #[arg(long)]
     split: Option<String>,
-    /// ... or a JSONL of {"query", "positive", "negatives"}.
+    /// ... or a JSONL or Parquet of {"query", "positive", "negatives"}.
     #[arg(long)]
     pairs: Option<PathBuf>,
     /// Fraction of training queries held out for dev evaluation (model selection).

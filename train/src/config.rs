@@ -40,7 +40,7 @@ pub struct DataConfig {
     pub beir: Option<PathBuf>,
     /// ... its training split ...
     pub split: String,
-    /// ... or a JSONL of `{"query": ..., "positive": ... | [...], "negatives": [...]}`.
+    /// ... or a JSONL / Parquet of `{"query": ..., "positive": ... | [...], "negatives": [...]}`.
     pub pairs: Option<PathBuf>,
     /// Fraction of the training queries held out as the dev split (model selection).
     pub dev_fraction: f64,

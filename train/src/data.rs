@@ -107,20 +107,19 @@ fn from_beir(dir: &Path, split: &str) -> Result<(Vec<Example>, HashMap<String, S
     Ok((examples, docs))
 }
 
-/// `{"query": ..., "positive": "..." | [...], "negatives": [...]}` per line; texts get
-/// ids `L<line>p<i>` / `L<line>n<i>`.
+/// `{"query": ..., "positive": "..." | [...], "negatives": [...]}` per JSONL line, or
+/// the same as Parquet columns (`query` string, `positive` string or list of strings,
+/// optional `negatives` list); texts get ids `L<n>p<i>` / `L<n>n<i>` (n = line or row).
 fn from_pairs(path: &Path) -> Result<(Vec<Example>, HashMap<String, String>)> {
-    let file = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
+    let rows = if path.extension().is_some_and(|e| e == "parquet") {
+        parquet_rows(path)?
+    } else {
+        jsonl_rows(path)?
+    };
     let mut docs = HashMap::new();
     let mut examples = Vec::new();
-    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let n = i + 1;
-        let line = line.with_context(|| format!("{}:{n}", path.display()))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let v: serde_json::Value = serde_json::from_str(&line)
-            .with_context(|| format!("{}:{n}: not a JSON object", path.display()))?;
+    for (n, v) in rows {
+        let at = format!("{}:{n}", path.display());
         let texts = |key: &str| -> Result<Vec<String>> {
             match &v[key] {
                 serde_json::Value::Null => Ok(Vec::new()),
@@ -128,20 +127,20 @@ fn from_pairs(path: &Path) -> Result<(Vec<Example>, HashMap<String, String>)> {
                 serde_json::Value::Array(a) => a
                     .iter()
                     .map(|x| {
-                        x.as_str().map(str::to_string).with_context(|| {
-                            format!("{}:{n}: {key} must hold strings", path.display())
-                        })
+                        x.as_str()
+                            .map(str::to_string)
+                            .with_context(|| format!("{at}: {key} must hold strings"))
                     })
                     .collect(),
-                _ => bail!("{}:{n}: {key} must be a string or a list", path.display()),
+                _ => bail!("{at}: {key} must be a string or a list"),
             }
         };
         let query = v["query"]
             .as_str()
-            .with_context(|| format!("{}:{n}: no \"query\" string", path.display()))?;
+            .with_context(|| format!("{at}: no \"query\" string"))?;
         let pos = texts("positive")?;
         if pos.is_empty() {
-            bail!("{}:{n}: no \"positive\"", path.display());
+            bail!("{at}: no \"positive\"");
         }
         let mut ids = |kind: char, list: Vec<String>| -> Vec<String> {
             list.into_iter()
@@ -163,6 +162,68 @@ fn from_pairs(path: &Path) -> Result<(Vec<Example>, HashMap<String, String>)> {
         });
     }
     Ok((examples, docs))
+}
+
+/// Non-empty JSONL lines as objects, numbered from 1.
+fn jsonl_rows(path: &Path) -> Result<Vec<(usize, serde_json::Value)>> {
+    let file = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
+    let mut rows = Vec::new();
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let n = i + 1;
+        let line = line.with_context(|| format!("{}:{n}", path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v = serde_json::from_str(&line)
+            .with_context(|| format!("{}:{n}: not a JSON object", path.display()))?;
+        rows.push((n, v));
+    }
+    Ok(rows)
+}
+
+/// Parquet rows as objects (string and list-of-string columns), numbered from 1.
+fn parquet_rows(path: &Path) -> Result<Vec<(usize, serde_json::Value)>> {
+    use arrow_array::cast::AsArray;
+    use arrow_schema::DataType;
+    use serde_json::Value;
+    let file = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.build())
+        .with_context(|| format!("{}: not a readable Parquet file", path.display()))?;
+    let cell = |col: &dyn arrow_array::Array, r: usize| -> Value {
+        if col.is_null(r) {
+            return Value::Null;
+        }
+        match col.data_type() {
+            DataType::Utf8 => Value::String(col.as_string::<i32>().value(r).to_string()),
+            DataType::LargeUtf8 => Value::String(col.as_string::<i64>().value(r).to_string()),
+            _ => Value::Null,
+        }
+    };
+    let mut rows = Vec::new();
+    for batch in reader {
+        let batch = batch.with_context(|| format!("{}", path.display()))?;
+        let schema = batch.schema();
+        for r in 0..batch.num_rows() {
+            let mut obj = serde_json::Map::new();
+            for (f, col) in schema.fields().iter().zip(batch.columns()) {
+                let v = match col.data_type() {
+                    DataType::List(_) if !col.is_null(r) => {
+                        let inner = col.as_list::<i32>().value(r);
+                        Value::Array((0..inner.len()).map(|j| cell(inner.as_ref(), j)).collect())
+                    }
+                    DataType::LargeList(_) if !col.is_null(r) => {
+                        let inner = col.as_list::<i64>().value(r);
+                        Value::Array((0..inner.len()).map(|j| cell(inner.as_ref(), j)).collect())
+                    }
+                    _ => cell(col.as_ref(), r),
+                };
+                obj.insert(f.name().clone(), v);
+            }
+            rows.push((rows.len() + 1, Value::Object(obj)));
+        }
+    }
+    Ok(rows)
 }
 
 #[cfg(test)]
@@ -205,5 +266,34 @@ mod tests {
             err.contains("pairs.jsonl:2") && err.contains("positive"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn parquet_pairs_read_like_jsonl() {
+        use arrow_array::builder::{ListBuilder, StringBuilder};
+        use arrow_array::{ArrayRef, RecordBatch, StringArray};
+        use std::sync::Arc;
+        let dir = tempfile::tempdir().unwrap();
+        let q: ArrayRef = Arc::new(StringArray::from(vec!["q one", "q two"]));
+        let p: ArrayRef = Arc::new(StringArray::from(vec!["pos one", "pos two"]));
+        let mut nb = ListBuilder::new(StringBuilder::new());
+        nb.values().append_value("neg a");
+        nb.values().append_value("neg b");
+        nb.append(true);
+        nb.append(true);
+        let n: ArrayRef = Arc::new(nb.finish());
+        let batch =
+            RecordBatch::try_from_iter([("query", q), ("positive", p), ("negatives", n)]).unwrap();
+        let path = dir.path().join("pairs.parquet");
+        let f = std::fs::File::create(&path).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(f, batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let (ex, docs) = from_pairs(&path).unwrap();
+        assert_eq!(ex.len(), 2);
+        assert_eq!((ex[0].query.as_str(), ex[0].negatives.len()), ("q one", 2));
+        assert!(ex[1].negatives.is_empty());
+        assert_eq!(docs[&ex[1].positives[0]], "pos two");
+        assert_eq!(docs[&ex[0].negatives[1]], "neg b");
     }
 }
