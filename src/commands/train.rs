@@ -27,6 +27,7 @@ pub struct Args {
     /// Training data: a BEIR folder (its --split qrels) ...
     #[arg(long, conflicts_with = "pairs")]
     beir: Option<PathBuf>,
+    /// The BEIR split to train on (train by default).
     #[arg(long)]
     split: Option<String>,
     /// ... or a JSONL or Parquet of {"query", "positive", "negatives"}.
@@ -96,6 +97,10 @@ pub struct Args {
     /// Continue the run in --out from its latest checkpoint.
     #[arg(long)]
     resume: bool,
+    /// Print the settings this command would train with (defaults filled in, as TOML
+    /// for --config) and exit.
+    #[arg(long)]
+    print_config: bool,
     /// Training runs on the CPU (candle autograd).
     #[arg(long, default_value = "cpu")]
     device: DeviceSpec,
@@ -108,7 +113,7 @@ fn set<T>(slot: &mut T, v: Option<T>) {
 }
 
 /// The configuration: the file, then the flags.
-fn config(a: Args) -> anyhow::Result<(TrainConfig, bool)> {
+fn config(a: Args) -> anyhow::Result<(TrainConfig, bool, bool)> {
     let mut c = match &a.config {
         Some(p) => TrainConfig::from_file(p)?,
         None => TrainConfig::default(),
@@ -157,11 +162,15 @@ fn config(a: Args) -> anyhow::Result<(TrainConfig, bool)> {
     if a.device != DeviceSpec::Cpu {
         bail!("training runs on the CPU in this build (--device cpu)");
     }
-    Ok((c, a.resume))
+    Ok((c, a.resume, a.print_config))
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let (cfg, resume) = config(a)?;
+    let (cfg, resume, print) = config(a)?;
+    if print {
+        print!("{}", cfg.to_toml()?);
+        return Ok(());
+    }
     let tty = std::io::stderr().is_terminal();
     let bar = indicatif::ProgressBar::new(0);
     if tty {

@@ -168,7 +168,7 @@ impl TrainConfig {
             bail!("no output folder (--out or `out` in the config)");
         }
         if self.data.beir.is_none() == self.data.pairs.is_none() {
-            bail!("give exactly one of a BEIR folder (--beir) or a pairs JSONL (--pairs)");
+            bail!("give exactly one of a BEIR folder (--beir) or a pairs file (--pairs)");
         }
         if !(0.0..1.0).contains(&self.data.dev_fraction) {
             bail!("dev_fraction must be in [0, 1)");

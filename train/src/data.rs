@@ -36,7 +36,7 @@ impl Data {
         let (examples, docs) = match (&cfg.beir, &cfg.pairs) {
             (Some(dir), None) => from_beir(dir, &cfg.split)?,
             (None, Some(path)) => from_pairs(path)?,
-            _ => bail!("give exactly one of a BEIR folder or a pairs JSONL"),
+            _ => bail!("give exactly one of a BEIR folder or a pairs file"),
         };
         if examples.is_empty() {
             bail!("no training examples (no query with a relevant document)");

@@ -2,7 +2,7 @@
 //! candle autograd (CPU), with hard negatives mined by seine's own indexes.
 //!
 //! - [`config`]: the one description of a run (TOML; the CLI parses into it).
-//! - [`data`]: examples from a BEIR training split or a pairs JSONL; the dev split.
+//! - [`data`]: examples from a BEIR training split or a pairs JSONL / Parquet; the dev split.
 //! - [`mine`]: hard negatives from a seine index, the false-negative sieve.
 //! - [`bert`], [`model`]: the encoder on primitive candle ops, dense / ColBERT heads.
 //! - [`loss`]: InfoNCE with in-batch and hard negatives, the confidence regularizer.
