@@ -59,23 +59,15 @@ pub fn dense(
     }
     let queries: Vec<&str> = dev.iter().map(|e| e.query.as_str()).collect();
     let q = enc.encode(&queries, Side::Query)?;
-    let dim = enc.dim();
+    // The index's own exact search: the scores dense retrieval gives at search time.
+    let index = seine_index::DenseIndex::from_vectors(enc.dim(), vecs);
     let mut run = Run::new();
     for (i, ex) in dev.iter().enumerate() {
-        let qv = q.row(i);
-        let mut scored: Vec<(String, f64)> = docs
+        let hits = index.search_exact(q.row(i), 100)?;
+        let scored = hits
             .iter()
-            .enumerate()
-            .map(|(j, (id, _))| {
-                let d = &vecs[j * dim..(j + 1) * dim];
-                (
-                    id.clone(),
-                    d.iter().zip(qv).map(|(a, b)| a * b).sum::<f32>() as f64,
-                )
-            })
+            .map(|h| (docs[h.doc as usize].0.clone(), h.score as f64))
             .collect();
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
-        scored.truncate(100);
         run.insert(ex.qid.clone(), scored);
     }
     Ok(ndcg10(&run, dev, judged))
@@ -107,21 +99,12 @@ pub fn colbert(
         let cands = candidates.get(&ex.qid).map(Vec::as_slice).unwrap_or(&[]);
         let scored = cands
             .iter()
-            .map(|id| (id.clone(), maxsim(&q, &tokens[id.as_str()], dim) as f64))
+            .map(|id| {
+                let d = seine_kernels::Tokens::F32(&tokens[id.as_str()]);
+                (id.clone(), seine_kernels::maxsim::maxsim(&q, dim, d) as f64)
+            })
             .collect();
         run.insert(ex.qid.clone(), scored);
     }
     Ok(ndcg10(&run, dev, judged))
-}
-
-/// Σ over query tokens of the best dot product with a document token.
-pub fn maxsim(q: &[f32], d: &[f32], dim: usize) -> f32 {
-    q.chunks_exact(dim)
-        .map(|qt| {
-            d.chunks_exact(dim)
-                .map(|dt| qt.iter().zip(dt).map(|(a, b)| a * b).sum::<f32>())
-                .fold(f32::MIN, f32::max)
-        })
-        .filter(|m| *m > f32::MIN)
-        .sum()
 }

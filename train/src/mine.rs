@@ -20,7 +20,7 @@ use crate::data::Example;
 use crate::loss::sieve;
 
 /// What mining did.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MineStats {
     pub queries: usize,
     /// Negatives kept (over all queries).

@@ -120,6 +120,14 @@ pub struct LayerNorm {
     pub eps: f64,
 }
 
+/// Mean and reciprocal standard deviation of one row.
+fn row_stats<T: WithDType>(x: &[T], eps: f64) -> (f64, f64) {
+    let h = x.len() as f64;
+    let mean = x.iter().map(|v| v.to_f64()).sum::<f64>() / h;
+    let var = x.iter().map(|v| (v.to_f64() - mean).powi(2)).sum::<f64>() / h;
+    (mean, 1.0 / (var + eps).sqrt())
+}
+
 fn ln_fwd<T: WithDType>(x: &[T], g: &[T], b: &[T], eps: f64) -> Vec<T> {
     let h = g.len();
     let mut out = vec![T::zero(); x.len()];
@@ -127,9 +135,7 @@ fn ln_fwd<T: WithDType>(x: &[T], g: &[T], b: &[T], eps: f64) -> Vec<T> {
         .zip(x.par_chunks(h * ROWS))
         .for_each(|(o, xs)| {
             for (o, x) in o.chunks_mut(h).zip(xs.chunks(h)) {
-                let mean = x.iter().map(|v| v.to_f64()).sum::<f64>() / h as f64;
-                let var = x.iter().map(|v| (v.to_f64() - mean).powi(2)).sum::<f64>() / h as f64;
-                let r = 1.0 / (var + eps).sqrt();
+                let (mean, r) = row_stats(x, eps);
                 for j in 0..h {
                     let y = (x[j].to_f64() - mean) * r * g[j].to_f64() + b[j].to_f64();
                     o[j] = T::from_f64(y);
@@ -150,9 +156,7 @@ fn ln_bwd<T: WithDType>(x: &[T], g: &[T], dy: &[T], eps: f64) -> (Vec<T>, Vec<T>
             let (mut dg, mut db) = (vec![0f64; h], vec![0f64; h]);
             let mut xhat = vec![0f64; h];
             for ((dx, x), dy) in dxs.chunks_mut(h).zip(xs.chunks(h)).zip(dys.chunks(h)) {
-                let mean = x.iter().map(|v| v.to_f64()).sum::<f64>() / h as f64;
-                let var = x.iter().map(|v| (v.to_f64() - mean).powi(2)).sum::<f64>() / h as f64;
-                let r = 1.0 / (var + eps).sqrt();
+                let (mean, r) = row_stats(x, eps);
                 let (mut m1, mut m2) = (0f64, 0f64);
                 for j in 0..h {
                     xhat[j] = (x[j].to_f64() - mean) * r;

@@ -164,14 +164,8 @@ pub fn load_data(
         for ex in &mut data.train {
             ex.negatives = by_q.remove(&ex.qid).unwrap_or_default();
         }
-        let stats: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats_path)?)?;
-        let stats = MineStats {
-            queries: stats["queries"].as_u64().unwrap_or(0) as usize,
-            negatives: stats["negatives"].as_u64().unwrap_or(0) as usize,
-            judged_skipped: stats["judged_skipped"].as_u64().unwrap_or(0) as usize,
-            sieved: stats["sieved"].as_u64().unwrap_or(0) as usize,
-            sieve_scores: stats["sieve_scores"].as_str().unwrap_or_default().into(),
-        };
+        let stats: MineStats = serde_json::from_slice(&std::fs::read(&stats_path)?)
+            .with_context(|| format!("{}", stats_path.display()))?;
         return Ok((data, Some(stats)));
     }
     let stats = mine(
