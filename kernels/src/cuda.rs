@@ -40,6 +40,11 @@ fn check_input(q: &[f32], dim: usize, docs: &[Tokens<'_>]) -> Result<bool, CudaE
             "query has {lq} token vectors; the CUDA kernel takes 1 to {MAX_QUERY_TOKENS}"
         )));
     }
+    if docs.iter().any(|d| matches!(d, Tokens::Compressed(_))) {
+        return Err(CudaError::InvalidInput(
+            "compressed token vectors go through CudaMaxSim::score_compressed".into(),
+        ));
+    }
     let f16 = matches!(docs.first(), Some(Tokens::F16(_)));
     if docs.iter().any(|d| matches!(d, Tokens::F16(_)) != f16) {
         return Err(CudaError::InvalidInput(

@@ -3,10 +3,12 @@
 
 pub mod bert;
 pub mod cuda;
+pub mod kmeans;
 pub mod maxsim;
+pub mod residual;
 pub mod simd;
 
-pub use maxsim::{Reduce, Tokens, score_batch, token_maxima};
+pub use maxsim::{Compressed, PackedQuery, Reduce, Tokens, score_batch, token_maxima};
 pub use simd::{dot, simd_level};
 
 /// L2-normalizes `v` in place: the one normalization of seine (encoders, the dense

@@ -74,8 +74,9 @@ struct MaxsimBench {
     /// Candidate counts to measure (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
     docs: Vec<usize>,
-    /// Stored precisions to measure: f16, f32.
-    #[arg(long, value_delimiter = ',', default_value = "f16,f32")]
+    /// Stored formats to measure: f16, f32, and residual-compressed 1bit, 2bit, 4bit
+    /// (256 centroids trained on the data).
+    #[arg(long, value_delimiter = ',', default_value = "f16,f32,2bit")]
     dtype: Vec<String>,
     /// Timed runs per configuration (median reported).
     #[arg(long, default_value_t = 5)]
@@ -379,6 +380,15 @@ fn maxsim(a: MaxsimBench) -> anyhow::Result<()> {
         .iter()
         .map(|(n, p)| (*n, read_bandwidth(p, a.repeat)))
         .collect();
+    // The machine's FMA peak on each pool (best of three probes).
+    let peaks: Vec<Option<f64>> = pools
+        .iter()
+        .map(|(_, p)| {
+            (0..3)
+                .filter_map(|_| p.install(seine_kernels::bert::peak::peak_fma_gflops))
+                .reduce(f64::max)
+        })
+        .collect();
     let mut seed = 0x2545f4914f6cdd1du64;
     let mut rnd = move || {
         seed ^= seed << 13;
@@ -393,31 +403,52 @@ fn maxsim(a: MaxsimBench) -> anyhow::Result<()> {
         let data: Vec<f32> = (0..max_docs * a.ld * dim).map(|_| rnd()).collect();
         for dtype in &a.dtype {
             let halves: Vec<f16>;
+            let (codec, mut cids, mut codes);
             let docs: Vec<Tokens> = match dtype.as_str() {
                 "f32" => data.chunks_exact(a.ld * dim).map(Tokens::F32).collect(),
                 "f16" => {
                     halves = data.iter().map(|&x| f16::from_f32(x)).collect();
                     halves.chunks_exact(a.ld * dim).map(Tokens::F16).collect()
                 }
-                other => bail!("unknown --dtype {other:?} (f16 or f32)"),
+                "1bit" | "2bit" | "4bit" => {
+                    let bits = dtype[..1].parse().expect("digit");
+                    let sample = &data[..(data.len() / dim).min(20_000) * dim];
+                    codec = seine_kernels::residual::Codec::train(sample, dim, 256, bits, 4, 7);
+                    (cids, codes) = (Vec::new(), Vec::new());
+                    codec.encode(&data, &mut cids, &mut codes);
+                    let rb = codec.row_bytes();
+                    cids.chunks_exact(a.ld)
+                        .zip(codes.chunks_exact(a.ld * rb))
+                        .map(|(cids, codes)| {
+                            Tokens::Compressed(seine_kernels::Compressed {
+                                codec: &codec,
+                                cids,
+                                codes,
+                            })
+                        })
+                        .collect()
+                }
+                other => bail!("unknown --dtype {other:?} (f16, f32, 1bit, 2bit or 4bit)"),
             };
             for &n in &a.docs {
                 let docs = &docs[..n];
                 let bytes: usize = docs.iter().map(|d| d.bytes()).sum();
-                for ((threads, pool), (_, bw)) in pools.iter().zip(&bandwidth) {
+                for (((threads, pool), (_, bw)), peak) in pools.iter().zip(&bandwidth).zip(&peaks) {
                     let secs = median_secs(a.repeat, || {
                         let s = pool
                             .install(|| seine_kernels::score_batch(&q, dim, docs, Reduce::MaxSim));
                         std::hint::black_box(s);
                     });
                     let gbs = bytes as f64 / secs / 1e9;
+                    let gflops = 2.0 * (n * a.ld * a.lq * dim) as f64 / secs / 1e9;
                     rows.push(serde_json::json!({
                         "dim": dim, "dtype": dtype, "docs": n, "threads": threads,
                         "median_ms": secs * 1e3,
                         "doc_vectors_per_s": (n * a.ld) as f64 / secs,
                         "gb_per_s": gbs, "read_bandwidth_gb_per_s": bw,
                         "fraction_of_bandwidth": gbs / bw,
-                        "gflops": 2.0 * (n * a.ld * a.lq * dim) as f64 / secs / 1e9,
+                        "gflops": gflops, "peak_gflops": peak,
+                        "fraction_of_peak": peak.map(|p| gflops / p),
                     }));
                 }
             }
@@ -444,12 +475,21 @@ fn maxsim(a: MaxsimBench) -> anyhow::Result<()> {
             .join(", ")
     );
     println!(
-        "{:>5} {:>5} {:>6} {:>3} {:>10} {:>16} {:>8} {:>7} {:>7}",
-        "dim", "type", "docs", "thr", "median ms", "doc vectors/s", "GB/s", "of bw", "GFLOP/s"
+        "{:>5} {:>5} {:>6} {:>3} {:>10} {:>16} {:>8} {:>7} {:>7} {:>7}",
+        "dim",
+        "type",
+        "docs",
+        "thr",
+        "median ms",
+        "doc vectors/s",
+        "GB/s",
+        "of bw",
+        "GFLOP/s",
+        "of peak"
     );
     for r in &rows {
         println!(
-            "{:>5} {:>5} {:>6} {:>3} {:>10.2} {:>16.0} {:>8.2} {:>6.0}% {:>7.1}",
+            "{:>5} {:>5} {:>6} {:>3} {:>10.2} {:>16.0} {:>8.2} {:>6.0}% {:>7.1} {:>6}",
             r["dim"],
             r["dtype"].as_str().unwrap_or_default(),
             r["docs"],
@@ -459,6 +499,9 @@ fn maxsim(a: MaxsimBench) -> anyhow::Result<()> {
             r["gb_per_s"].as_f64().unwrap_or_default(),
             r["fraction_of_bandwidth"].as_f64().unwrap_or_default() * 100.0,
             r["gflops"].as_f64().unwrap_or_default(),
+            r["fraction_of_peak"]
+                .as_f64()
+                .map_or("-".to_string(), |f| format!("{:.0}%", f * 100.0)),
         );
     }
     Ok(())

@@ -463,10 +463,7 @@ impl Searcher {
         if let Some(d) = live.get(doc) {
             return d.tokens.clone();
         }
-        match store.doc(doc)? {
-            seine_kernels::Tokens::F32(x) => Some(x.to_vec()),
-            seine_kernels::Tokens::F16(x) => Some(x.iter().map(|h| h.to_f32()).collect()),
-        }
+        Some(store.doc(doc)?.to_f32(store.dim()))
     }
 
     /// Visible documents: the generation's, less deletions, plus additions.
