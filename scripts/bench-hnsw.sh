@@ -39,4 +39,12 @@ sa, ha = s["at_target"], h["at_target"]
 if sa and ha:
     print(f"at recall@{s['k']} >= {s['target_recall']}: seine ef={sa['ef']} {sa['qps']:.0f} q/s, "
           f"hnswlib ef={ha['ef']} {ha['qps']:.0f} q/s -> ratio {sa['qps'] / ha['qps']:.2f}x")
+for qz in s.get("quantized", [])[1:]:
+    a = qz["at_target"]
+    if a and ha:
+        print(f"  seine {qz['quantization']} codes (+f32 rescore of {s['rescore']}×k): ef={a['ef']} "
+              f"recall {a['recall']:.4f} {a['qps']:.0f} q/s -> ratio {a['qps'] / ha['qps']:.2f}x")
+    else:
+        print(f"  seine {qz['quantization']}: no ef reached the target recall")
 PY
+echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), SIMD level $(python3 -c "import json,sys;print(json.loads(sys.argv[1])['simd'])" "$seine_json")"

@@ -24,7 +24,7 @@ pub trait Retriever: Send + Sync {
 }
 
 /// Drops hidden documents, sorts into ranking order, keeps the top `k`.
-fn finish(mut hits: Vec<ScoredDoc>, live: &Live, k: usize) -> Vec<ScoredDoc> {
+pub(crate) fn finish(mut hits: Vec<ScoredDoc>, live: &Live, k: usize) -> Vec<ScoredDoc> {
     if !live.hidden.is_empty() {
         hits.retain(|h| !live.hidden.contains(&h.doc));
     }

@@ -37,13 +37,17 @@ pub enum RetrieverKind {
     Dense,
     /// SPLADE impacts.
     Splade,
+    /// Late interaction as a first stage: PLAID over compressed token vectors
+    /// (exhaustive MaxSim over uncompressed ones).
+    Maxsim,
 }
 
 impl RetrieverKind {
-    pub const ALL: [RetrieverKind; 3] = [
+    pub const ALL: [RetrieverKind; 4] = [
         RetrieverKind::Bm25,
         RetrieverKind::Dense,
         RetrieverKind::Splade,
+        RetrieverKind::Maxsim,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,7 +55,55 @@ impl RetrieverKind {
             RetrieverKind::Bm25 => "bm25",
             RetrieverKind::Dense => "dense",
             RetrieverKind::Splade => "splade",
+            RetrieverKind::Maxsim => "maxsim",
         }
+    }
+}
+
+/// PLAID's search parameters ([`crate::plaid`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Plaid {
+    /// Centroids probed per query token.
+    pub nprobe: usize,
+    /// Centroids whose best score over the query is below this are skipped in the
+    /// pruned centroid interaction.
+    pub centroid_threshold: f32,
+    /// Documents kept after the pruned centroid interaction (a quarter of them reach
+    /// exact MaxSim).
+    pub ndocs: usize,
+}
+
+impl Plaid {
+    /// The paper's settings by `k` (Table 2 of arXiv 2205.09707: k = 10 → 1 probe,
+    /// threshold 0.5, 256 documents; k = 100 → 2, 0.45, 1024; k = 1000 → 4, 0.4,
+    /// 4096).
+    pub fn for_k(k: usize) -> Plaid {
+        match k {
+            0..=10 => Plaid {
+                nprobe: 1,
+                centroid_threshold: 0.5,
+                ndocs: 256,
+            },
+            11..=100 => Plaid {
+                nprobe: 2,
+                centroid_threshold: 0.45,
+                ndocs: 1024,
+            },
+            _ => Plaid {
+                nprobe: 4,
+                centroid_threshold: 0.4,
+                ndocs: (4 * k).max(4096),
+            },
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.nprobe == 0 || self.ndocs == 0 || !self.centroid_threshold.is_finite() {
+            return Err(Error::InvalidArgument(format!(
+                "PLAID parameters need nprobe ≥ 1, ndocs ≥ 1 and a finite threshold: {self:?}"
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -69,7 +121,7 @@ impl FromStr for RetrieverKind {
             .find(|k| k.as_str() == s)
             .ok_or_else(|| Error::UnknownRetriever {
                 name: s.to_string(),
-                available: "bm25, dense, splade".into(),
+                available: "bm25, dense, splade, maxsim".into(),
             })
     }
 }

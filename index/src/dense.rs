@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use seine_kernels::l2_normalize as normalize;
 
+use crate::dense_quant::{Codes, DEFAULT_RESCORE, Quantization};
 use crate::hnsw_graph::FlatGraph;
 use crate::{DocId, Error, Result, ScoredDoc, sort_hits};
 
@@ -77,6 +78,20 @@ pub struct DenseSettings {
     /// Whether this generation has a graph (false when `hnsw_auto` skipped it).
     #[serde(default = "yes")]
     pub graph: bool,
+    /// Codes searched first (then `rescore × k` candidates rescored in f32).
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub quantization: Quantization,
+    /// Candidates rescored per hit asked for, with quantization.
+    #[serde(default = "default_rescore")]
+    pub rescore: usize,
+}
+
+fn is_none(q: &Quantization) -> bool {
+    *q == Quantization::None
+}
+
+fn default_rescore() -> usize {
+    DEFAULT_RESCORE
 }
 
 fn yes() -> bool {
@@ -93,6 +108,8 @@ impl DenseSettings {
             hnsw,
             hnsw_auto,
             graph: true,
+            quantization: Quantization::None,
+            rescore: DEFAULT_RESCORE,
         }
     }
 
@@ -157,40 +174,68 @@ impl DenseWriter {
         Ok(())
     }
 
-    /// Flushes the vectors and builds the HNSW graph when asked to.
-    pub(crate) fn finish(self, hnsw: Option<HnswParams>) -> Result<()> {
+    /// Flushes the vectors, builds the HNSW graph and the quantized codes when asked to.
+    pub(crate) fn finish(self, hnsw: Option<HnswParams>, quant: Quantization) -> Result<()> {
         let path = self.dir.join(VECTORS_FILE);
         let file = self
             .out
             .into_inner()
             .map_err(|e| Error::io(&path, e.into_error()))?;
         file.sync_all().map_err(|e| Error::io(&path, e))?;
+        if hnsw.is_none() && quant == Quantization::None {
+            return Ok(());
+        }
+        let vectors = Vectors::map(&path, self.dim)?;
         if let Some(p) = hnsw {
-            let vectors = read_vectors(&path, self.dim)?;
             let graph = build_hnsw(&vectors, self.dim, p)?;
             graph
                 .file_dump(&self.dir, HNSW_BASENAME)
                 .map_err(|e| Error::Internal(format!("hnsw dump: {e}")))?;
         }
+        if let Some(codes) = Codes::build(&vectors, self.dim, quant) {
+            codes.write(&self.dir)?;
+        }
         Ok(())
     }
 }
 
-fn read_vectors(path: &Path, dim: usize) -> Result<Vec<f32>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    if dim == 0 || bytes.len() % (4 * dim) != 0 {
-        return Err(Error::NotAnIndex {
-            path: path.to_path_buf(),
-            message: format!(
-                "{} bytes is not a whole number of {dim}-d f32 vectors",
-                bytes.len()
-            ),
-        });
+/// The full-precision vectors: memory-mapped from `vectors.f32`, or owned (in-memory
+/// indexes).
+enum Vectors {
+    Mapped(memmap2::Mmap),
+    Owned(Vec<f32>),
+}
+
+impl Vectors {
+    fn map(path: &Path, dim: usize) -> Result<Vectors> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        // SAFETY: the generation's files are never modified after commit.
+        let m = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        if dim == 0 || !m.len().is_multiple_of(4 * dim) {
+            return Err(Error::NotAnIndex {
+                path: path.to_path_buf(),
+                message: format!(
+                    "{} bytes is not a whole number of {dim}-d f32 vectors",
+                    m.len()
+                ),
+            });
+        }
+        Ok(Vectors::Mapped(m))
     }
-    Ok(bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
+}
+
+impl std::ops::Deref for Vectors {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        match self {
+            // SAFETY: page-aligned mapping, length a multiple of 4 (checked in `map`),
+            // every bit pattern is an f32; little-endian targets only.
+            Vectors::Mapped(m) => unsafe {
+                std::slice::from_raw_parts(m.as_ptr() as *const f32, m.len() / 4)
+            },
+            Vectors::Owned(v) => v,
+        }
+    }
 }
 
 /// Builds an HNSW graph over row-major normalized vectors, inserting in parallel.
@@ -214,14 +259,18 @@ pub fn build_hnsw(
 /// A searchable dense index.
 pub struct DenseIndex {
     dim: usize,
-    vectors: Vec<f32>,
+    vectors: Vectors,
     hnsw: Option<FlatGraph>,
     ef_search: usize,
+    codes: Option<Codes>,
+    rescore: usize,
 }
 
 impl DenseIndex {
     pub fn open(dir: &Path, settings: &DenseSettings) -> Result<Self> {
-        let vectors = read_vectors(&dir.join(VECTORS_FILE), settings.dim)?;
+        let vectors = Vectors::map(&dir.join(VECTORS_FILE), settings.dim)?;
+        let n = vectors.len() / settings.dim.max(1);
+        let codes = Codes::open(dir, settings.dim, n, settings.quantization)?;
         let hnsw = match settings.hnsw.filter(|_| settings.graph) {
             Some(_) => {
                 for ext in ["hnsw.graph", "hnsw.data"] {
@@ -254,6 +303,8 @@ impl DenseIndex {
             vectors,
             hnsw,
             ef_search: settings.hnsw.map_or(0, |p| p.ef_search),
+            codes,
+            rescore: settings.rescore.max(1),
         })
     }
 
@@ -264,10 +315,23 @@ impl DenseIndex {
         });
         DenseIndex {
             dim,
-            vectors,
+            vectors: Vectors::Owned(vectors),
             hnsw: None,
             ef_search: 0,
+            codes: None,
+            rescore: DEFAULT_RESCORE,
         }
+    }
+
+    /// Searches `kind` codes first (built here), rescoring `rescore × k` candidates.
+    pub fn quantize(&mut self, kind: Quantization, rescore: usize) {
+        self.codes = Codes::build(&self.vectors, self.dim, kind);
+        self.rescore = rescore.max(1);
+    }
+
+    /// Bytes of the quantized codes (0 without).
+    pub fn code_bytes(&self) -> usize {
+        self.codes.as_ref().map_or(0, |c| c.bytes())
     }
 
     /// An in-memory index over row-major vectors (normalized here), with an HNSW
@@ -336,8 +400,13 @@ impl DenseIndex {
     }
 
     /// Top-`k` with HNSW when the index has a graph (beam `ef`, default from the
-    /// settings), exact search otherwise. Scores are cosine similarities.
+    /// settings), exact search otherwise. Scores are cosine similarities. With
+    /// quantized codes, the walk (or scan) runs on the codes and the best
+    /// `rescore × k` are rescored with the full-precision vectors.
     pub fn search(&self, query: &[f32], k: usize, ef: Option<usize>) -> Result<Vec<ScoredDoc>> {
+        if let Some(codes) = &self.codes {
+            return self.search_quantized(codes, query, k, ef);
+        }
         let Some(graph) = &self.hnsw else {
             return self.search_exact(query, k);
         };
@@ -352,6 +421,55 @@ impl DenseIndex {
             .map(|(s, d)| ScoredDoc::new(d, s))
             .collect();
         sort_hits(&mut hits);
+        Ok(hits)
+    }
+}
+
+impl DenseIndex {
+    fn search_quantized(
+        &self,
+        codes: &Codes,
+        query: &[f32],
+        k: usize,
+        ef: Option<usize>,
+    ) -> Result<Vec<ScoredDoc>> {
+        let q = self.check_query(query)?;
+        let n = self.len();
+        let want = (k * self.rescore).min(n);
+        if want == 0 {
+            return Ok(Vec::new());
+        }
+        let p = codes.prepare(&q);
+        let dim = self.dim;
+        let candidates: Vec<u32> = match &self.hnsw {
+            Some(graph) => {
+                // The walk's beam is `ef` (as without codes); its best `rescore × k`
+                // (at most the beam) are rescored.
+                let ef = ef.unwrap_or(self.ef_search).max(k);
+                graph
+                    .search_by(want.min(ef), ef, |i| p.sim(i, dim))
+                    .into_iter()
+                    .map(|x| x.1)
+                    .collect()
+            }
+            None => {
+                let mut all: Vec<ScoredDoc> = (0..n as u32)
+                    .map(|i| ScoredDoc::new(i, p.sim(i, dim)))
+                    .collect();
+                all.select_nth_unstable_by(want - 1, ScoredDoc::rank_cmp);
+                all.truncate(want);
+                all.into_iter().map(|h| h.doc).collect()
+            }
+        };
+        let mut hits: Vec<ScoredDoc> = candidates
+            .into_iter()
+            .map(|d| {
+                let v = &self.vectors[d as usize * dim..(d as usize + 1) * dim];
+                ScoredDoc::new(d, seine_kernels::dot(v, &q))
+            })
+            .collect();
+        sort_hits(&mut hits);
+        hits.truncate(k);
         Ok(hits)
     }
 }

@@ -312,11 +312,7 @@ impl IndexWriter {
             committed: false,
         };
         if let Some(m) = &writer.opts.multi {
-            writer.multi = Some(MultiWriter::create(
-                &writer.work_dir.join(MULTI_DIR),
-                m.dim,
-                m.dtype,
-            )?);
+            writer.multi = Some(MultiWriter::create(&writer.work_dir.join(MULTI_DIR), m)?);
         }
         if let Some(d) = &writer.opts.dense {
             writer.dense = Some(DenseWriter::create(
@@ -374,6 +370,13 @@ impl IndexWriter {
 
     /// Adds a document with every part the index has (each required when the index has
     /// that part, ignored otherwise); returns its [`DocId`].
+    /// Compress token vectors with `codec` instead of training one (compaction).
+    pub fn reuse_codec(&mut self, codec: seine_kernels::residual::Codec) {
+        if let Some(m) = &mut self.multi {
+            m.reuse_codec(codec);
+        }
+    }
+
     pub fn add_doc(&mut self, doc: &Doc, parts: DocParts<'_>) -> Result<DocId> {
         let DocParts {
             dense: vector,
@@ -437,14 +440,18 @@ impl IndexWriter {
         }
         let mut multi = self.opts.multi.clone();
         if let (Some(w), Some(m)) = (self.multi.take(), &mut multi) {
-            m.tokens = w.finish()?;
+            let stats = w.finish()?;
+            (m.tokens, m.centroids) = (stats.tokens, stats.centroids);
         }
         self.ids.take().expect("writer not committed").finish()?;
         let mut dense = self.opts.dense.clone();
         if let Some(d) = &mut dense {
             d.graph = d.graph_for(doc_count);
             let graph = d.hnsw.filter(|_| d.graph);
-            self.dense.take().expect("dense writer").finish(graph)?;
+            self.dense
+                .take()
+                .expect("dense writer")
+                .finish(graph, d.quantization)?;
         }
         let gen_dir_name = gen_name(self.generation);
         let mut files = Vec::new();

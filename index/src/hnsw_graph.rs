@@ -93,11 +93,22 @@ impl FlatGraph {
         k: usize,
         ef: usize,
     ) -> Vec<(f32, u32)> {
+        self.search_by(k, ef, |i| {
+            dot(q, &vectors[i as usize * dim..(i as usize + 1) * dim])
+        })
+    }
+
+    /// The same walk with any similarity of the query to node `i` (quantized codes).
+    pub(crate) fn search_by(
+        &self,
+        k: usize,
+        ef: usize,
+        sim: impl Fn(u32) -> f32,
+    ) -> Vec<(f32, u32)> {
         let n = self.offsets0.len() - 1;
         if n == 0 || k == 0 {
             return Vec::new();
         }
-        let sim = |i: u32| dot(q, &vectors[i as usize * dim..(i as usize + 1) * dim]);
         let mut cur = self.entry;
         let mut cur_s = sim(cur);
         for l in (1..=self.max_level).rev() {

@@ -7,6 +7,7 @@
 //! - Shared vocabulary: [`DocId`], [`Score`], [`ScoredDoc`].
 
 pub mod dense;
+pub mod dense_quant;
 mod dir;
 mod docmap;
 mod error;
@@ -18,10 +19,11 @@ pub mod sparse;
 mod types;
 
 pub use dense::{DenseIndex, DenseSettings, HnswParams};
+pub use dense_quant::Quantization;
 pub use dir::{BuildOptions, DocParts, IndexDir, IndexWriter};
 pub use docmap::DocMap;
 pub use error::{Error, Result};
 pub use manifest::{FORMAT_VERSION, LexicalSettings, Manifest, ModelId, SourceInfo};
-pub use multi::{MultiIndex, MultiSettings, VectorDtype};
+pub use multi::{Compression, MultiIndex, MultiSettings, VectorDtype, auto_centroids};
 pub use sparse::{SparseIndex, SparseSettings};
 pub use types::{DocId, Score, ScoredDoc, score_order, sort_hits};

@@ -165,14 +165,20 @@ impl Manifest {
                     && a.hnsw.map(|p| (p.m, p.ef_construction))
                         == b.hnsw.map(|p| (p.m, p.ef_construction))
                     && a.hnsw_auto == b.hnsw_auto
+                    && a.quantization == b.quantization
             }
             _ => false,
         };
         if !dense_same {
+            let show = |x: Option<&crate::DenseSettings>| {
+                x.map_or("none".to_string(), |x| {
+                    format!("{} ({})", x.model, x.quantization)
+                })
+            };
             d.push(format!(
-                "dense part {:?}, wanted {:?}",
-                self.dense.as_ref().map(|x| &x.model),
-                opts.dense.as_ref().map(|x| &x.model)
+                "dense part {}, wanted {}",
+                show(self.dense.as_ref()),
+                show(opts.dense.as_ref())
             ));
         }
         let sparse_same = match (&self.sparse, &opts.sparse) {
@@ -196,15 +202,26 @@ impl Manifest {
         let multi_same = match (&self.multi, &opts.multi) {
             (None, None) => true,
             (Some(a), Some(b)) => {
-                model(&a.model, &a.model_id, &b.model, &b.model_id) && a.dtype == b.dtype
+                model(&a.model, &a.model_id, &b.model, &b.model_id)
+                    && a.dtype == b.dtype
+                    && a.compression == b.compression
+                    && (b.centroids.is_none() || a.centroids == b.centroids)
             }
             _ => false,
         };
         if !multi_same {
+            let show = |m: Option<&crate::MultiSettings>| {
+                m.map_or("none".to_string(), |m| {
+                    let k = m
+                        .centroids
+                        .map_or(String::new(), |k| format!(", {k} centroids"));
+                    format!("{} {:?} {}{k}", m.model, m.dtype, m.compression)
+                })
+            };
             d.push(format!(
-                "token vectors {:?}, wanted {:?}",
-                self.multi.as_ref().map(|x| &x.model),
-                opts.multi.as_ref().map(|x| &x.model)
+                "token vectors {}, wanted {}",
+                show(self.multi.as_ref()),
+                show(opts.multi.as_ref())
             ));
         }
         d

@@ -5,6 +5,7 @@ pub mod bert;
 pub mod cuda;
 pub mod kmeans;
 pub mod maxsim;
+pub mod quant;
 pub mod residual;
 pub mod simd;
 

@@ -62,9 +62,31 @@ pub fn simd_level() -> SimdLevel {
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "dot of slices of different lengths");
     #[cfg(target_arch = "x86_64")]
-    if simd_level().has_avx2() {
-        // SAFETY: the CPU has AVX2 and FMA (checked at run time above).
-        return unsafe { x86::dot_avx2(a, b) };
+    match simd_level() {
+        // SAFETY: simd_level is at most what the CPU has.
+        SimdLevel::Avx512 => return unsafe { x86::dot_avx512(a, b) },
+        // SAFETY: as above.
+        SimdLevel::Avx2Fma => return unsafe { x86::dot_avx2(a, b) },
+        SimdLevel::Portable => {}
+    }
+    dot_portable(a, b)
+}
+
+/// [`dot`] at a given level (lowered to what the CPU has); tests run every level.
+#[inline]
+pub fn dot_at(level: SimdLevel, a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "dot of slices of different lengths");
+    #[cfg(target_arch = "x86_64")]
+    {
+        let best = detected_level();
+        if level == SimdLevel::Avx512 && best == SimdLevel::Avx512 {
+            // SAFETY: the CPU has AVX-512F (detected above).
+            return unsafe { x86::dot_avx512(a, b) };
+        }
+        if level.has_avx2() && best.has_avx2() {
+            // SAFETY: the CPU has AVX2 and FMA (detected above).
+            return unsafe { x86::dot_avx2(a, b) };
+        }
     }
     dot_portable(a, b)
 }
@@ -140,6 +162,39 @@ pub(crate) mod x86 {
     }
 
     /// # Safety
+    /// The CPU must support AVX-512F; `a` and `b` have the same length.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub(crate) unsafe fn dot_avx512(a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len();
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut acc = [_mm512_setzero_ps(); 2];
+        let mut i = 0;
+        // SAFETY (all loads): i + width <= n for both slices; the tail is masked.
+        unsafe {
+            while i + 32 <= n {
+                for (j, acc) in acc.iter_mut().enumerate() {
+                    let x = _mm512_loadu_ps(pa.add(i + 16 * j));
+                    let y = _mm512_loadu_ps(pb.add(i + 16 * j));
+                    *acc = _mm512_fmadd_ps(x, y, *acc);
+                }
+                i += 32;
+            }
+            while i + 16 <= n {
+                let (x, y) = (_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i)));
+                acc[0] = _mm512_fmadd_ps(x, y, acc[0]);
+                i += 16;
+            }
+            if i < n {
+                let m: __mmask16 = (1u16 << (n - i)) - 1;
+                let x = _mm512_maskz_loadu_ps(m, pa.add(i));
+                let y = _mm512_maskz_loadu_ps(m, pb.add(i));
+                acc[1] = _mm512_fmadd_ps(x, y, acc[1]);
+            }
+        }
+        _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]))
+    }
+
+    /// # Safety
     /// The CPU must support AVX2 and FMA; `a` and `b` have the same length.
     #[target_feature(enable = "avx2,fma")]
     pub(crate) unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
@@ -197,7 +252,8 @@ mod tests {
             let a: Vec<f32> = (0..n).map(|_| rnd()).collect();
             let b: Vec<f32> = (0..n).map(|_| rnd()).collect();
             let want = naive(&a, &b);
-            for got in [dot(&a, &b), dot_portable(&a, &b)] {
+            let levels = [SimdLevel::Avx512, SimdLevel::Avx2Fma, SimdLevel::Portable];
+            for got in levels.map(|l| dot_at(l, &a, &b)) {
                 assert!(
                     (got as f64 - want).abs() <= 1e-5 * (1.0 + want.abs()),
                     "n={n}: {got} vs {want}"

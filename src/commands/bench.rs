@@ -112,6 +112,12 @@ struct HnswBench {
     /// Timed passes per ef (the median pass is reported).
     #[arg(long, default_value_t = 5)]
     repeat: usize,
+    /// Codes searched first, each swept in turn (comma-separated: none, int8, binary).
+    #[arg(long, value_delimiter = ',', default_value = "none,int8,binary")]
+    quantization: Vec<seine_index::Quantization>,
+    /// Candidates rescored in f32 per hit, with quantization.
+    #[arg(long, default_value_t = seine_index::dense_quant::DEFAULT_RESCORE)]
+    rescore: usize,
     #[arg(long)]
     json: bool,
 }
@@ -260,7 +266,7 @@ fn hnsw(a: HnswBench) -> anyhow::Result<()> {
     };
     let threads = rayon::current_num_threads();
     let t = Instant::now();
-    let index = DenseIndex::build(dim, docs, Some(params))?;
+    let mut index = DenseIndex::build(dim, docs, Some(params))?;
     let build_s = t.elapsed().as_secs_f64();
     let truth: Vec<std::collections::HashSet<u32>> = queries
         .iter()
@@ -272,34 +278,50 @@ fn hnsw(a: HnswBench) -> anyhow::Result<()> {
                 .collect())
         })
         .collect::<anyhow::Result<_>>()?;
-    let mut rows = Vec::new();
-    for &ef in &a.ef {
-        let mut hits = 0usize;
-        for (q, t) in queries.iter().zip(&truth) {
-            hits += index
-                .search(q, a.k, Some(ef))?
-                .iter()
-                .filter(|h| t.contains(&h.doc))
-                .count();
-        }
-        let recall = hits as f64 / truth.iter().map(|t| t.len()).sum::<usize>() as f64;
-        let mut passes = Vec::with_capacity(a.repeat);
-        for _ in 0..a.repeat {
-            let start = Instant::now();
-            for q in &queries {
-                std::hint::black_box(index.search(q, a.k, Some(ef))?);
+    let mut sweeps = Vec::new();
+    for &quant in &a.quantization {
+        index.quantize(quant, a.rescore);
+        let mut rows = Vec::new();
+        for &ef in &a.ef {
+            let mut hits = 0usize;
+            for (q, t) in queries.iter().zip(&truth) {
+                hits += index
+                    .search(q, a.k, Some(ef))?
+                    .iter()
+                    .filter(|h| t.contains(&h.doc))
+                    .count();
             }
-            passes.push(start.elapsed().as_secs_f64());
+            let recall = hits as f64 / truth.iter().map(|t| t.len()).sum::<usize>() as f64;
+            let mut passes = Vec::with_capacity(a.repeat);
+            for _ in 0..a.repeat {
+                let start = Instant::now();
+                for q in &queries {
+                    std::hint::black_box(index.search(q, a.k, Some(ef))?);
+                }
+                passes.push(start.elapsed().as_secs_f64());
+            }
+            passes.sort_by(f64::total_cmp);
+            let qps = queries.len() as f64 / passes[passes.len() / 2];
+            rows.push((ef, recall, qps));
         }
-        passes.sort_by(f64::total_cmp);
-        let qps = queries.len() as f64 / passes[passes.len() / 2];
-        rows.push((ef, recall, qps));
+        sweeps.push((quant, index.code_bytes(), rows));
     }
-    let best = rows.iter().find(|r| r.1 >= a.target_recall);
-    if a.json {
-        let sweep: Vec<_> = rows
-            .iter()
+    let at = |rows: &[(usize, f64, f64)]| rows.iter().copied().find(|r| r.1 >= a.target_recall);
+    let json_rows = |rows: &[(usize, f64, f64)]| -> Vec<serde_json::Value> {
+        rows.iter()
             .map(|&(ef, recall, qps)| serde_json::json!({"ef": ef, "recall": recall, "qps": qps}))
+            .collect()
+    };
+    if a.json {
+        let first = &sweeps[0].2;
+        let all: Vec<_> = sweeps
+            .iter()
+            .map(|(q, bytes, rows)| {
+                serde_json::json!({
+                    "quantization": q.to_string(), "code_bytes": bytes, "sweep": json_rows(rows),
+                    "at_target": at(rows).map(|(ef, recall, qps)| serde_json::json!({"ef": ef, "recall": recall, "qps": qps})),
+                })
+            })
             .collect();
         println!(
             "{}",
@@ -307,24 +329,30 @@ fn hnsw(a: HnswBench) -> anyhow::Result<()> {
                 "bench": "hnsw", "engine": "seine (hnsw_rs)", "docs": n, "dim": dim,
                 "queries": queries.len(), "k": a.k, "m": a.m,
                 "ef_construction": a.ef_construction, "build_threads": threads,
-                "build_s": build_s, "query_threads": 1, "sweep": sweep,
-                "target_recall": a.target_recall,
-                "at_target": best.map(|&(ef, recall, qps)| serde_json::json!({"ef": ef, "recall": recall, "qps": qps})),
+                "build_s": build_s, "query_threads": 1, "sweep": json_rows(first),
+                "target_recall": a.target_recall, "rescore": a.rescore,
+                "simd": seine_kernels::simd_level().name(),
+                "at_target": at(first).map(|(ef, recall, qps)| serde_json::json!({"ef": ef, "recall": recall, "qps": qps})),
+                "quantized": all,
             })
         );
-    } else {
-        println!(
-            "seine hnsw ({n} docs, {dim}-d, {} queries, k={}, M={}, efC={}): built in {build_s:.1} s on {threads} threads",
-            queries.len(),
-            a.k,
-            a.m,
-            a.ef_construction
-        );
+        return Ok(());
+    }
+    println!(
+        "seine hnsw ({n} docs, {dim}-d, {} queries, k={}, M={}, efC={}, {}): built in {build_s:.1} s on {threads} threads",
+        queries.len(),
+        a.k,
+        a.m,
+        a.ef_construction,
+        seine_kernels::simd_level().name()
+    );
+    for (quant, bytes, rows) in &sweeps {
+        println!("-- {quant} (codes: {bytes} bytes, rescore {}×k)", a.rescore);
         println!("{:>6} {:>10} {:>12}", "ef", "recall", "queries/s");
-        for (ef, recall, qps) in &rows {
+        for (ef, recall, qps) in rows {
             println!("{ef:>6} {recall:>10.4} {qps:>12.0}");
         }
-        match best {
+        match at(rows) {
             Some((ef, recall, qps)) => println!(
                 "at recall@{} >= {}: ef={ef}, recall {recall:.4}, {qps:.0} queries/s (1 thread, median of {})",
                 a.k, a.target_recall, a.repeat

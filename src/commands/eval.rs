@@ -40,6 +40,8 @@ pub struct Args {
     multi: MultiArgs,
     #[command(flatten)]
     rerank: RerankArgs,
+    #[command(flatten)]
+    plaid: super::PlaidArgs,
     /// Multi-hop evaluation (queries with metadata.supporting_facts): single-hop and
     /// multi-hop side by side, passage recall, both-gold and answer recall @2/5/10/20.
     #[arg(long)]
@@ -80,7 +82,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             RetrieverKind::Splade if a.sparse.sparse.is_none() => {
                 bail!("retriever splade needs a model: --sparse splade-tiny (or a model folder)")
             }
-            RetrieverKind::Dense | RetrieverKind::Splade => {}
+            RetrieverKind::Maxsim if a.multi.multi.is_none() => {
+                bail!("retriever maxsim needs token vectors: --multi minilm (or a ColBERT model)")
+            }
+            RetrieverKind::Dense | RetrieverKind::Splade | RetrieverKind::Maxsim => {}
         }
     }
     let fusion = a.fusion.fusion()?;
@@ -122,6 +127,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     searcher.set_bm25_params(a.bm25.params())?;
     searcher.set_fusion(fusion.clone());
     searcher.set_rerank(rerank)?;
+    searcher.set_plaid(a.plaid.plaid(a.depth))?;
     if a.multihop {
         return run_multihop(&a, &searcher, &split, &dataset, &index_path, fusion, rerank);
     }
@@ -197,6 +203,10 @@ fn run_name(
             format!("seine-splade-{}", model_label(model))
         }
         ([RetrieverKind::Bm25], _, _) => format!("seine-bm25-{}", a.bm25.bm25_mode),
+        ([RetrieverKind::Maxsim], _, _) => match &a.multi.multi {
+            Some(model) => format!("seine-maxsim-{}", model_label(model)),
+            None => "seine-maxsim".to_string(),
+        },
         _ => format!("seine-{}-{}", a.retriever, fusion.method),
     };
     match rerank {

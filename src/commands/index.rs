@@ -66,10 +66,18 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             "{}, impact scale {}",
             s.model, s.scale
         )),
-        m.multi.as_ref().map_or("none".to_string(), |t| format!(
-            "{} {}-d {:?}, {} vectors",
-            t.model, t.dim, t.dtype, t.tokens
-        )),
+        m.multi
+            .as_ref()
+            .map_or("none".to_string(), |t| match t.centroids {
+                Some(k) => format!(
+                    "{} {}-d {} residuals, {k} centroids, {} vectors",
+                    t.model, t.dim, t.compression, t.tokens
+                ),
+                None => format!(
+                    "{} {}-d {:?}, {} vectors",
+                    t.model, t.dim, t.dtype, t.tokens
+                ),
+            }),
     );
     Ok(())
 }

@@ -129,6 +129,13 @@ pub struct DenseArgs {
     /// Device for the encoders: cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceSpec,
+    /// Quantized codes searched first (none, int8 or binary); the best
+    /// --dense-rescore × k candidates are rescored with the f32 vectors.
+    #[arg(long, default_value = "none")]
+    pub dense_quantization: seine_index::Quantization,
+    /// Candidates rescored per hit, with --dense-quantization.
+    #[arg(long, default_value_t = seine_index::dense_quant::DEFAULT_RESCORE)]
+    pub dense_rescore: usize,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +156,8 @@ impl DenseArgs {
             ef_search: HnswParams::default().ef_search,
             dense_vectors: None,
             device: DeviceSpec::Cpu,
+            dense_quantization: seine_index::Quantization::None,
+            dense_rescore: seine_index::dense_quant::DEFAULT_RESCORE,
         }
     }
 
@@ -164,7 +173,11 @@ impl DenseArgs {
     fn settings(&self) -> Option<DenseSettings> {
         let model = self.dense.as_deref()?;
         let hnsw = (self.hnsw != HnswMode::Off).then(|| self.hnsw_params());
-        Some(DenseSettings::new(model, hnsw, self.hnsw == HnswMode::Auto))
+        Some(DenseSettings {
+            quantization: self.dense_quantization,
+            rescore: self.dense_rescore,
+            ..DenseSettings::new(model, hnsw, self.hnsw == HnswMode::Auto)
+        })
     }
 }
 
@@ -179,6 +192,14 @@ pub struct MultiArgs {
     /// Stored precision of the token vectors.
     #[arg(long, default_value = "f16")]
     pub multi_dtype: seine_index::VectorDtype,
+    /// Residual compression of the token vectors (ColBERTv2): none, 1bit, 2bit or 4bit
+    /// per dimension plus a centroid id per token. Compressed stores also serve
+    /// `--retriever maxsim` (PLAID candidate generation).
+    #[arg(long, default_value = "none")]
+    pub multi_compression: seine_index::Compression,
+    /// Centroids of the compression codec [default: 2^⌊log2(16·√tokens)⌋, as ColBERTv2].
+    #[arg(long)]
+    pub multi_centroids: Option<usize>,
 }
 
 impl MultiArgs {
@@ -186,7 +207,50 @@ impl MultiArgs {
         MultiArgs {
             multi: None,
             multi_dtype: seine_index::VectorDtype::F16,
+            multi_compression: seine_index::Compression::None,
+            multi_centroids: None,
         }
+    }
+
+    /// The settings these flags ask for, with `model` as the encoder.
+    pub fn settings(&self, model: &str) -> MultiSettings {
+        MultiSettings {
+            compression: self.multi_compression,
+            centroids: self.multi_centroids,
+            ..MultiSettings::new(model, self.multi_dtype)
+        }
+    }
+}
+
+/// PLAID parameters of `--retriever maxsim` (by default chosen by k, as in the paper).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct PlaidArgs {
+    /// Centroids probed per query token [default by k: 1 for k ≤ 10, 2 to 100, 4 above].
+    #[arg(long)]
+    pub plaid_nprobe: Option<usize>,
+    /// Centroid-pruning threshold [default by k: 0.5, 0.45, 0.4].
+    #[arg(long)]
+    pub plaid_threshold: Option<f32>,
+    /// Documents kept after centroid pruning [default by k: 256, 1024, 4096].
+    #[arg(long)]
+    pub plaid_ndocs: Option<usize>,
+}
+
+impl PlaidArgs {
+    /// Overrides for searches of `k` hits (`None` when no flag is given).
+    pub fn plaid(&self, k: usize) -> Option<seine_engine::Plaid> {
+        if self.plaid_nprobe.is_none()
+            && self.plaid_threshold.is_none()
+            && self.plaid_ndocs.is_none()
+        {
+            return None;
+        }
+        let d = seine_engine::Plaid::for_k(k);
+        Some(seine_engine::Plaid {
+            nprobe: self.plaid_nprobe.unwrap_or(d.nprobe),
+            centroid_threshold: self.plaid_threshold.unwrap_or(d.centroid_threshold),
+            ndocs: self.plaid_ndocs.unwrap_or(d.ndocs),
+        })
     }
 }
 
@@ -333,7 +397,7 @@ pub fn build_options(
             .multi
             .multi
             .as_deref()
-            .map(|m| MultiSettings::new(m, parts.multi.multi_dtype)),
+            .map(|m| parts.multi.settings(m)),
         overwrite,
         command: Some(std::env::args().collect::<Vec<_>>().join(" ")),
         threads,

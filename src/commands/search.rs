@@ -23,6 +23,8 @@ pub struct Args {
     #[command(flatten)]
     rerank: super::RerankArgs,
     #[command(flatten)]
+    plaid: super::PlaidArgs,
+    #[command(flatten)]
     hops: super::MultiHopArgs,
     /// Show where each hit came from: per-retriever ranks and scores, and the SPLADE
     /// terms that matched.
@@ -82,6 +84,7 @@ fn open(a: &Args) -> anyhow::Result<Searcher> {
     searcher.set_dense_ef(a.ef);
     searcher.set_fusion(a.fusion.fusion()?);
     searcher.set_rerank(a.rerank.rerank()?)?;
+    searcher.set_plaid(a.plaid.plaid(a.k))?;
     if a.k1.is_some() || a.b.is_some() {
         let base = searcher
             .index()

@@ -8,6 +8,7 @@ mod late;
 mod malformed;
 mod models;
 mod multihop;
+mod plaid;
 mod search;
 mod server;
 mod sparse;

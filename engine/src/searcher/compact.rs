@@ -36,6 +36,11 @@ impl Searcher {
                 threads: 0,
             };
             let mut writer = IndexWriter::create(self.index.root(), opts)?;
+            // Compressed token vectors keep their codec (re-encoding decoded vectors
+            // with the same centroids and buckets gives back the same codes).
+            if let Some(codec) = self.multi.as_ref().and_then(|m| m.codec()) {
+                writer.reuse_codec(codec.clone());
+            }
             self.copy_generation(&live, &mut writer)?;
             for (_, d) in live.iter() {
                 let sparse: Option<Vec<(&str, f32)>> = d

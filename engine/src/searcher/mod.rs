@@ -9,7 +9,7 @@ mod write;
 
 pub use explain::TermContribution;
 
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use candle_core::Device;
 use seine_index::lexical::{Bm25Params, StoredDoc};
@@ -19,8 +19,11 @@ use crate::encoders::Encoders;
 use crate::fusion::{FusedHit, Fusion, SourceHit, fuse};
 use crate::live::{Live, Wal};
 use crate::retriever::SparseRetriever;
-use crate::settings::{Rerank, RetrieverKind, RetrieverSet};
-use crate::{Bm25Retriever, DenseRetriever, Error, MultiVectorEncoder, Result, Retriever, Side};
+use crate::settings::{Plaid, Rerank, RetrieverKind, RetrieverSet};
+use crate::{
+    Bm25Retriever, DenseRetriever, Error, MaxsimRetriever, MultiVectorEncoder, Result, Retriever,
+    Side,
+};
 
 /// A search result with its external id.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,7 +52,9 @@ pub struct Searcher {
     dense: Option<DenseRetriever>,
     sparse: Option<SparseRetriever>,
     /// Token vectors (with `encoders.multi`).
-    multi: Option<seine_index::MultiIndex>,
+    multi: Option<Arc<seine_index::MultiIndex>>,
+    /// Late interaction as a first stage, over `multi`.
+    maxsim: Option<MaxsimRetriever>,
     fusion: Fusion,
     rerank: Option<Rerank>,
     /// Documents added and deleted since the generation was built.
@@ -85,9 +90,13 @@ impl Searcher {
             (Some(_), Some(e)) => Some(DenseRetriever::new(e.clone(), index.dense()?)?),
             _ => None,
         };
-        let multi = match (&m.multi, &enc.multi) {
-            (Some(_), Some(_)) => Some(index.multi()?),
-            _ => None,
+        let (multi, maxsim) = match (&m.multi, &enc.multi) {
+            (Some(_), Some(e)) => {
+                let store = Arc::new(index.multi()?);
+                let r = MaxsimRetriever::new(e.clone(), store.clone());
+                (Some(store), Some(r))
+            }
+            _ => (None, None),
         };
         let sparse = match (&m.sparse, &enc.sparse) {
             (Some(_), Some(e)) => Some(SparseRetriever::new(e.clone(), index.sparse()?)),
@@ -103,6 +112,7 @@ impl Searcher {
             dense,
             sparse,
             multi,
+            maxsim,
             fusion: Fusion::default(),
             rerank: None,
             live: RwLock::new(Live::new(base_len, Some(wal))),
@@ -123,6 +133,9 @@ impl Searcher {
         }
         if let (Some(d), Some(new)) = (&self.dense, &mut s.dense) {
             new.set_ef(d.ef());
+        }
+        if let (Some(m), Some(new)) = (&self.maxsim, &mut s.maxsim) {
+            new.set_params(m.params());
         }
         Ok(s)
     }
@@ -199,6 +212,22 @@ impl Searcher {
         self.dense.as_ref()
     }
 
+    /// The late-interaction first stage, when the index has token vectors.
+    pub fn maxsim(&self) -> Option<&MaxsimRetriever> {
+        self.maxsim.as_ref()
+    }
+
+    /// Sets PLAID's parameters (`None`: by each search's `k`).
+    pub fn set_plaid(&mut self, params: Option<Plaid>) -> Result<()> {
+        if let Some(p) = &params {
+            p.validate()?;
+        }
+        if let Some(m) = &mut self.maxsim {
+            m.set_params(params);
+        }
+        Ok(())
+    }
+
     /// The SPLADE retriever, when the index has one.
     pub fn sparse(&self) -> Option<&SparseRetriever> {
         self.sparse.as_ref()
@@ -245,6 +274,7 @@ impl Searcher {
             RetrieverKind::Bm25 => self.bm25.as_ref().map(|r| r as &dyn Retriever),
             RetrieverKind::Dense => self.dense.as_ref().map(|r| r as &dyn Retriever),
             RetrieverKind::Splade => self.sparse.as_ref().map(|r| r as &dyn Retriever),
+            RetrieverKind::Maxsim => self.maxsim.as_ref().map(|r| r as &dyn Retriever),
         }
     }
 
@@ -303,6 +333,8 @@ impl Searcher {
         let rest = hits.split_off(rerank.depth.min(hits.len()));
         let q = enc.encode(&[query], Side::Query)?.remove(0);
         let dim = store.dim();
+        let pq = seine_kernels::PackedQuery::new(&q, dim);
+        let mut scratch = seine_kernels::maxsim::Scratch::default();
         let mut maxima = vec![0f32; q.len() / dim];
         {
             let live = self.live.read().expect("live lock");
@@ -314,7 +346,7 @@ impl Searcher {
                 .ok_or_else(|| {
                     Error::InvalidArgument(format!("document {} has no token vectors", h.hit.doc))
                 })?;
-                seine_kernels::token_maxima(&q, dim, doc, &mut maxima);
+                pq.maxima(doc, &mut maxima, &mut scratch);
                 h.hit.score = rerank.reduce.apply(&mut maxima.clone());
                 h.token_maxima = Some(maxima.clone());
             }

@@ -1,0 +1,182 @@
+//! Late interaction as a first stage (`--retriever maxsim`): PLAID (Santhanam et al.,
+//! arXiv 2205.09707) over the residual-compressed token store.
+//!
+//! 1. Centroid scores `S = C · Qᵀ` (`k × Lq`, one GEMM).
+//! 2. Candidate generation: each query token's `nprobe` best centroids; the documents
+//!    of their lists.
+//! 3. Centroid interaction with pruning: a document's approximate score is
+//!    `Σ_i max_j S[c_j, i]` over its tokens' centroids `c_j`, skipping centroids whose
+//!    best score over the query is below `centroid_threshold`; the top `ndocs` go on.
+//! 4. The same without pruning on those; the top `ndocs / 4` go on.
+//! 5. Exact MaxSim with decompression (the kernels' fused path) → the top `k`.
+//!
+//! On an uncompressed store the retriever is exhaustive MaxSim over every document
+//! (exact, for small corpora), which is also the oracle [`MaxsimRetriever::exact`].
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use seine_index::{MultiIndex, ScoredDoc};
+use seine_kernels::bert::gemm::{MatRef, Par, matmul};
+use seine_kernels::{PackedQuery, Reduce};
+
+use crate::Result;
+use crate::encoder::Side;
+use crate::live::Live;
+use crate::multi::MultiVectorEncoder;
+use crate::retriever::{Retriever, finish};
+use crate::settings::{Plaid, RetrieverKind};
+
+/// PLAID first-stage retrieval over an index's token vectors.
+pub struct MaxsimRetriever {
+    encoder: Arc<MultiVectorEncoder>,
+    store: Arc<MultiIndex>,
+    params: Option<Plaid>,
+}
+
+impl MaxsimRetriever {
+    pub fn new(encoder: Arc<MultiVectorEncoder>, store: Arc<MultiIndex>) -> Self {
+        MaxsimRetriever {
+            encoder,
+            store,
+            params: None,
+        }
+    }
+
+    /// Overrides the PLAID parameters (default: [`Plaid::for_k`] of each search's `k`).
+    pub fn set_params(&mut self, params: Option<Plaid>) {
+        self.params = params;
+    }
+
+    pub fn params(&self) -> Option<Plaid> {
+        self.params
+    }
+
+    /// The query's token vectors.
+    pub fn encode_query(&self, query: &str) -> Result<Vec<f32>> {
+        Ok(self.encoder.encode(&[query], Side::Query)?.remove(0))
+    }
+
+    /// Exhaustive MaxSim over every document of the generation: the oracle.
+    pub fn exact(&self, q: &[f32], k: usize) -> Vec<ScoredDoc> {
+        let all: Vec<u32> = (0..self.store.len() as u32).collect();
+        self.rescore(q, &all, k)
+    }
+
+    /// Exact MaxSim of `docs` (decompressed when stored compressed), the top `k`.
+    fn rescore(&self, q: &[f32], docs: &[u32], k: usize) -> Vec<ScoredDoc> {
+        let pq = PackedQuery::new(q, self.store.dim());
+        let toks: Vec<_> = docs
+            .iter()
+            .map(|&d| self.store.doc(d).expect("doc in store"))
+            .collect();
+        let scores = seine_kernels::maxsim::score_packed(&pq, &toks, Reduce::MaxSim);
+        let mut hits: Vec<ScoredDoc> = docs
+            .iter()
+            .zip(scores)
+            .map(|(&d, s)| ScoredDoc::new(d, s))
+            .collect();
+        seine_index::sort_hits(&mut hits);
+        hits.truncate(k);
+        hits
+    }
+
+    /// The top `k` of the generation for encoded query tokens.
+    pub fn search_tokens(&self, q: &[f32], k: usize) -> Vec<ScoredDoc> {
+        let Some(codec) = self.store.codec() else {
+            return self.exact(q, k);
+        };
+        let p = self.params.unwrap_or_else(|| Plaid::for_k(k));
+        let (dim, kc) = (self.store.dim(), codec.k());
+        let lq = q.len() / dim;
+        if lq == 0 || k == 0 {
+            return Vec::new();
+        }
+        // 1. Centroid scores, [centroid][query token].
+        let mut s = vec![0f32; kc * lq];
+        matmul(
+            &mut s,
+            lq,
+            MatRef::row_major(codec.centroids(), kc, dim),
+            MatRef::row_major(q, lq, dim).t(),
+            1.0,
+            false,
+            Par::Rayon,
+        );
+        // 2. Each query token's nprobe best centroids, and their documents.
+        let mut cells = Vec::with_capacity(lq * p.nprobe);
+        let mut col: Vec<(f32, u32)> = Vec::with_capacity(kc);
+        for i in 0..lq {
+            col.clear();
+            col.extend((0..kc).map(|c| (s[c * lq + i], c as u32)));
+            let n = p.nprobe.min(kc);
+            col.select_nth_unstable_by(n - 1, |a, b| b.0.total_cmp(&a.0));
+            cells.extend(col[..n].iter().map(|x| x.1));
+        }
+        cells.sort_unstable();
+        cells.dedup();
+        let mut cand: Vec<u32> = cells
+            .iter()
+            .flat_map(|&c| self.store.centroid_docs(c as usize).iter().copied())
+            .collect();
+        cand.sort_unstable();
+        cand.dedup();
+        // 3–4. Centroid interaction, pruned then full.
+        let best: Vec<f32> = s
+            .chunks_exact(lq)
+            .map(|r| r.iter().copied().fold(f32::NEG_INFINITY, f32::max))
+            .collect();
+        let approx = |docs: &[u32], prune: bool, keep: usize| -> Vec<u32> {
+            let mut scored: Vec<ScoredDoc> = docs
+                .par_iter()
+                .map_init(
+                    || vec![0f32; lq],
+                    |m, &d| {
+                        m.fill(f32::NEG_INFINITY);
+                        for &c in self.store.doc_centroids(d).unwrap_or(&[]) {
+                            if prune && best[c as usize] < p.centroid_threshold {
+                                continue;
+                            }
+                            let row = &s[c as usize * lq..(c as usize + 1) * lq];
+                            m.iter_mut().zip(row).for_each(|(a, &b)| *a = a.max(b));
+                        }
+                        let score = m.iter().map(|&x| if x.is_finite() { x } else { 0.0 }).sum();
+                        ScoredDoc::new(d, score)
+                    },
+                )
+                .collect();
+            seine_index::sort_hits(&mut scored);
+            scored.truncate(keep);
+            scored.into_iter().map(|h| h.doc).collect()
+        };
+        let stage3 = approx(&cand, true, p.ndocs.max(k));
+        let stage4 = approx(&stage3, false, (p.ndocs / 4).max(k));
+        // 5. Exact MaxSim on the survivors.
+        self.rescore(q, &stage4, k)
+    }
+
+    /// [`Retriever::retrieve`] for encoded query tokens.
+    pub fn retrieve_tokens(&self, q: &[f32], k: usize, live: &Live) -> Vec<ScoredDoc> {
+        let dim = self.store.dim();
+        let mut hits = self.search_tokens(q, k + live.hidden.len());
+        hits.extend(live.iter().filter_map(|(id, d)| {
+            let t = d.tokens.as_deref()?;
+            Some(ScoredDoc::new(
+                id,
+                seine_kernels::maxsim::maxsim(q, dim, seine_kernels::Tokens::F32(t)),
+            ))
+        }));
+        finish(hits, live, k)
+    }
+}
+
+impl Retriever for MaxsimRetriever {
+    fn kind(&self) -> RetrieverKind {
+        RetrieverKind::Maxsim
+    }
+
+    fn retrieve(&self, query: &str, k: usize, live: &Live) -> Result<Vec<ScoredDoc>> {
+        let q = self.encode_query(query)?;
+        Ok(self.retrieve_tokens(&q, k, live))
+    }
+}
