@@ -27,11 +27,12 @@ for c in $(echo "${1:-none,4bit,2bit,1bit}" | tr ',' ' '); do
   bytes=$(du -cb "$multi" | tail -1 | cut -f1)
   tokens=$(python3 -c "import json;print(json.load(open('$idx/manifest.json'))['multi']['tokens'])")
   if [ "$c" = none ]; then
-    per=$(python3 -c "print(f'{$bytes/$tokens:.1f}')"); f16_bytes=$bytes
+    per=$(python3 -c "print('%.1f' % ($bytes / $tokens))"); f16_bytes=$bytes
   else
-    per=$(python3 -c "import os;print(f'{(os.path.getsize('$multi/codes.bin')+os.path.getsize('$multi/cids.u32'))/$tokens:.1f}')")
+    codes=$(( $(stat -c %s "$multi/codes.bin") + $(stat -c %s "$multi/cids.u32") ))
+    per=$(python3 -c "print('%.1f' % ($codes / $tokens))")
   fi
-  ratio=$([ -n "$f16_bytes" ] && python3 -c "print(f'{$f16_bytes/$bytes:.2f}x')" || echo -)
+  ratio=$([ -n "$f16_bytes" ] && python3 -c "print('%.2fx' % ($f16_bytes / $bytes))" || echo -)
   ev() {
     local t0 t1 out
     t0=$(date +%s.%N)

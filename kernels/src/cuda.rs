@@ -27,7 +27,15 @@ pub enum CudaError {
     InvalidInput(String),
 }
 
-fn check_input(q: &[f32], dim: usize, docs: &[Tokens<'_>]) -> Result<bool, CudaError> {
+/// How the documents of one call are stored (all alike).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    F32,
+    F16,
+    Compressed,
+}
+
+fn check_input(q: &[f32], dim: usize, docs: &[Tokens<'_>]) -> Result<Kind, CudaError> {
     if dim == 0 || !q.len().is_multiple_of(dim) {
         return Err(CudaError::InvalidInput(format!(
             "query of {} floats is not a whole number of {dim}-d vectors",
@@ -40,18 +48,27 @@ fn check_input(q: &[f32], dim: usize, docs: &[Tokens<'_>]) -> Result<bool, CudaE
             "query has {lq} token vectors; the CUDA kernel takes 1 to {MAX_QUERY_TOKENS}"
         )));
     }
-    if docs.iter().any(|d| matches!(d, Tokens::Compressed(_))) {
+    let kind = |d: &Tokens<'_>| match d {
+        Tokens::F32(_) => Kind::F32,
+        Tokens::F16(_) => Kind::F16,
+        Tokens::Compressed(_) => Kind::Compressed,
+    };
+    let first = docs.first().map_or(Kind::F32, kind);
+    if docs.iter().any(|d| kind(d) != first) {
         return Err(CudaError::InvalidInput(
-            "compressed token vectors go through CudaMaxSim::score_compressed".into(),
+            "documents mix f32, f16 and compressed token vectors".into(),
         ));
     }
-    let f16 = matches!(docs.first(), Some(Tokens::F16(_)));
-    if docs.iter().any(|d| matches!(d, Tokens::F16(_)) != f16) {
-        return Err(CudaError::InvalidInput(
-            "documents mix f16 and f32 token vectors".into(),
-        ));
+    if let Some(Tokens::Compressed(c)) = docs.first() {
+        let same =
+            |d: &Tokens<'_>| matches!(d, Tokens::Compressed(x) if std::ptr::eq(x.codec, c.codec));
+        if !docs.iter().all(same) || c.codec.dim() != dim {
+            return Err(CudaError::InvalidInput(
+                "compressed documents must share one codec of the query's dimension".into(),
+            ));
+        }
     }
-    Ok(f16)
+    Ok(first)
 }
 
 #[cfg(feature = "cuda")]
@@ -98,6 +115,7 @@ mod imp {
         stream: Arc<CudaStream>,
         f32_fn: CudaFunction,
         f16_fn: CudaFunction,
+        residual_fn: CudaFunction,
         name: String,
     }
 
@@ -122,6 +140,7 @@ mod imp {
                     stream: ctx.default_stream(),
                     f32_fn: module.load_function("seine_maxsim_f32").map_err(drv)?,
                     f16_fn: module.load_function("seine_maxsim_f16").map_err(drv)?,
+                    residual_fn: module.load_function("seine_maxsim_residual").map_err(drv)?,
                     name: ctx.name().unwrap_or_else(|_| format!("cuda:{ordinal}")),
                 })
             })
@@ -140,7 +159,7 @@ mod imp {
             docs: &[Tokens<'_>],
             reduce: Reduce,
         ) -> Result<Vec<f32>, CudaError> {
-            let f16 = check_input(q, dim, docs)?;
+            let kind = check_input(q, dim, docs)?;
             if docs.is_empty() {
                 return Ok(Vec::new());
             }
@@ -167,7 +186,41 @@ mod imp {
                 shared_mem_bytes: (block / 32) * lq as u32 * 4,
             };
             let (lq_i, dim_i) = (lq as i32, dim as i32);
-            if f16 {
+            if let Some(Tokens::Compressed(first)) = docs.first() {
+                let codec = first.codec;
+                let (mut cids, mut codes) = (Vec::<u32>::new(), Vec::<u8>::new());
+                for d in docs {
+                    if let Tokens::Compressed(c) = d {
+                        cids.extend_from_slice(c.cids);
+                        codes.extend_from_slice(c.codes);
+                    }
+                }
+                let cen_dev = s.clone_htod(codec.centroids()).map_err(drv)?;
+                let w_dev = s.clone_htod(codec.weights()).map_err(drv)?;
+                let cids_dev = s.clone_htod(&cids).map_err(drv)?;
+                let codes_dev = s.clone_htod(&codes).map_err(drv)?;
+                let (rb, bits, norm) = (
+                    codec.row_bytes() as i32,
+                    codec.bits() as i32,
+                    codec.normalize() as i32,
+                );
+                let mut b = s.launch_builder(&self.residual_fn);
+                b.arg(&q_dev)
+                    .arg(&lq_i)
+                    .arg(&dim_i)
+                    .arg(&cen_dev)
+                    .arg(&cids_dev)
+                    .arg(&codes_dev)
+                    .arg(&rb)
+                    .arg(&bits)
+                    .arg(&w_dev)
+                    .arg(&norm)
+                    .arg(&off_dev)
+                    .arg(&flipr_k)
+                    .arg(&mut out);
+                // SAFETY: argument types and buffer sizes match the kernel's signature.
+                unsafe { b.launch(cfg) }.map_err(drv)?;
+            } else if kind == Kind::F16 {
                 let mut all: Vec<u16> = Vec::new();
                 for d in docs {
                     if let Tokens::F16(v) = d {
@@ -263,6 +316,10 @@ mod tests {
                     ptx.contains(".entry seine_maxsim_f16"),
                     "no f16 entry in PTX"
                 );
+                assert!(
+                    ptx.contains(".entry seine_maxsim_residual"),
+                    "no compressed entry in PTX"
+                );
             }
             Err(e @ (CudaError::NotBuilt | CudaError::Unavailable(_)))
                 if std::env::var("SEINE_REQUIRE_NVRTC").is_err() =>
@@ -302,8 +359,29 @@ mod tests {
                 .collect();
             let t32: Vec<Tokens> = docs32.iter().map(|d| Tokens::F32(d)).collect();
             let t16: Vec<Tokens> = docs16.iter().map(|d| Tokens::F16(d)).collect();
+            let all: Vec<f32> = docs32.concat();
+            let codec =
+                crate::residual::Codec::train(&all[..all.len().min(4000 * dim)], dim, 64, 2, 2, 1);
+            let enc: Vec<(Vec<u32>, Vec<u8>)> = docs32
+                .iter()
+                .map(|d| {
+                    let (mut c, mut r) = (Vec::new(), Vec::new());
+                    codec.encode(d, &mut c, &mut r);
+                    (c, r)
+                })
+                .collect();
+            let tc: Vec<Tokens> = enc
+                .iter()
+                .map(|(c, r)| {
+                    Tokens::Compressed(crate::Compressed {
+                        codec: &codec,
+                        cids: c,
+                        codes: r,
+                    })
+                })
+                .collect();
             for reduce in [Reduce::MaxSim, Reduce::Flipr { k: 3 }] {
-                for docs in [&t32, &t16] {
+                for docs in [&t32, &t16, &tc] {
                     let want = crate::score_batch(&q, dim, docs, reduce);
                     let got = gpu.score(&q, dim, docs, reduce).unwrap();
                     for (g, w) in got.iter().zip(&want) {

@@ -191,10 +191,140 @@ impl Codec {
 
     /// Decodes rows `j0..j0 + n` of a document into `out` (`n × dim`).
     pub fn decode_rows(&self, cids: &[u32], codes: &[u8], j0: usize, n: usize, out: &mut [f32]) {
+        self.decode_rows_at(crate::simd::simd_level(), cids, codes, j0, n, out)
+    }
+
+    /// [`Codec::decode_rows`] at a given level: AVX-512 decodes 16 dimensions per step
+    /// (byte gather, variable shift, bucket-value permute, centroid add, sum of squares
+    /// for the norm); other levels go through the byte table.
+    pub fn decode_rows_at(
+        &self,
+        level: crate::simd::SimdLevel,
+        cids: &[u32],
+        codes: &[u8],
+        j0: usize,
+        n: usize,
+        out: &mut [f32],
+    ) {
         let (dim, rb) = (self.dim, self.row_bytes());
+        assert!(cids.len() >= j0 + n && codes.len() >= (j0 + n) * rb && out.len() >= n * dim);
+        #[cfg(target_arch = "x86_64")]
+        if level == crate::simd::SimdLevel::Avx512
+            && crate::simd::detected_level() == crate::simd::SimdLevel::Avx512
+            && is_x86_feature_detected!("avx512bw")
+        {
+            // SAFETY: AVX-512F/BW detected; rows, centroids and `out` are in bounds
+            // (asserted above and by the codec's shapes).
+            unsafe { x86::decode512(self, &cids[j0..j0 + n], &codes[j0 * rb..(j0 + n) * rb], out) };
+            return;
+        }
+        let _ = level;
         for (r, o) in out[..n * dim].chunks_exact_mut(dim).enumerate() {
             let j = j0 + r;
             self.decode(cids[j], &codes[j * rb..(j + 1) * rb], o);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::Codec;
+
+    /// Rows: `out[r] = normalize?(c[cids[r]] + w[code_r])`.
+    ///
+    /// # Safety
+    /// AVX-512F and BW present; `codes` holds `cids.len()` rows, `out` as many × dim.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) unsafe fn decode512(codec: &Codec, cids: &[u32], codes: &[u8], out: &mut [f32]) {
+        let (dim, b, rb) = (codec.dim, codec.bits as usize, codec.row_bytes());
+        let mut wv = [0f32; 16];
+        wv[..codec.weights.len()].copy_from_slice(&codec.weights);
+        // Lane l of a 16-dimension step reads byte (l·b)/8 of the step, bits (l·b)%8.
+        let (mut byte_idx, mut shift) = ([0i32; 16], [0i32; 16]);
+        for l in 0..16 {
+            byte_idx[l] = (l * b / 8) as i32;
+            shift[l] = (l * b % 8) as i32;
+        }
+        let step_bytes = 2 * b; // 16 dimensions × b bits
+        // SAFETY: loads are masked to the row and the centroid; stores to `out`.
+        unsafe {
+            let w = _mm512_loadu_ps(wv.as_ptr());
+            let idx = _mm512_loadu_si512(byte_idx.as_ptr() as *const _);
+            let sh = _mm512_loadu_si512(shift.as_ptr() as *const _);
+            let mask = _mm512_set1_epi32((1 << b) - 1);
+            for (r, &cid) in cids.iter().enumerate() {
+                let code = &codes[r * rb..(r + 1) * rb];
+                let cen = &codec.centroids[cid as usize * dim..(cid as usize + 1) * dim];
+                let out = &mut out[r * dim..(r + 1) * dim];
+                row(
+                    code,
+                    cen,
+                    out,
+                    dim,
+                    step_bytes,
+                    w,
+                    idx,
+                    sh,
+                    mask,
+                    codec.normalize,
+                );
+            }
+        }
+    }
+
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn row(
+        code: &[u8],
+        cen: &[f32],
+        out: &mut [f32],
+        dim: usize,
+        step_bytes: usize,
+        w: __m512,
+        idx: __m512i,
+        sh: __m512i,
+        mask: __m512i,
+        normalize: bool,
+    ) {
+        // SAFETY: masked loads within `code` and `cen`; masked stores within `out`.
+        unsafe {
+            let mut ss = _mm512_setzero_ps();
+            let mut t = 0;
+            while t < dim {
+                let lanes = (dim - t).min(16);
+                let lm: __mmask16 = if lanes == 16 { !0 } else { (1u16 << lanes) - 1 };
+                let off = t / 16 * step_bytes;
+                let avail = code.len().saturating_sub(off).min(16);
+                let bm: __mmask16 = if avail == 16 { !0 } else { (1u16 << avail) - 1 };
+                let bytes = _mm_maskz_loadu_epi8(bm, code.as_ptr().add(off) as *const i8);
+                let v = _mm512_permutexvar_epi32(idx, _mm512_cvtepu8_epi32(bytes));
+                let c = _mm512_and_si512(_mm512_srlv_epi32(v, sh), mask);
+                let r = _mm512_permutexvar_ps(c, w);
+                let x = _mm512_maskz_add_ps(lm, _mm512_maskz_loadu_ps(lm, cen.as_ptr().add(t)), r);
+                ss = _mm512_fmadd_ps(x, x, ss);
+                _mm512_mask_storeu_ps(out.as_mut_ptr().add(t), lm, x);
+                t += 16;
+            }
+            if normalize {
+                let n = _mm512_reduce_add_ps(ss);
+                if n > 0.0 && n.is_finite() {
+                    let inv = _mm512_set1_ps(1.0 / n.sqrt());
+                    let mut t = 0;
+                    while t < dim {
+                        let lanes = (dim - t).min(16);
+                        let lm: __mmask16 = if lanes == 16 { !0 } else { (1u16 << lanes) - 1 };
+                        let p = out.as_mut_ptr().add(t);
+                        _mm512_mask_storeu_ps(
+                            p,
+                            lm,
+                            _mm512_mul_ps(_mm512_maskz_loadu_ps(lm, p), inv),
+                        );
+                        t += 16;
+                    }
+                }
+            }
         }
     }
 }
@@ -269,6 +399,32 @@ mod tests {
                 _ => 0.05,
             } * err0;
             assert!(err < bound, "bits {bits}: mean squared error {err}");
+        }
+    }
+
+    #[test]
+    fn every_decode_level_equals_the_table_decode() {
+        use crate::simd::SimdLevel;
+        for (bits, dim) in [(1u8, 40), (2, 37), (2, 384), (4, 33), (4, 128), (1, 7)] {
+            let codec = Codec::train(&sample(500, dim, 3), dim, 8, bits, 2, 4);
+            let rows = sample(20, dim, 5);
+            let (mut cids, mut codes) = (Vec::new(), Vec::new());
+            codec.encode(&rows, &mut cids, &mut codes);
+            let mut want = vec![0f32; 18 * dim];
+            let rb = codec.row_bytes();
+            for (r, o) in want.chunks_exact_mut(dim).enumerate() {
+                codec.decode(cids[r + 2], &codes[(r + 2) * rb..(r + 3) * rb], o);
+            }
+            for level in [SimdLevel::Avx512, SimdLevel::Avx2Fma, SimdLevel::Portable] {
+                let mut got = vec![0f32; 18 * dim];
+                codec.decode_rows_at(level, &cids, &codes, 2, 18, &mut got);
+                for (g, w) in got.iter().zip(&want) {
+                    assert!(
+                        (g - w).abs() < 1e-5,
+                        "{level:?} bits {bits} dim {dim}: {g} vs {w}"
+                    );
+                }
+            }
         }
     }
 
