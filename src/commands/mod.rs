@@ -229,7 +229,7 @@ pub struct PlaidArgs {
     #[arg(long)]
     pub plaid_nprobe: Option<usize>,
     /// Centroid-pruning threshold [default by k: 0.5, 0.45, 0.4].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub plaid_threshold: Option<f32>,
     /// Documents kept after centroid pruning [default by k: 256, 1024, 4096].
     #[arg(long)]

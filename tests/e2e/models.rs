@@ -113,10 +113,7 @@ fn colbert_checkpoint_encodes_documents_like_queries() {
             .encode(&[text.as_str()], Side::Document)
             .unwrap()
             .remove(0);
-        let got = match store.doc(i as u32).unwrap() {
-            seine_kernels::Tokens::F32(x) => x.to_vec(),
-            seine_kernels::Tokens::F16(x) => x.iter().map(|h| h.to_f32()).collect(),
-        };
+        let got = store.doc(i as u32).unwrap().to_f32(store.dim());
         assert_eq!(got.len(), want.len(), "doc {i}: token count");
         let worst = got
             .iter()
