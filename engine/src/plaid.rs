@@ -59,100 +59,12 @@ impl MaxsimRetriever {
 
     /// Exhaustive MaxSim over every document of the generation: the oracle.
     pub fn exact(&self, q: &[f32], k: usize) -> Vec<ScoredDoc> {
-        let all: Vec<u32> = (0..self.store.len() as u32).collect();
-        self.rescore(q, &all, k)
-    }
-
-    /// Exact MaxSim of `docs` (decompressed when stored compressed), the top `k`.
-    fn rescore(&self, q: &[f32], docs: &[u32], k: usize) -> Vec<ScoredDoc> {
-        let pq = PackedQuery::new(q, self.store.dim());
-        let toks: Vec<_> = docs
-            .iter()
-            .map(|&d| self.store.doc(d).expect("doc in store"))
-            .collect();
-        let scores = seine_kernels::maxsim::score_packed(&pq, &toks, Reduce::MaxSim);
-        let mut hits: Vec<ScoredDoc> = docs
-            .iter()
-            .zip(scores)
-            .map(|(&d, s)| ScoredDoc::new(d, s))
-            .collect();
-        seine_index::sort_hits(&mut hits);
-        hits.truncate(k);
-        hits
+        exact(&self.store, q, k)
     }
 
     /// The top `k` of the generation for encoded query tokens.
     pub fn search_tokens(&self, q: &[f32], k: usize) -> Vec<ScoredDoc> {
-        let Some(codec) = self.store.codec() else {
-            return self.exact(q, k);
-        };
-        let p = self.params.unwrap_or_else(|| Plaid::for_k(k));
-        let (dim, kc) = (self.store.dim(), codec.k());
-        let lq = q.len() / dim;
-        if lq == 0 || k == 0 {
-            return Vec::new();
-        }
-        // 1. Centroid scores, [centroid][query token].
-        let mut s = vec![0f32; kc * lq];
-        matmul(
-            &mut s,
-            lq,
-            MatRef::row_major(codec.centroids(), kc, dim),
-            MatRef::row_major(q, lq, dim).t(),
-            1.0,
-            false,
-            Par::Rayon,
-        );
-        // 2. Each query token's nprobe best centroids, and their documents.
-        let mut cells = Vec::with_capacity(lq * p.nprobe);
-        let mut col: Vec<(f32, u32)> = Vec::with_capacity(kc);
-        for i in 0..lq {
-            col.clear();
-            col.extend((0..kc).map(|c| (s[c * lq + i], c as u32)));
-            let n = p.nprobe.min(kc);
-            col.select_nth_unstable_by(n - 1, |a, b| b.0.total_cmp(&a.0));
-            cells.extend(col[..n].iter().map(|x| x.1));
-        }
-        cells.sort_unstable();
-        cells.dedup();
-        let mut cand: Vec<u32> = cells
-            .iter()
-            .flat_map(|&c| self.store.centroid_docs(c as usize).iter().copied())
-            .collect();
-        cand.sort_unstable();
-        cand.dedup();
-        // 3–4. Centroid interaction, pruned then full.
-        let best: Vec<f32> = s
-            .chunks_exact(lq)
-            .map(|r| r.iter().copied().fold(f32::NEG_INFINITY, f32::max))
-            .collect();
-        let approx = |docs: &[u32], prune: bool, keep: usize| -> Vec<u32> {
-            let mut scored: Vec<ScoredDoc> = docs
-                .par_iter()
-                .map_init(
-                    || vec![0f32; lq],
-                    |m, &d| {
-                        m.fill(f32::NEG_INFINITY);
-                        for &c in self.store.doc_centroids(d).unwrap_or(&[]) {
-                            if prune && best[c as usize] < p.centroid_threshold {
-                                continue;
-                            }
-                            let row = &s[c as usize * lq..(c as usize + 1) * lq];
-                            m.iter_mut().zip(row).for_each(|(a, &b)| *a = a.max(b));
-                        }
-                        let score = m.iter().map(|&x| if x.is_finite() { x } else { 0.0 }).sum();
-                        ScoredDoc::new(d, score)
-                    },
-                )
-                .collect();
-            seine_index::sort_hits(&mut scored);
-            scored.truncate(keep);
-            scored.into_iter().map(|h| h.doc).collect()
-        };
-        let stage3 = approx(&cand, true, p.ndocs.max(k));
-        let stage4 = approx(&stage3, false, (p.ndocs / 4).max(k));
-        // 5. Exact MaxSim on the survivors.
-        self.rescore(q, &stage4, k)
+        search(&self.store, q, k, self.params)
     }
 
     /// [`Retriever::retrieve`] for encoded query tokens.
@@ -179,4 +91,103 @@ impl Retriever for MaxsimRetriever {
         let q = self.encode_query(query)?;
         Ok(self.retrieve_tokens(&q, k, live))
     }
+}
+
+/// Exhaustive MaxSim over every document of the generation: the oracle.
+pub fn exact(store: &MultiIndex, q: &[f32], k: usize) -> Vec<ScoredDoc> {
+    let all: Vec<u32> = (0..store.len() as u32).collect();
+    rescore(store, q, &all, k)
+}
+
+/// Exact MaxSim of `docs` (decompressed when stored compressed), the top `k`.
+fn rescore(store: &MultiIndex, q: &[f32], docs: &[u32], k: usize) -> Vec<ScoredDoc> {
+    let pq = PackedQuery::new(q, store.dim());
+    let toks: Vec<_> = docs
+        .iter()
+        .map(|&d| store.doc(d).expect("doc in store"))
+        .collect();
+    let scores = seine_kernels::maxsim::score_packed(&pq, &toks, Reduce::MaxSim);
+    let mut hits: Vec<ScoredDoc> = docs
+        .iter()
+        .zip(scores)
+        .map(|(&d, s)| ScoredDoc::new(d, s))
+        .collect();
+    seine_index::sort_hits(&mut hits);
+    hits.truncate(k);
+    hits
+}
+
+/// PLAID's top `k` of `store` for query tokens `q` (`params`: [`Plaid::for_k`]
+/// when `None`); exhaustive MaxSim when the store is not compressed.
+pub fn search(store: &MultiIndex, q: &[f32], k: usize, params: Option<Plaid>) -> Vec<ScoredDoc> {
+    let Some(codec) = store.codec() else {
+        return exact(store, q, k);
+    };
+    let p = params.unwrap_or_else(|| Plaid::for_k(k));
+    let (dim, kc) = (store.dim(), codec.k());
+    let lq = q.len() / dim;
+    if lq == 0 || k == 0 {
+        return Vec::new();
+    }
+    // 1. Centroid scores, [centroid][query token].
+    let mut s = vec![0f32; kc * lq];
+    matmul(
+        &mut s,
+        lq,
+        MatRef::row_major(codec.centroids(), kc, dim),
+        MatRef::row_major(q, lq, dim).t(),
+        1.0,
+        false,
+        Par::Rayon,
+    );
+    // 2. Each query token's nprobe best centroids, and their documents.
+    let mut cells = Vec::with_capacity(lq * p.nprobe);
+    let mut col: Vec<(f32, u32)> = Vec::with_capacity(kc);
+    for i in 0..lq {
+        col.clear();
+        col.extend((0..kc).map(|c| (s[c * lq + i], c as u32)));
+        let n = p.nprobe.min(kc);
+        col.select_nth_unstable_by(n - 1, |a, b| b.0.total_cmp(&a.0));
+        cells.extend(col[..n].iter().map(|x| x.1));
+    }
+    cells.sort_unstable();
+    cells.dedup();
+    let mut cand: Vec<u32> = cells
+        .iter()
+        .flat_map(|&c| store.centroid_docs(c as usize).iter().copied())
+        .collect();
+    cand.sort_unstable();
+    cand.dedup();
+    // 3–4. Centroid interaction, pruned then full.
+    let best: Vec<f32> = s
+        .chunks_exact(lq)
+        .map(|r| r.iter().copied().fold(f32::NEG_INFINITY, f32::max))
+        .collect();
+    let approx = |docs: &[u32], prune: bool, keep: usize| -> Vec<u32> {
+        let mut scored: Vec<ScoredDoc> = docs
+            .par_iter()
+            .map_init(
+                || vec![0f32; lq],
+                |m, &d| {
+                    m.fill(f32::NEG_INFINITY);
+                    for &c in store.doc_centroids(d).unwrap_or(&[]) {
+                        if prune && best[c as usize] < p.centroid_threshold {
+                            continue;
+                        }
+                        let row = &s[c as usize * lq..(c as usize + 1) * lq];
+                        m.iter_mut().zip(row).for_each(|(a, &b)| *a = a.max(b));
+                    }
+                    let score = m.iter().map(|&x| if x.is_finite() { x } else { 0.0 }).sum();
+                    ScoredDoc::new(d, score)
+                },
+            )
+            .collect();
+        seine_index::sort_hits(&mut scored);
+        scored.truncate(keep);
+        scored.into_iter().map(|h| h.doc).collect()
+    };
+    let stage3 = approx(&cand, true, p.ndocs.max(k));
+    let stage4 = approx(&stage3, false, (p.ndocs / 4).max(k));
+    // 5. Exact MaxSim on the survivors.
+    rescore(store, q, &stage4, k)
 }

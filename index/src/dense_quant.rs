@@ -75,7 +75,10 @@ struct QuantFile {
 
 /// The codes of every vector.
 pub(crate) enum Codes {
-    Int8 { sq: ScalarQuant, codes: Vec<u8> },
+    Int8 {
+        sq: ScalarQuant,
+        codes: Vec<u8>,
+    },
     Binary {
         words: usize,
         mean: Vec<f32>,
@@ -127,7 +130,9 @@ impl Codes {
                 let mut bits = Vec::with_capacity(n * words);
                 let mut c = vec![0f32; dim];
                 for v in vectors.chunks_exact(dim) {
-                    c.iter_mut().zip(v.iter().zip(&mean)).for_each(|(o, (x, m))| *o = x - m);
+                    c.iter_mut()
+                        .zip(v.iter().zip(&mean))
+                        .for_each(|(o, (x, m))| *o = x - m);
                     sign_bits(&c, &mut bits);
                 }
                 Some(Codes::Binary { words, mean, bits })
@@ -273,7 +278,12 @@ mod tests {
     fn recall(index: &DenseIndex, queries: &[f32], dim: usize, ef: usize) -> f64 {
         let (mut hit, mut all) = (0, 0);
         for q in queries.chunks_exact(dim) {
-            let truth: Vec<u32> = index.search_exact(q, 10).unwrap().iter().map(|h| h.doc).collect();
+            let truth: Vec<u32> = index
+                .search_exact(q, 10)
+                .unwrap()
+                .iter()
+                .map(|h| h.doc)
+                .collect();
             let got = index.search(q, 10, Some(ef)).unwrap();
             // Scores are the full-precision cosines, best first.
             for h in &got {
@@ -304,7 +314,10 @@ mod tests {
             assert_eq!(idx.code_bytes(), n * dim);
             let r = recall(&idx, &queries, dim, 64);
             // As good as the f32 search (the exact scan: exact after rescoring).
-            assert!(r >= r32 - 0.01 && r >= 0.9, "int8 (graph {graph}): {r} vs f32 {r32}");
+            assert!(
+                r >= r32 - 0.01 && r >= 0.9,
+                "int8 (graph {graph}): {r} vs f32 {r32}"
+            );
             idx.quantize(Quantization::Binary, 10);
             assert_eq!(idx.code_bytes(), n * 8);
             // 48 sign bits are coarse (MiniLM's 384 reach 0.95 on SciFact, see

@@ -35,6 +35,9 @@ enum Bench {
     /// Multi-hop per-question latency (p50/p99, one question at a time) for each
     /// number of hops, over a multi-hop BEIR folder's questions.
     Multihop(MultihopBench),
+    /// Build time, bytes per document, peak RSS, queries/s, p50/p99 and recall@10 of
+    /// every part on synthetic corpora of growing size; a table and a log-log PNG.
+    Scale(super::bench_scale::ScaleBench),
 }
 
 #[derive(clap::Args)]
@@ -152,6 +155,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         Bench::Splade(b) => super::bench_splade::run(b),
         Bench::Maxsim(b) => maxsim(b),
         Bench::Multihop(b) => multihop(b),
+        Bench::Scale(b) => super::bench_scale::run(b),
     }
 }
 
@@ -244,6 +248,38 @@ fn bm25(a: Bm25Bench) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// (ef, recall@k, queries/s) for each ef of the sweep.
+fn sweep(
+    index: &seine_index::DenseIndex,
+    queries: &[&[f32]],
+    truth: &[std::collections::HashSet<u32>],
+    a: &HnswBench,
+) -> anyhow::Result<Vec<(usize, f64, f64)>> {
+    let mut rows = Vec::new();
+    for &ef in &a.ef {
+        let mut hits = 0usize;
+        for (q, t) in queries.iter().zip(truth) {
+            hits += index
+                .search(q, a.k, Some(ef))?
+                .iter()
+                .filter(|h| t.contains(&h.doc))
+                .count();
+        }
+        let recall = hits as f64 / truth.iter().map(|t| t.len()).sum::<usize>() as f64;
+        let mut passes = Vec::with_capacity(a.repeat);
+        for _ in 0..a.repeat {
+            let start = Instant::now();
+            for q in queries {
+                std::hint::black_box(index.search(q, a.k, Some(ef))?);
+            }
+            passes.push(start.elapsed().as_secs_f64());
+        }
+        passes.sort_by(f64::total_cmp);
+        rows.push((ef, recall, queries.len() as f64 / passes[passes.len() / 2]));
+    }
+    Ok(rows)
+}
+
 fn hnsw(a: HnswBench) -> anyhow::Result<()> {
     use seine_index::{DenseIndex, HnswParams};
     if a.repeat == 0 || a.k == 0 || a.ef.is_empty() {
@@ -281,29 +317,7 @@ fn hnsw(a: HnswBench) -> anyhow::Result<()> {
     let mut sweeps = Vec::new();
     for &quant in &a.quantization {
         index.quantize(quant, a.rescore);
-        let mut rows = Vec::new();
-        for &ef in &a.ef {
-            let mut hits = 0usize;
-            for (q, t) in queries.iter().zip(&truth) {
-                hits += index
-                    .search(q, a.k, Some(ef))?
-                    .iter()
-                    .filter(|h| t.contains(&h.doc))
-                    .count();
-            }
-            let recall = hits as f64 / truth.iter().map(|t| t.len()).sum::<usize>() as f64;
-            let mut passes = Vec::with_capacity(a.repeat);
-            for _ in 0..a.repeat {
-                let start = Instant::now();
-                for q in &queries {
-                    std::hint::black_box(index.search(q, a.k, Some(ef))?);
-                }
-                passes.push(start.elapsed().as_secs_f64());
-            }
-            passes.sort_by(f64::total_cmp);
-            let qps = queries.len() as f64 / passes[passes.len() / 2];
-            rows.push((ef, recall, qps));
-        }
+        let rows = sweep(&index, &queries, &truth, &a)?;
         sweeps.push((quant, index.code_bytes(), rows));
     }
     let at = |rows: &[(usize, f64, f64)]| rows.iter().copied().find(|r| r.1 >= a.target_recall);
@@ -491,6 +505,11 @@ fn maxsim(a: MaxsimBench) -> anyhow::Result<()> {
         println!("{body}");
         return Ok(());
     }
+    print_maxsim(&a, &bandwidth, &rows);
+    Ok(())
+}
+
+fn print_maxsim(a: &MaxsimBench, bandwidth: &[(usize, f64)], rows: &[serde_json::Value]) {
     println!(
         "seine maxsim (Lq={}, Ld={}, {}); read bandwidth: {}",
         a.lq,
@@ -515,7 +534,7 @@ fn maxsim(a: MaxsimBench) -> anyhow::Result<()> {
         "GFLOP/s",
         "of peak"
     );
-    for r in &rows {
+    for r in rows {
         println!(
             "{:>5} {:>5} {:>6} {:>3} {:>10.2} {:>16.0} {:>8.2} {:>6.0}% {:>7.1} {:>6}",
             r["dim"],
@@ -532,7 +551,6 @@ fn maxsim(a: MaxsimBench) -> anyhow::Result<()> {
                 .map_or("-".to_string(), |f| format!("{:.0}%", f * 100.0)),
         );
     }
-    Ok(())
 }
 
 fn multihop(a: MultihopBench) -> anyhow::Result<()> {

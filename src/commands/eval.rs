@@ -73,21 +73,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         bail!("--depth must be at least 1");
     }
     a.bm25.params().validate()?;
-    for kind in a.retriever.parts() {
-        match kind {
-            RetrieverKind::Bm25 => {}
-            RetrieverKind::Dense if a.dense.dense.is_none() => {
-                bail!("retriever dense needs a model: --dense minilm (or a model folder)")
-            }
-            RetrieverKind::Splade if a.sparse.sparse.is_none() => {
-                bail!("retriever splade needs a model: --sparse splade-tiny (or a model folder)")
-            }
-            RetrieverKind::Maxsim if a.multi.multi.is_none() => {
-                bail!("retriever maxsim needs token vectors: --multi minilm (or a ColBERT model)")
-            }
-            RetrieverKind::Dense | RetrieverKind::Splade | RetrieverKind::Maxsim => {}
-        }
-    }
+    check_models(&a)?;
     let fusion = a.fusion.fusion()?;
     fusion.validate(a.retriever.parts().len())?;
     let rerank = a.rerank.rerank()?;
@@ -187,6 +173,26 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     );
     println!("results: {}", json_path.display());
     println!("run:     {}", run_path.display());
+    Ok(())
+}
+
+/// Every retriever asked for has its model.
+fn check_models(a: &Args) -> anyhow::Result<()> {
+    for kind in a.retriever.parts() {
+        match kind {
+            RetrieverKind::Bm25 => {}
+            RetrieverKind::Dense if a.dense.dense.is_none() => {
+                bail!("retriever dense needs a model: --dense minilm (or a model folder)")
+            }
+            RetrieverKind::Splade if a.sparse.sparse.is_none() => {
+                bail!("retriever splade needs a model: --sparse splade-tiny (or a model folder)")
+            }
+            RetrieverKind::Maxsim if a.multi.multi.is_none() => {
+                bail!("retriever maxsim needs token vectors: --multi minilm (or a ColBERT model)")
+            }
+            RetrieverKind::Dense | RetrieverKind::Splade | RetrieverKind::Maxsim => {}
+        }
+    }
     Ok(())
 }
 

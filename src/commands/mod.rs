@@ -2,6 +2,8 @@
 
 pub mod bench;
 pub mod bench_encode;
+pub mod bench_scale;
+mod bench_scale_plot;
 pub mod bench_splade;
 pub mod convert;
 pub mod embed;

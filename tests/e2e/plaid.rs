@@ -111,7 +111,15 @@ fn compressed_store_serves_rerank_and_the_plaid_first_stage() {
     // maxsim fuses like any retriever.
     let f = search(
         QUERIES[0],
-        &["-k", "5", "--retriever", "bm25+maxsim", "--fusion", "rrf", "--explain"],
+        &[
+            "-k",
+            "5",
+            "--retriever",
+            "bm25+maxsim",
+            "--fusion",
+            "rrf",
+            "--explain",
+        ],
     );
     let sources = f["hits"][0]["sources"].as_array().unwrap();
     assert!(sources.iter().any(|s| s["retriever"] == "maxsim"), "{f}");

@@ -56,8 +56,9 @@ pub fn write_csv(path: &Path, rows: &[Row]) -> Result<()> {
     Ok(())
 }
 
-/// A system font for the labels (none: the curves are drawn without text).
-fn font() -> bool {
+/// Registers a system font for plot labels; false when none is found (the curves are
+/// then drawn without text).
+pub fn font() -> bool {
     static FONT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *FONT.get_or_init(|| {
         let candidates = [
