@@ -17,14 +17,14 @@ impl Rng {
     pub fn new(seed: u64) -> Self {
         Rng(seed ^ 0x9e37_79b9_7f4a_7c15 | 1)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        (self.next_u64() % n.max(1) as u64) as usize
     }
 }
 
@@ -128,7 +128,7 @@ mod tests {
     fn assignment_equals_brute_force_and_kmeans_finds_clusters() {
         let mut rng = Rng::new(7);
         let dim = 5;
-        let f = |rng: &mut Rng| (rng.next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+        let f = |rng: &mut Rng| (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
         let data: Vec<f32> = (0..3000 * dim).map(|_| f(&mut rng)).collect();
         let cs: Vec<f32> = (0..2100 * dim).map(|_| f(&mut rng)).collect();
         let got = assign(&data, dim, &cs);

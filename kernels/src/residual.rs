@@ -336,7 +336,7 @@ mod tests {
     fn sample(n: usize, dim: usize, seed: u64) -> Vec<f32> {
         let mut rng = Rng::new(seed);
         let mut v: Vec<f32> = (0..n * dim)
-            .map(|_| (rng.next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
+            .map(|_| (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
             .collect();
         for r in v.chunks_exact_mut(dim) {
             crate::l2_normalize(r);
