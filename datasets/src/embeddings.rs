@@ -117,6 +117,21 @@ impl Drop for EmbeddingWriter {
 /// Reads an embeddings Parquet file: ids and row-major vectors. Errors name the file
 /// and the row group/row of a bad row.
 pub fn read_embeddings(path: &Path) -> Result<(Vec<String>, usize, Vec<f32>)> {
+    let (mut ids, mut data) = (Vec::new(), Vec::new());
+    let dim = for_each_embedding(path, |id, v| {
+        ids.push(id.to_string());
+        data.extend_from_slice(v);
+        Ok(())
+    })?;
+    Ok((ids, dim, data))
+}
+
+/// Streams an embeddings Parquet file batch by batch, calling `row(id, vector)` for each
+/// row in file order (nothing but the current batch is held); returns the dimension.
+pub fn for_each_embedding(
+    path: &Path,
+    mut row: impl FnMut(&str, &[f32]) -> Result<()>,
+) -> Result<usize> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let bad = |loc: Location, m: String| Error::malformed(path, loc, m);
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
@@ -143,7 +158,7 @@ pub fn read_embeddings(path: &Path) -> Result<(Vec<String>, usize, Vec<f32>)> {
     let reader = builder
         .build()
         .map_err(|e| bad(Location::File, e.to_string()))?;
-    let (mut ids, mut data) = (Vec::new(), Vec::new());
+    let mut rows = 0u64;
     for batch in reader {
         let batch = batch.map_err(|e| bad(Location::File, format!("cannot decode: {e}")))?;
         let id_col = batch.column_by_name("id").expect("checked");
@@ -155,14 +170,13 @@ pub fn read_embeddings(path: &Path) -> Result<(Vec<String>, usize, Vec<f32>)> {
             .as_string_opt::<i32>()
             .ok_or_else(|| bad(Location::File, "column \"id\" must be utf8".into()))?;
         for i in 0..batch.num_rows() {
-            let row = Location::Line(ids.len() as u64 + 1);
+            rows += 1;
             if id_col.is_null(i) || emb.is_null(i) {
-                return Err(bad(row, "null id or embedding".into()));
+                return Err(bad(Location::Line(rows), "null id or embedding".into()));
             }
-            ids.push(id_col.value(i).to_string());
             let v = emb.value(i);
-            data.extend_from_slice(v.as_primitive::<Float32Type>().values());
+            row(id_col.value(i), v.as_primitive::<Float32Type>().values())?;
         }
     }
-    Ok((ids, dim, data))
+    Ok(dim)
 }

@@ -26,13 +26,69 @@ pub fn doc_text(doc: &Doc) -> String {
 }
 
 /// Dense vectors computed elsewhere (e.g. read from Parquet), looked up by document id.
+/// Read from Parquet they are streamed into an anonymous temporary file and
+/// memory-mapped ([`PrecomputedVectors::from_parquet`]): RAM holds the ids only.
 pub struct PrecomputedVectors {
     pub dim: usize,
     by_id: std::collections::HashMap<String, usize>,
-    data: Vec<f32>,
+    data: VectorRows,
+}
+
+enum VectorRows {
+    Owned(Vec<f32>),
+    Mapped(memmap2::Mmap),
+}
+
+impl VectorRows {
+    fn get(&self, i: usize, dim: usize) -> &[f32] {
+        match self {
+            VectorRows::Owned(v) => &v[i * dim..(i + 1) * dim],
+            VectorRows::Mapped(m) => {
+                let b = &m[i * dim * 4..(i + 1) * dim * 4];
+                // SAFETY: the mapping is page-aligned, rows are whole f32s written by
+                // `from_parquet`, every bit pattern is an f32 (little-endian targets).
+                unsafe { std::slice::from_raw_parts(b.as_ptr() as *const f32, dim) }
+            }
+        }
+    }
 }
 
 impl PrecomputedVectors {
+    /// Streams a Parquet vectors file (`id`, `embedding`) row group by row group into
+    /// a temporary file; duplicate ids are an error naming both rows.
+    pub fn from_parquet(path: &std::path::Path) -> Result<Self> {
+        use std::io::Write;
+        let io =
+            |e: std::io::Error| crate::Error::InvalidArgument(format!("{}: {e}", path.display()));
+        let mut out = std::io::BufWriter::new(tempfile::tempfile().map_err(io)?);
+        let mut by_id = std::collections::HashMap::new();
+        let mut err = None;
+        let dim = seine_datasets::embeddings::for_each_embedding(path, |id, v| {
+            let row = by_id.len();
+            if let Some(first) = by_id.insert(id.to_string(), row) {
+                err.get_or_insert(format!(
+                    "vectors file lists id {id:?} twice (rows {} and {})",
+                    first + 1,
+                    row + 1
+                ));
+            }
+            let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+            out.write_all(&bytes)
+                .map_err(|e| seine_datasets::Error::io(path, e))
+        })?;
+        if let Some(m) = err {
+            return Err(crate::Error::InvalidArgument(m));
+        }
+        let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+        let data = if by_id.is_empty() {
+            VectorRows::Owned(Vec::new())
+        } else {
+            // SAFETY: the anonymous file is ours and no longer written.
+            VectorRows::Mapped(unsafe { memmap2::Mmap::map(&file) }.map_err(io)?)
+        };
+        Ok(PrecomputedVectors { dim, by_id, data })
+    }
+
     /// `ids[i]` has the vector `data[i*dim..(i+1)*dim]`; duplicate ids are an error.
     pub fn new(ids: Vec<String>, dim: usize, data: Vec<f32>) -> Result<Self> {
         let mut by_id = std::collections::HashMap::with_capacity(ids.len());
@@ -45,7 +101,11 @@ impl PrecomputedVectors {
                 )));
             }
         }
-        Ok(PrecomputedVectors { dim, by_id, data })
+        Ok(PrecomputedVectors {
+            dim,
+            by_id,
+            data: VectorRows::Owned(data),
+        })
     }
 
     fn get(&self, id: &str) -> Result<&[f32]> {
@@ -54,7 +114,7 @@ impl PrecomputedVectors {
                 "document {id:?} has no vector in the vectors file"
             ))
         })?;
-        Ok(&self.data[i * self.dim..(i + 1) * self.dim])
+        Ok(self.data.get(i, self.dim))
     }
 }
 
@@ -266,4 +326,35 @@ pub fn build(
     };
     let writer = IndexWriter::create(root, opts)?;
     index_corpus(docs, writer, sources, on_progress)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use seine_datasets::embeddings::EmbeddingWriter;
+
+    #[test]
+    fn parquet_vectors_are_streamed_and_read_back_by_id() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("v.parquet");
+        let mut w = EmbeddingWriter::create(&path, 3).unwrap();
+        w.write(&["a", "b"], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+            .unwrap();
+        w.write(&["c"], &[7.0, 8.0, 9.0]).unwrap();
+        w.finish().unwrap();
+        let v = PrecomputedVectors::from_parquet(&path).unwrap();
+        assert_eq!(v.dim, 3);
+        assert_eq!(v.get("b").unwrap(), &[4.0, 5.0, 6.0]);
+        assert_eq!(v.get("c").unwrap(), &[7.0, 8.0, 9.0]);
+        assert!(v.get("d").is_err());
+        let dup = t.path().join("dup.parquet");
+        let mut w = EmbeddingWriter::create(&dup, 1).unwrap();
+        w.write(&["a", "b", "a"], &[1.0, 2.0, 3.0]).unwrap();
+        w.finish().unwrap();
+        let e = PrecomputedVectors::from_parquet(&dup)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("\"a\" twice (rows 1 and 3)"), "{e}");
+    }
 }

@@ -418,10 +418,7 @@ pub fn build_index(
     let mut docs = open_corpus(corpus, corpus_opts)?;
     let imported = Imported {
         dense: match &parts.dense.dense_vectors {
-            Some(path) => {
-                let (ids, dim, data) = seine_datasets::embeddings::read_embeddings(path)?;
-                Some(PrecomputedVectors::new(ids, dim, data)?)
-            }
+            Some(path) => Some(PrecomputedVectors::from_parquet(path)?),
             None => None,
         },
         sparse: match &parts.sparse.sparse_vectors {
