@@ -82,7 +82,7 @@ pub(super) fn compress(
     dim: usize,
     how: How,
     offsets: &[u64],
-    rows: &dyn Fn(usize, usize, &mut [f32]),
+    rows: &dyn Fn(usize, usize, &mut [f32]) -> Result<()>,
 ) -> Result<usize> {
     let n = *offsets.last().expect("offsets start with 0") as usize;
     let codec = match how {
@@ -92,7 +92,7 @@ pub(super) fn compress(
                 "no token vectors to compress (every document is empty)".into(),
             ));
         }
-        How::Train { bits, centroids } => train(dim, bits, centroids, n, rows),
+        How::Train { bits, centroids } => train(dim, bits, centroids, n, rows)?,
     };
     let bits = codec.bits();
     // Encode every token, chunk by chunk.
@@ -103,7 +103,7 @@ pub(super) fn compress(
     let mut buf = vec![0f32; ENCODE_CHUNK * dim];
     for j0 in (0..n).step_by(ENCODE_CHUNK) {
         let m = (n - j0).min(ENCODE_CHUNK);
-        rows(j0, m, &mut buf);
+        rows(j0, m, &mut buf)?;
         let (mut cids, mut codes) = (Vec::with_capacity(m), Vec::new());
         codec.encode(&buf[..m * dim], &mut cids, &mut codes);
         let cb: Vec<u8> = cids.iter().flat_map(|c| c.to_le_bytes()).collect();
@@ -161,8 +161,8 @@ fn train(
     bits: u8,
     centroids: Option<usize>,
     n: usize,
-    rows: &dyn Fn(usize, usize, &mut [f32]),
-) -> Codec {
+    rows: &dyn Fn(usize, usize, &mut [f32]) -> Result<()>,
+) -> Result<Codec> {
     let k = centroids
         .unwrap_or_else(|| auto_centroids(n as u64))
         .clamp(1, n);
@@ -177,7 +177,7 @@ fn train(
     pick.dedup();
     let mut sample = vec![0f32; pick.len() * dim];
     for (o, &j) in sample.chunks_exact_mut(dim).zip(&pick) {
-        rows(j, 1, o);
+        rows(j, 1, o)?;
     }
     let c = Codec::train(&sample, dim, k, bits, KMEANS_ITERS, SEED);
     // Centroids are stored as f16 (as ColBERTv2 does): round them before encoding, so
@@ -188,7 +188,7 @@ fn train(
         .map(|&x| half::f16::from_f32(x).to_f32())
         .collect();
     let (cut, w) = (c.cutoffs().to_vec(), c.weights().to_vec());
-    Codec::new(dim, bits, half, cut, w, c.normalize()).expect("same shapes")
+    Ok(Codec::new(dim, bits, half, cut, w, c.normalize()).expect("same shapes"))
 }
 
 /// An opened compressed store.

@@ -239,17 +239,30 @@ impl MultiWriter {
         let centroids = match self.compression {
             Compression::None => None,
             Compression::Bits(bits) => {
-                let raw = File::open(path).map_err(|e| Error::io(path, e))?;
-                // SAFETY: the temporary file is ours and no longer written.
-                let raw = unsafe { Mmap::map(&raw) }.map_err(|e| Error::io(path, e))?;
+                // Read back with plain reads, chunk by chunk (a mapping of the whole
+                // file would count every page read in the build's resident memory).
+                let raw =
+                    std::cell::RefCell::new(File::open(path).map_err(|e| Error::io(path, e))?);
+                let buf = std::cell::RefCell::new(Vec::<f32>::new());
                 let (dim, dtype) = (self.dim, self.dtype);
-                let rows = |j0: usize, n: usize, out: &mut [f32]| {
-                    let (a, b) = (j0 * dim, (j0 + n) * dim);
+                let rows = |j0: usize, n: usize, out: &mut [f32]| -> Result<()> {
+                    use std::io::{Read, Seek, SeekFrom};
+                    let bytes = n * dim * dtype.bytes();
+                    let mut b = buf.borrow_mut();
+                    b.resize(bytes.div_ceil(4), 0.0);
+                    // SAFETY: viewing f32 storage as bytes (any bit pattern is valid).
+                    let view =
+                        unsafe { std::slice::from_raw_parts_mut(b.as_mut_ptr() as *mut u8, bytes) };
+                    let mut f = raw.borrow_mut();
+                    f.seek(SeekFrom::Start((j0 * dim * dtype.bytes()) as u64))
+                        .and_then(|_| f.read_exact(view))
+                        .map_err(|e| Error::io(path, e))?;
                     match dtype {
-                        VectorDtype::F16 => Tokens::F16(cast(&raw[a * 2..b * 2])),
-                        VectorDtype::F32 => Tokens::F32(cast(&raw[a * 4..b * 4])),
+                        VectorDtype::F16 => Tokens::F16(cast(view)),
+                        VectorDtype::F32 => Tokens::F32(cast(view)),
                     }
-                    .rows_f32(0, n, dim, out)
+                    .rows_f32(0, n, dim, out);
+                    Ok(())
                 };
                 let how = match self.codec {
                     Some(c) if c.bits() == bits && c.dim() == dim => compressed::How::Reuse(c),
@@ -259,7 +272,6 @@ impl MultiWriter {
                     },
                 };
                 let k = compressed::compress(&self.dir, dim, how, &self.offsets, &rows)?;
-                drop(raw);
                 std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
                 Some(k)
             }
