@@ -66,6 +66,9 @@ fn write_all(path: &Path, bytes: &[u8]) -> Result<()> {
     f.sync_all().map_err(|e| Error::io(path, e))
 }
 
+/// Reads token rows `j0..j0 + n` as f32 into the buffer (`n × dim`).
+pub(super) type RowReader<'a> = dyn Fn(usize, usize, &mut [f32]) -> Result<()> + 'a;
+
 /// Where the codec comes from.
 pub(super) enum How {
     /// Trained on a sample of the vectors: `bits` per dimension, `centroids` (or
@@ -82,7 +85,7 @@ pub(super) fn compress(
     dim: usize,
     how: How,
     offsets: &[u64],
-    rows: &dyn Fn(usize, usize, &mut [f32]) -> Result<()>,
+    rows: &RowReader<'_>,
 ) -> Result<usize> {
     let n = *offsets.last().expect("offsets start with 0") as usize;
     let codec = match how {
@@ -161,7 +164,7 @@ fn train(
     bits: u8,
     centroids: Option<usize>,
     n: usize,
-    rows: &dyn Fn(usize, usize, &mut [f32]) -> Result<()>,
+    rows: &RowReader<'_>,
 ) -> Result<Codec> {
     let k = centroids
         .unwrap_or_else(|| auto_centroids(n as u64))
