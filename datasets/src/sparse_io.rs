@@ -122,6 +122,17 @@ impl Drop for SparseWriter {
 
 /// Reads a sparse vectors Parquet file. Errors name the file and the row.
 pub fn read_sparse(path: &Path) -> Result<Vec<SparseRow>> {
+    let mut out = Vec::new();
+    for_each_sparse(path, |r| {
+        out.push(r);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Streams a sparse vectors Parquet file batch by batch, calling `row` for each row
+/// in file order (nothing but the current batch is held).
+pub fn for_each_sparse(path: &Path, mut row: impl FnMut(SparseRow) -> Result<()>) -> Result<()> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let bad = |loc: Location, m: String| Error::malformed(path, loc, m);
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
@@ -151,7 +162,7 @@ pub fn read_sparse(path: &Path) -> Result<Vec<SparseRow>> {
     let reader = builder
         .build()
         .map_err(|e| bad(Location::File, e.to_string()))?;
-    let mut out = Vec::new();
+    let mut rows = 0u64;
     for batch in reader {
         let batch = batch.map_err(|e| bad(Location::File, format!("cannot decode: {e}")))?;
         let ids = batch
@@ -167,9 +178,10 @@ pub fn read_sparse(path: &Path) -> Result<Vec<SparseRow>> {
             .expect("checked")
             .as_list::<i32>();
         for i in 0..batch.num_rows() {
-            let row = Location::Line(out.len() as u64 + 1);
+            rows += 1;
+            let at = Location::Line(rows);
             if ids.is_null(i) || terms.is_null(i) || weights.is_null(i) {
-                return Err(bad(row, "null id, terms or weights".into()));
+                return Err(bad(at, "null id, terms or weights".into()));
             }
             let t = terms.value(i);
             let t = t.as_string::<i32>();
@@ -177,21 +189,21 @@ pub fn read_sparse(path: &Path) -> Result<Vec<SparseRow>> {
             let w = w.as_primitive::<Float32Type>();
             if t.len() != w.len() {
                 return Err(bad(
-                    row,
+                    at,
                     format!("{} terms but {} weights", t.len(), w.len()),
                 ));
             }
             if t.null_count() > 0 || w.null_count() > 0 {
-                return Err(bad(row, "null term or weight".into()));
+                return Err(bad(at, "null term or weight".into()));
             }
-            out.push((
+            row((
                 ids.value(i).to_string(),
                 t.iter()
                     .map(|s| s.unwrap_or_default().to_string())
                     .collect(),
                 w.values().to_vec(),
-            ));
+            ))?;
         }
     }
-    Ok(out)
+    Ok(())
 }

@@ -126,32 +126,104 @@ pub enum DenseSource<'a> {
 }
 
 /// Sparse vectors computed elsewhere (e.g. read from Parquet), looked up by document id.
+/// Read from Parquet they are streamed into an anonymous temporary file
+/// ([`PrecomputedSparse::from_parquet`]): RAM holds the ids and offsets only.
 pub struct PrecomputedSparse {
-    by_id: std::collections::HashMap<String, Vec<(String, f32)>>,
+    by_id: std::collections::HashMap<String, (usize, usize)>,
+    /// Per row: (u32 term length, term bytes, f32 weight)*.
+    data: Vec<u8>,
+    mapped: Option<memmap2::Mmap>,
+}
+
+fn encode_sparse(terms: &[String], weights: &[f32], out: &mut Vec<u8>) {
+    for (t, w) in terms.iter().zip(weights) {
+        out.extend_from_slice(&(t.len() as u32).to_le_bytes());
+        out.extend_from_slice(t.as_bytes());
+        out.extend_from_slice(&w.to_le_bytes());
+    }
 }
 
 impl PrecomputedSparse {
     /// `rows[i]` = (id, terms, weights); duplicate ids are an error.
     pub fn new(rows: Vec<(String, Vec<String>, Vec<f32>)>) -> Result<Self> {
-        let mut by_id = std::collections::HashMap::with_capacity(rows.len());
+        let mut s = PrecomputedSparse {
+            by_id: Default::default(),
+            data: Vec::new(),
+            mapped: None,
+        };
         for (i, (id, terms, weights)) in rows.into_iter().enumerate() {
-            let pairs = terms.into_iter().zip(weights).collect();
-            if by_id.insert(id.clone(), pairs).is_some() {
-                return Err(crate::Error::InvalidArgument(format!(
-                    "sparse vectors file lists id {id:?} twice (second at row {})",
-                    i + 1
-                )));
-            }
+            let start = s.data.len();
+            encode_sparse(&terms, &weights, &mut s.data);
+            let end = s.data.len();
+            s.insert(id, i, start, end)?;
         }
-        Ok(PrecomputedSparse { by_id })
+        Ok(s)
     }
 
-    fn get(&self, id: &str) -> Result<&[(String, f32)]> {
-        self.by_id.get(id).map(Vec::as_slice).ok_or_else(|| {
+    fn insert(&mut self, id: String, row: usize, a: usize, b: usize) -> Result<()> {
+        if self.by_id.insert(id.clone(), (a, b)).is_some() {
+            return Err(crate::Error::InvalidArgument(format!(
+                "sparse vectors file lists id {id:?} twice (second at row {})",
+                row + 1
+            )));
+        }
+        Ok(())
+    }
+
+    /// Streams a Parquet sparse vectors file (`id`, `terms`, `weights`) into a
+    /// temporary file; duplicate ids are an error naming the row.
+    pub fn from_parquet(path: &std::path::Path) -> Result<Self> {
+        use std::io::Write;
+        let io =
+            |e: std::io::Error| crate::Error::InvalidArgument(format!("{}: {e}", path.display()));
+        let mut out = std::io::BufWriter::new(tempfile::tempfile().map_err(io)?);
+        let mut s = PrecomputedSparse {
+            by_id: Default::default(),
+            data: Vec::new(),
+            mapped: None,
+        };
+        let (mut pos, mut row, mut err) = (0usize, 0usize, None);
+        let mut buf = Vec::new();
+        seine_datasets::sparse_io::for_each_sparse(path, |(id, terms, weights)| {
+            buf.clear();
+            encode_sparse(&terms, &weights, &mut buf);
+            if let Err(e) = s.insert(id, row, pos, pos + buf.len()) {
+                err.get_or_insert(e);
+            }
+            (row, pos) = (row + 1, pos + buf.len());
+            out.write_all(&buf)
+                .map_err(|e| seine_datasets::Error::io(path, e))
+        })?;
+        if let Some(e) = err {
+            return Err(e);
+        }
+        let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+        if pos > 0 {
+            // SAFETY: the anonymous file is ours and no longer written.
+            s.mapped = Some(unsafe { memmap2::Mmap::map(&file) }.map_err(io)?);
+        }
+        Ok(s)
+    }
+
+    fn get(&self, id: &str) -> Result<Vec<(String, f32)>> {
+        let &(a, b) = self.by_id.get(id).ok_or_else(|| {
             crate::Error::InvalidArgument(format!(
                 "document {id:?} has no entry in the sparse vectors file"
             ))
-        })
+        })?;
+        let bytes = match &self.mapped {
+            Some(m) => &m[a..b],
+            None => &self.data[a..b],
+        };
+        let (mut out, mut p) = (Vec::new(), 0);
+        while p < bytes.len() {
+            let n = u32::from_le_bytes(bytes[p..p + 4].try_into().expect("4 bytes")) as usize;
+            let t = String::from_utf8_lossy(&bytes[p + 4..p + 4 + n]).into_owned();
+            let w = f32::from_le_bytes(bytes[p + 4 + n..p + 8 + n].try_into().expect("4 bytes"));
+            out.push((t, w));
+            p += 8 + n;
+        }
+        Ok(out)
     }
 }
 
@@ -250,8 +322,12 @@ pub fn index_corpus(
             _ => None,
         };
         for (i, doc) in chunk.iter().enumerate() {
-            let terms: Option<&[(String, f32)]> = match (sparse, &encoded) {
-                (Some(SparseSource::Vectors(p)), _) => Some(p.get(&doc.id)?),
+            let imported = match sparse {
+                Some(SparseSource::Vectors(p)) => Some(p.get(&doc.id)?),
+                _ => None,
+            };
+            let terms: Option<&[(String, f32)]> = match (&imported, &encoded) {
+                (Some(t), _) => Some(t),
                 (_, Some(e)) => Some(&e[i]),
                 _ => None,
             };
@@ -356,5 +432,37 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("\"a\" twice (rows 1 and 3)"), "{e}");
+    }
+
+    #[test]
+    fn parquet_sparse_vectors_are_streamed_and_read_back_by_id() {
+        use seine_datasets::sparse_io::SparseWriter;
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("s.parquet");
+        let mut w = SparseWriter::create(&path).unwrap();
+        let rows = vec![
+            (
+                "a",
+                vec![("héllo".to_string(), 1.5), ("x".to_string(), 0.25)],
+            ),
+            ("b", vec![]),
+            ("c", vec![("y".to_string(), 2.0)]),
+        ];
+        w.write(&rows).unwrap();
+        w.finish().unwrap();
+        let s = PrecomputedSparse::from_parquet(&path).unwrap();
+        for (id, want) in &rows {
+            assert_eq!(&s.get(id).unwrap(), want);
+        }
+        assert!(s.get("d").is_err());
+        let dup = t.path().join("dup.parquet");
+        let mut w = SparseWriter::create(&dup).unwrap();
+        w.write(&[("a", vec![]), ("a", vec![])]).unwrap();
+        w.finish().unwrap();
+        let e = PrecomputedSparse::from_parquet(&dup)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("\"a\" twice (second at row 2)"), "{e}");
     }
 }

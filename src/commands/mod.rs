@@ -422,9 +422,7 @@ pub fn build_index(
             None => None,
         },
         sparse: match &parts.sparse.sparse_vectors {
-            Some(path) => Some(PrecomputedSparse::new(
-                seine_datasets::sparse_io::read_sparse(path)?,
-            )?),
+            Some(path) => Some(PrecomputedSparse::from_parquet(path)?),
             None => None,
         },
     };
