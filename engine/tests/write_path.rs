@@ -72,9 +72,11 @@ fn documents_written_later_are_pruned_like_the_generation() {
     searcher.put_documents(&later).unwrap();
     let new = searcher.reopen(searcher.compact().unwrap()).unwrap();
     let fwd = new.sparse().unwrap().index().forward(36).unwrap();
-    for (i, terms) in fwd.iter().enumerate() {
-        assert!(!terms.is_empty(), "doc {i} lost its terms");
-        assert!(terms.len() <= 5, "doc {i} has {} terms", terms.len());
+    assert_eq!(fwd.len(), 36);
+    for i in 0..fwd.len() {
+        let n = fwd.doc(i).count();
+        assert!(n > 0, "doc {i} lost its terms");
+        assert!(n <= 5, "doc {i} has {n} terms");
     }
 }
 

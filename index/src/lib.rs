@@ -25,5 +25,5 @@ pub use docmap::DocMap;
 pub use error::{Error, Result};
 pub use manifest::{FORMAT_VERSION, LexicalSettings, Manifest, ModelId, SourceInfo};
 pub use multi::{Compression, MultiIndex, MultiSettings, VectorDtype, auto_centroids};
-pub use sparse::{SparseIndex, SparseSettings};
+pub use sparse::{Forward, SparseIndex, SparseSettings};
 pub use types::{DocId, Score, ScoredDoc, score_order, sort_hits};

@@ -88,12 +88,8 @@ impl Searcher {
                     ..Doc::default()
                 },
             };
-            let sparse: Option<Vec<(&str, f32)>> = forward.as_ref().map(|f| {
-                f[doc as usize]
-                    .iter()
-                    .map(|(t, w)| (t.as_str(), *w))
-                    .collect()
-            });
+            let sparse: Option<Vec<(&str, f32)>> =
+                forward.as_ref().map(|f| f.doc(doc as usize).collect());
             let tokens = self.doc_tokens_in(live, doc);
             writer.add_doc(
                 &d,
