@@ -25,35 +25,12 @@ __device__ __forceinline__ float seine_load(const unsigned short* p) {
     return f;
 }
 
-template <typename T>
-__device__ void seine_maxsim(const float* __restrict__ q, int lq, int dim,
-                             const T* __restrict__ docs, const long long* __restrict__ offsets,
-                             int flipr_k, float* __restrict__ scores) {
-    extern __shared__ float red[];  // [warps × lq]
-    const int doc = blockIdx.x;
-    const long long start = offsets[doc], end = offsets[doc + 1];
+// The block's per-query-token maxima (each thread's `best`) reduced across the block
+// (warp shuffles, then shared memory); thread 0 applies MaxSim or FLIPR and writes the
+// document's score. A document without tokens scores 0.
+__device__ void seine_finish(float* best, int lq, long long start, long long end, int flipr_k,
+                             float* red, float* __restrict__ scores) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
-
-    float best[SEINE_MAX_LQ];
-#pragma unroll
-    for (int i = 0; i < SEINE_MAX_LQ; ++i) best[i] = SEINE_NEG_INF;
-
-    for (long long j = start + threadIdx.x; j < end; j += blockDim.x) {
-        const T* d = docs + j * dim;
-        float acc[SEINE_MAX_LQ];
-#pragma unroll
-        for (int i = 0; i < SEINE_MAX_LQ; ++i) acc[i] = 0.0f;
-        for (int k = 0; k < dim; ++k) {
-            const float x = seine_load(d + k);
-#pragma unroll
-            for (int i = 0; i < SEINE_MAX_LQ; ++i)
-                if (i < lq) acc[i] = fmaf(__ldg(q + i * dim + k), x, acc[i]);
-        }
-#pragma unroll
-        for (int i = 0; i < SEINE_MAX_LQ; ++i) best[i] = fmaxf(best[i], acc[i]);
-    }
-
-    // Block-wide max per query token.
 #pragma unroll
     for (int i = 0; i < SEINE_MAX_LQ; ++i) {
         if (i >= lq) break;
@@ -81,8 +58,38 @@ __device__ void seine_maxsim(const float* __restrict__ q, int lq, int dim,
                 m[arg] = SEINE_NEG_INF;
             }
         }
-        scores[doc] = s;
+        scores[blockIdx.x] = s;
     }
+}
+
+template <typename T>
+__device__ void seine_maxsim(const float* __restrict__ q, int lq, int dim,
+                             const T* __restrict__ docs, const long long* __restrict__ offsets,
+                             int flipr_k, float* __restrict__ scores) {
+    extern __shared__ float red[];  // [warps × lq]
+    const int doc = blockIdx.x;
+    const long long start = offsets[doc], end = offsets[doc + 1];
+
+    float best[SEINE_MAX_LQ];
+#pragma unroll
+    for (int i = 0; i < SEINE_MAX_LQ; ++i) best[i] = SEINE_NEG_INF;
+
+    for (long long j = start + threadIdx.x; j < end; j += blockDim.x) {
+        const T* d = docs + j * dim;
+        float acc[SEINE_MAX_LQ];
+#pragma unroll
+        for (int i = 0; i < SEINE_MAX_LQ; ++i) acc[i] = 0.0f;
+        for (int k = 0; k < dim; ++k) {
+            const float x = seine_load(d + k);
+#pragma unroll
+            for (int i = 0; i < SEINE_MAX_LQ; ++i)
+                if (i < lq) acc[i] = fmaf(__ldg(q + i * dim + k), x, acc[i]);
+        }
+#pragma unroll
+        for (int i = 0; i < SEINE_MAX_LQ; ++i) best[i] = fmaxf(best[i], acc[i]);
+    }
+
+    seine_finish(best, lq, start, end, flipr_k, red, scores);
 }
 
 extern "C" __global__ void seine_maxsim_f32(const float* q, int lq, int dim, const float* docs,
@@ -109,7 +116,6 @@ extern "C" __global__ void seine_maxsim_residual(
     extern __shared__ float red[];  // [warps × lq]
     const int doc = blockIdx.x;
     const long long start = offsets[doc], end = offsets[doc + 1];
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
     const unsigned int mask = (1u << bits) - 1u;
 
     float best[SEINE_MAX_LQ];
@@ -137,32 +143,5 @@ extern "C" __global__ void seine_maxsim_residual(
         for (int i = 0; i < SEINE_MAX_LQ; ++i) best[i] = fmaxf(best[i], acc[i] * inv);
     }
 
-#pragma unroll
-    for (int i = 0; i < SEINE_MAX_LQ; ++i) {
-        if (i >= lq) break;
-        float v = best[i];
-        for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_down_sync(0xffffffffu, v, o));
-        if (lane == 0) red[warp * lq + i] = v;
-    }
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        float m[SEINE_MAX_LQ];
-        for (int i = 0; i < lq; ++i) {
-            float v = red[i];
-            for (int w = 1; w < warps; ++w) v = fmaxf(v, red[w * lq + i]);
-            m[i] = (end > start) ? v : 0.0f;
-        }
-        float s = 0.0f;
-        if (flipr_k <= 0 || flipr_k >= lq) {
-            for (int i = 0; i < lq; ++i) s += m[i];
-        } else {
-            for (int t = 0; t < flipr_k; ++t) {
-                int arg = 0;
-                for (int i = 1; i < lq; ++i) if (m[i] > m[arg]) arg = i;
-                s += m[arg];
-                m[arg] = SEINE_NEG_INF;
-            }
-        }
-        scores[doc] = s;
-    }
+    seine_finish(best, lq, start, end, flipr_k, red, scores);
 }
