@@ -255,25 +255,7 @@ impl Codes {
 mod tests {
     use super::*;
     use crate::dense::{DenseIndex, DenseSettings, DenseWriter, HnswParams};
-
-    /// Clustered unit vectors (uniform ones make every method look the same).
-    fn data(n: usize, dim: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed;
-        let mut rnd = move || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        };
-        let centres: Vec<Vec<f32>> = (0..20).map(|_| (0..dim).map(|_| rnd()).collect()).collect();
-        (0..n)
-            .flat_map(|i| {
-                let mut v: Vec<f32> = centres[i % 20].iter().map(|c| c + 0.4 * rnd()).collect();
-                seine_kernels::l2_normalize(&mut v);
-                v
-            })
-            .collect()
-    }
+    use crate::hnsw_graph::tests::data;
 
     fn recall(index: &DenseIndex, queries: &[f32], dim: usize, ef: usize) -> f64 {
         let (mut hit, mut all) = (0, 0);

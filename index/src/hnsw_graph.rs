@@ -181,13 +181,13 @@ impl FlatGraph {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::dense::{HnswParams, build_hnsw};
     use seine_kernels::l2_normalize as normalize;
 
     /// Clustered random unit vectors (uniform ones make every method look the same).
-    fn data(n: usize, dim: usize, seed: u64) -> Vec<f32> {
+    pub(crate) fn data(n: usize, dim: usize, seed: u64) -> Vec<f32> {
         let mut s = seed;
         let mut rnd = move || {
             s ^= s << 13;
