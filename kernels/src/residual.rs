@@ -209,10 +209,7 @@ impl Codec {
         let (dim, rb) = (self.dim, self.row_bytes());
         assert!(cids.len() >= j0 + n && codes.len() >= (j0 + n) * rb && out.len() >= n * dim);
         #[cfg(target_arch = "x86_64")]
-        if level == crate::simd::SimdLevel::Avx512
-            && crate::simd::detected_level() == crate::simd::SimdLevel::Avx512
-            && is_x86_feature_detected!("avx512bw")
-        {
+        if level == crate::simd::SimdLevel::Avx512 && x86::available() {
             // SAFETY: AVX-512F/BW detected; rows, centroids and `out` are in bounds
             // (asserted above and by the codec's shapes).
             unsafe { x86::decode512(self, &cids[j0..j0 + n], &codes[j0 * rb..(j0 + n) * rb], out) };
@@ -231,6 +228,15 @@ mod x86 {
     use std::arch::x86_64::*;
 
     use super::Codec;
+
+    /// AVX-512F and BW (detected once: decoding runs per 24-row chunk).
+    pub(super) fn available() -> bool {
+        static OK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *OK.get_or_init(|| {
+            crate::simd::detected_level() == crate::simd::SimdLevel::Avx512
+                && is_x86_feature_detected!("avx512bw")
+        })
+    }
 
     /// Rows: `out[r] = normalize?(c[cids[r]] + w[code_r])`.
     ///
