@@ -5,11 +5,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 python3 scripts/check-size.py
-cargo clippy --workspace --all-targets -- -D warnings
 scripts/setup-test-env.sh
 scripts/fetch-models.sh
 export SEINE_PYTHON="$PWD/.venv/bin/python"
+# The Python extension (python/) links as a module, against this interpreter: the same
+# settings as scripts/build-python.sh, so the wheel reuses this build.
+export PYO3_PYTHON="$SEINE_PYTHON" PYO3_BUILD_EXTENSION_MODULE=1
+cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace --all-targets "$@"
+# The Python package: the wheel on the test profile (the crates above, reused), then
+# pytest against the CLI built above (a local Ray cluster included).
+PROFILE=dev scripts/build-python.sh --install
+SEINE_BIN="$PWD/target/debug/seine" .venv/bin/python -m pytest -q python/tests
 # The CUDA kernel: its source must compile with NVRTC (from the wheel; no GPU here), and
 # the GPU-vs-CPU parity test runs wherever a GPU is present (skipped, with the reason,
 # otherwise).

@@ -41,6 +41,11 @@ impl DocProgress {
     pub fn finish(&self) {
         self.bar.finish_and_clear();
     }
+
+    /// Runs `f` (e.g. a log line) with the bar hidden.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.bar.suspend(f)
+    }
 }
 
 /// A counting progress bar (queries, ...).

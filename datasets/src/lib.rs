@@ -22,8 +22,10 @@ pub mod embeddings;
 mod error;
 pub mod jsonl;
 pub mod parquet_io;
+pub mod shards;
 pub mod sparse_io;
 pub mod textdir;
+pub mod tokens_io;
 
 pub use corpus::{CorpusFormat, CorpusOptions, open_corpus};
 pub use doc::{Doc, DocStream, IdSet, Progress, Query};

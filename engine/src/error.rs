@@ -22,6 +22,14 @@ pub enum Error {
     /// This searcher's generation was compacted away: reopen the index to write.
     #[error("the index was compacted; reopen it to write")]
     Retired,
+    /// Building an index failed; nothing was written.
+    #[error("indexing {} failed; nothing was written to {}", corpus.display(), out.display())]
+    Build {
+        corpus: std::path::PathBuf,
+        out: std::path::PathBuf,
+        #[source]
+        source: Box<Error>,
+    },
     /// The tensor library failed.
     #[error("candle: {0}")]
     Candle(#[from] candle_core::Error),

@@ -12,6 +12,8 @@ use crate::encoder::{Encoder, Side};
 /// Documents encoded per chunk.
 const CHUNK: usize = 256;
 
+pub use crate::imported::{PrecomputedSparse, PrecomputedTokens, PrecomputedVectors};
+
 /// Summary of an indexing run.
 #[derive(Debug, Clone)]
 pub struct IndexStats {
@@ -25,206 +27,11 @@ pub fn doc_text(doc: &Doc) -> String {
     format!("{} {}", doc.title, doc.text).trim().to_string()
 }
 
-/// Dense vectors computed elsewhere (e.g. read from Parquet), looked up by document id.
-/// Read from Parquet they are streamed into an anonymous temporary file and
-/// memory-mapped ([`PrecomputedVectors::from_parquet`]): RAM holds the ids only.
-pub struct PrecomputedVectors {
-    pub dim: usize,
-    by_id: std::collections::HashMap<String, usize>,
-    data: VectorRows,
-}
-
-enum VectorRows {
-    Owned(Vec<f32>),
-    Mapped(memmap2::Mmap),
-}
-
-impl VectorRows {
-    fn get(&self, i: usize, dim: usize) -> &[f32] {
-        match self {
-            VectorRows::Owned(v) => &v[i * dim..(i + 1) * dim],
-            VectorRows::Mapped(m) => {
-                let b = &m[i * dim * 4..(i + 1) * dim * 4];
-                // SAFETY: the mapping is page-aligned, rows are whole f32s written by
-                // `from_parquet`, every bit pattern is an f32 (little-endian targets).
-                unsafe { std::slice::from_raw_parts(b.as_ptr() as *const f32, dim) }
-            }
-        }
-    }
-}
-
-impl PrecomputedVectors {
-    /// Streams a Parquet vectors file (`id`, `embedding`) row group by row group into
-    /// a temporary file; duplicate ids are an error naming both rows.
-    pub fn from_parquet(path: &std::path::Path) -> Result<Self> {
-        use std::io::Write;
-        let io =
-            |e: std::io::Error| crate::Error::InvalidArgument(format!("{}: {e}", path.display()));
-        let mut out = std::io::BufWriter::new(tempfile::tempfile().map_err(io)?);
-        let mut by_id = std::collections::HashMap::new();
-        let mut err = None;
-        let dim = seine_datasets::embeddings::for_each_embedding(path, |id, v| {
-            let row = by_id.len();
-            if let Some(first) = by_id.insert(id.to_string(), row) {
-                err.get_or_insert(format!(
-                    "vectors file lists id {id:?} twice (rows {} and {})",
-                    first + 1,
-                    row + 1
-                ));
-            }
-            let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-            out.write_all(&bytes)
-                .map_err(|e| seine_datasets::Error::io(path, e))
-        })?;
-        if let Some(m) = err {
-            return Err(crate::Error::InvalidArgument(m));
-        }
-        let file = out.into_inner().map_err(|e| io(e.into_error()))?;
-        let data = if by_id.is_empty() {
-            VectorRows::Owned(Vec::new())
-        } else {
-            // SAFETY: the anonymous file is ours and no longer written.
-            VectorRows::Mapped(unsafe { memmap2::Mmap::map(&file) }.map_err(io)?)
-        };
-        Ok(PrecomputedVectors { dim, by_id, data })
-    }
-
-    /// `ids[i]` has the vector `data[i*dim..(i+1)*dim]`; duplicate ids are an error.
-    pub fn new(ids: Vec<String>, dim: usize, data: Vec<f32>) -> Result<Self> {
-        let mut by_id = std::collections::HashMap::with_capacity(ids.len());
-        for (i, id) in ids.into_iter().enumerate() {
-            if let Some(first) = by_id.insert(id.clone(), i) {
-                return Err(crate::Error::InvalidArgument(format!(
-                    "vectors file lists id {id:?} twice (rows {} and {})",
-                    first + 1,
-                    i + 1
-                )));
-            }
-        }
-        Ok(PrecomputedVectors {
-            dim,
-            by_id,
-            data: VectorRows::Owned(data),
-        })
-    }
-
-    fn get(&self, id: &str) -> Result<&[f32]> {
-        let i = *self.by_id.get(id).ok_or_else(|| {
-            crate::Error::InvalidArgument(format!(
-                "document {id:?} has no vector in the vectors file"
-            ))
-        })?;
-        Ok(self.data.get(i, self.dim))
-    }
-}
-
 /// Where an index's dense vectors come from.
 #[derive(Clone, Copy)]
 pub enum DenseSource<'a> {
     Encoder(&'a dyn Encoder),
     Vectors(&'a PrecomputedVectors),
-}
-
-/// Sparse vectors computed elsewhere (e.g. read from Parquet), looked up by document id.
-/// Read from Parquet they are streamed into an anonymous temporary file
-/// ([`PrecomputedSparse::from_parquet`]): RAM holds the ids and offsets only.
-pub struct PrecomputedSparse {
-    by_id: std::collections::HashMap<String, (usize, usize)>,
-    /// Per row: (u32 term length, term bytes, f32 weight)*.
-    data: Vec<u8>,
-    mapped: Option<memmap2::Mmap>,
-}
-
-fn encode_sparse(terms: &[String], weights: &[f32], out: &mut Vec<u8>) {
-    for (t, w) in terms.iter().zip(weights) {
-        out.extend_from_slice(&(t.len() as u32).to_le_bytes());
-        out.extend_from_slice(t.as_bytes());
-        out.extend_from_slice(&w.to_le_bytes());
-    }
-}
-
-impl PrecomputedSparse {
-    /// `rows[i]` = (id, terms, weights); duplicate ids are an error.
-    pub fn new(rows: Vec<(String, Vec<String>, Vec<f32>)>) -> Result<Self> {
-        let mut s = PrecomputedSparse {
-            by_id: Default::default(),
-            data: Vec::new(),
-            mapped: None,
-        };
-        for (i, (id, terms, weights)) in rows.into_iter().enumerate() {
-            let start = s.data.len();
-            encode_sparse(&terms, &weights, &mut s.data);
-            let end = s.data.len();
-            s.insert(id, i, start, end)?;
-        }
-        Ok(s)
-    }
-
-    fn insert(&mut self, id: String, row: usize, a: usize, b: usize) -> Result<()> {
-        if self.by_id.insert(id.clone(), (a, b)).is_some() {
-            return Err(crate::Error::InvalidArgument(format!(
-                "sparse vectors file lists id {id:?} twice (second at row {})",
-                row + 1
-            )));
-        }
-        Ok(())
-    }
-
-    /// Streams a Parquet sparse vectors file (`id`, `terms`, `weights`) into a
-    /// temporary file; duplicate ids are an error naming the row.
-    pub fn from_parquet(path: &std::path::Path) -> Result<Self> {
-        use std::io::Write;
-        let io =
-            |e: std::io::Error| crate::Error::InvalidArgument(format!("{}: {e}", path.display()));
-        let mut out = std::io::BufWriter::new(tempfile::tempfile().map_err(io)?);
-        let mut s = PrecomputedSparse {
-            by_id: Default::default(),
-            data: Vec::new(),
-            mapped: None,
-        };
-        let (mut pos, mut row, mut err) = (0usize, 0usize, None);
-        let mut buf = Vec::new();
-        seine_datasets::sparse_io::for_each_sparse(path, |(id, terms, weights)| {
-            buf.clear();
-            encode_sparse(&terms, &weights, &mut buf);
-            if let Err(e) = s.insert(id, row, pos, pos + buf.len()) {
-                err.get_or_insert(e);
-            }
-            (row, pos) = (row + 1, pos + buf.len());
-            out.write_all(&buf)
-                .map_err(|e| seine_datasets::Error::io(path, e))
-        })?;
-        if let Some(e) = err {
-            return Err(e);
-        }
-        let file = out.into_inner().map_err(|e| io(e.into_error()))?;
-        if pos > 0 {
-            // SAFETY: the anonymous file is ours and no longer written.
-            s.mapped = Some(unsafe { memmap2::Mmap::map(&file) }.map_err(io)?);
-        }
-        Ok(s)
-    }
-
-    fn get(&self, id: &str) -> Result<Vec<(String, f32)>> {
-        let &(a, b) = self.by_id.get(id).ok_or_else(|| {
-            crate::Error::InvalidArgument(format!(
-                "document {id:?} has no entry in the sparse vectors file"
-            ))
-        })?;
-        let bytes = match &self.mapped {
-            Some(m) => &m[a..b],
-            None => &self.data[a..b],
-        };
-        let (mut out, mut p) = (Vec::new(), 0);
-        while p < bytes.len() {
-            let n = u32::from_le_bytes(bytes[p..p + 4].try_into().expect("4 bytes")) as usize;
-            let t = String::from_utf8_lossy(&bytes[p + 4..p + 4 + n]).into_owned();
-            let w = f32::from_le_bytes(bytes[p + 4 + n..p + 8 + n].try_into().expect("4 bytes"));
-            out.push((t, w));
-            p += 8 + n;
-        }
-        Ok(out)
-    }
 }
 
 /// Where an index's sparse term weights come from.
@@ -243,13 +50,20 @@ pub fn sparse_terms(enc: &crate::SpladeEncoder, v: &crate::SparseVector) -> Vec<
         .collect()
 }
 
+/// Where an index's token vectors come from.
+#[derive(Clone, Copy)]
+pub enum MultiSource<'a> {
+    Encoder(&'a crate::MultiVectorEncoder),
+    Tokens(&'a PrecomputedTokens),
+}
+
 /// Where every encoded part of an index comes from.
 #[derive(Clone, Copy, Default)]
 pub struct Sources<'a> {
     pub dense: Option<DenseSource<'a>>,
     pub sparse: Option<SparseSource<'a>>,
     /// Token vectors for late interaction.
-    pub multi: Option<&'a crate::MultiVectorEncoder>,
+    pub multi: Option<MultiSource<'a>>,
     /// The multi-vector encoder is the dense model: take the dense vectors from the
     /// same forward pass (the `dense` source is then not used).
     pub multi_shares_dense: bool,
@@ -295,11 +109,15 @@ pub fn index_corpus(
         let texts: Vec<String> = chunk.iter().map(doc_text).collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let (shared_dense, tokens) = match multi {
-            Some(m) if multi_shares_dense => {
+            Some(MultiSource::Encoder(m)) if multi_shares_dense => {
                 let (e, t) = m.encode_both(&refs, Side::Document)?;
                 (Some(e), Some(t))
             }
-            Some(m) => (None, Some(m.encode(&refs, Side::Document)?)),
+            Some(MultiSource::Encoder(m)) => (None, Some(m.encode(&refs, Side::Document)?)),
+            Some(MultiSource::Tokens(p)) => {
+                let t = chunk.iter().map(|d| p.get(&d.id).map(<[f32]>::to_vec));
+                (None, Some(t.collect::<Result<Vec<_>>>()?))
+            }
             None => (None, None),
         };
         let vectors = match dense {
@@ -361,6 +179,7 @@ pub fn index_corpus(
 pub struct Imported {
     pub dense: Option<PrecomputedVectors>,
     pub sparse: Option<PrecomputedSparse>,
+    pub multi: Option<PrecomputedTokens>,
 }
 
 /// Builds the index `opts` describes at `root` from `docs`: the encoders come from
@@ -394,11 +213,27 @@ pub fn build(
         (None, Some(e)) => Some(SparseSource::Encoder(e)),
         _ => None,
     };
+    if let (Some(t), Some(e)) = (&imported.multi, &enc.multi)
+        && t.dim != e.dim()
+    {
+        return Err(crate::Error::InvalidArgument(format!(
+            "the imported token vectors are {}-d, but the query encoder gives {}-d vectors",
+            t.dim,
+            e.dim()
+        )));
+    }
+    let multi = match (&imported.multi, &enc.multi) {
+        (Some(t), _) => Some(MultiSource::Tokens(t)),
+        (None, Some(e)) => Some(MultiSource::Encoder(e)),
+        _ => None,
+    };
     let sources = Sources {
         dense,
         sparse,
-        multi: enc.multi.as_deref(),
-        multi_shares_dense: enc.multi_shares_dense() && imported.dense.is_none(),
+        multi,
+        multi_shares_dense: enc.multi_shares_dense()
+            && imported.dense.is_none()
+            && imported.multi.is_none(),
     };
     let writer = IndexWriter::create(root, opts)?;
     index_corpus(docs, writer, sources, on_progress)

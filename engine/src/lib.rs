@@ -3,12 +3,14 @@
 //! This crate turns query text into ranked hits: encoders (dense, SPLADE), first-stage
 //! retrievers behind the [`Retriever`] trait (bm25, dense, splade) and their fusion.
 
+pub mod build;
 pub mod colbert;
 pub mod dense;
 pub mod encoder;
 pub mod encoders;
 mod error;
 pub mod fusion;
+mod imported;
 pub mod indexer;
 pub mod live;
 pub mod model;

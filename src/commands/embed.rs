@@ -17,8 +17,12 @@ pub struct Args {
     #[arg(required_unless_present = "from_index")]
     corpus: Option<PathBuf>,
     /// Dense model: a folder or a name under models/.
-    #[arg(long, required_unless_present_any = ["from_index", "sparse"], conflicts_with = "sparse")]
+    #[arg(long, required_unless_present_any = ["from_index", "sparse", "multi"], conflicts_with_all = ["sparse", "multi"])]
     model: Option<String>,
+    /// Token vectors instead (a ColBERT checkpoint, or a dense model's normalized token
+    /// outputs): writes Parquet (id, tokens list<FixedSizeList<float32>>).
+    #[arg(long, conflicts_with = "sparse")]
+    multi: Option<String>,
     /// SPLADE model instead: writes Parquet (id, terms list<utf8>, weights list<float32>).
     #[arg(long)]
     sparse: Option<String>,
@@ -29,7 +33,7 @@ pub struct Args {
     #[arg(long, requires = "sparse", default_value_t = 0.0)]
     sparse_threshold: f32,
     /// Export the vectors stored in an index instead of encoding (no model needed).
-    #[arg(long, conflicts_with_all = ["corpus", "model", "sparse"])]
+    #[arg(long, conflicts_with_all = ["corpus", "model", "sparse", "multi"])]
     from_index: Option<PathBuf>,
     /// Parquet file to write (id, embedding).
     #[arg(long, short)]
@@ -60,8 +64,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if let (Some(corpus), Some(model)) = (&a.corpus, &a.sparse) {
         return embed_sparse(&a, corpus, model, side);
     }
+    if let (Some(corpus), Some(model)) = (&a.corpus, &a.multi) {
+        return embed_multi(&a, corpus, model, side);
+    }
     let (Some(corpus), Some(model)) = (&a.corpus, &a.model) else {
-        bail!("give a corpus and --model (or --sparse), or --from-index");
+        bail!("give a corpus and --model (or --sparse, or --multi), or --from-index");
     };
     let device = resolve_device(a.device)?;
     let enc = DenseEncoder::load(&ModelDir::open(&resolve_model(model)?)?, &device)?;
@@ -142,6 +149,48 @@ fn embed_sparse(a: &Args, corpus: &std::path::Path, model: &str, side: Side) -> 
         "embedded {n} texts with {} (SPLADE, {:.1} terms per text) in {secs:.1} s ({:.0} texts/s) into {}",
         enc.name(),
         terms as f64 / n.max(1) as f64,
+        n as f64 / secs.max(1e-9),
+        a.out.display()
+    );
+    Ok(())
+}
+
+fn embed_multi(a: &Args, corpus: &std::path::Path, model: &str, side: Side) -> anyhow::Result<()> {
+    let device = resolve_device(a.device)?;
+    let enc =
+        seine_engine::MultiVectorEncoder::load(&ModelDir::open(&resolve_model(model)?)?, &device)?;
+    let mut docs = open_corpus(corpus, &a.corpus_args.options())?;
+    let mut out = seine_datasets::tokens_io::TokensWriter::create(&a.out, enc.dim())?;
+    let bar = DocProgress::new("embedding");
+    let start = std::time::Instant::now();
+    let (mut n, mut tokens) = (0u64, 0u64);
+    let mut chunk = Vec::with_capacity(256);
+    loop {
+        next_chunk(docs.as_mut(), 256, &mut chunk)?;
+        if chunk.is_empty() {
+            break;
+        }
+        let texts: Vec<String> = chunk.iter().map(doc_text).collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let mats = enc.encode(&refs, side)?;
+        let ids: Vec<&str> = chunk.iter().map(|d| d.id.as_str()).collect();
+        let rows: Vec<&[f32]> = mats.iter().map(Vec::as_slice).collect();
+        tokens += rows
+            .iter()
+            .map(|r| (r.len() / enc.dim()) as u64)
+            .sum::<u64>();
+        out.write(&ids, &rows)?;
+        n += chunk.len() as u64;
+        bar.update(docs.progress(), n);
+    }
+    bar.finish();
+    out.finish()?;
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "embedded {n} texts with {} ({}-d token vectors, {:.1} per text) in {secs:.1} s ({:.0} texts/s) into {}",
+        enc.name(),
+        enc.dim(),
+        tokens as f64 / n.max(1) as f64,
         n as f64 / secs.max(1e-9),
         a.out.display()
     );

@@ -15,10 +15,10 @@ pub mod train;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use seine_datasets::jsonl::JsonlFields;
-use seine_datasets::{CorpusFormat, CorpusOptions, open_corpus};
-use seine_engine::indexer::{Imported, IndexStats, PrecomputedSparse, PrecomputedVectors};
+use seine_datasets::{CorpusFormat, CorpusOptions};
+use seine_engine::build::VectorFiles;
+use seine_engine::indexer::IndexStats;
 use seine_engine::model::{DeviceSpec, resolve_device};
 use seine_engine::multihop::{FactScorer, MultiHop};
 use seine_engine::settings;
@@ -125,7 +125,8 @@ pub struct DenseArgs {
     #[arg(long, default_value_t = HnswParams::default().ef_search)]
     pub ef_search: usize,
     /// Dense vectors made elsewhere: a Parquet file with `id` and `embedding`
-    /// (FixedSizeList<Float32>) for every document; --dense names the query encoder.
+    /// (FixedSizeList<Float32>) for every document, or a folder of such shards (as
+    /// `seine.ray.encode` writes); --dense names the query encoder.
     #[arg(long, requires = "dense")]
     pub dense_vectors: Option<PathBuf>,
     /// Device for the encoders: cpu, cuda or cuda:N.
@@ -202,6 +203,11 @@ pub struct MultiArgs {
     /// Centroids of the compression codec [default: 2^⌊log2(16·√tokens)⌋, as ColBERTv2].
     #[arg(long)]
     pub multi_centroids: Option<usize>,
+    /// Token vectors made elsewhere: Parquet with `id` and `tokens`
+    /// (list<FixedSizeList<Float32>>, as `seine embed --multi` writes) for every
+    /// document, or a folder of such shards; --multi names the query encoder.
+    #[arg(long, requires = "multi")]
+    pub multi_vectors: Option<PathBuf>,
 }
 
 impl MultiArgs {
@@ -211,6 +217,7 @@ impl MultiArgs {
             multi_dtype: seine_index::VectorDtype::F16,
             multi_compression: seine_index::Compression::None,
             multi_centroids: None,
+            multi_vectors: None,
         }
     }
 
@@ -323,7 +330,8 @@ pub struct SparseArgs {
     #[arg(long, requires = "sparse")]
     pub sparse_query_model: Option<String>,
     /// Sparse vectors made elsewhere: Parquet with `id`, `terms` (list<utf8>) and
-    /// `weights` (list<float32>) for every document; --sparse names the query encoder.
+    /// `weights` (list<float32>) for every document, or a folder of such shards;
+    /// --sparse names the query encoder.
     #[arg(long, requires = "sparse")]
     pub sparse_vectors: Option<PathBuf>,
     /// Keep at most this many terms per document (the heaviest) [default: all].
@@ -361,18 +369,6 @@ impl SparseArgs {
     }
 }
 
-fn format_name(path: &Path, opts: &seine_datasets::CorpusOptions) -> String {
-    let f = opts.format.or_else(|| CorpusFormat::detect(path).ok());
-    match f {
-        Some(CorpusFormat::Beir) => "beir",
-        Some(CorpusFormat::Jsonl) => "jsonl",
-        Some(CorpusFormat::Parquet) => "parquet",
-        Some(CorpusFormat::TextDir) => "textdir",
-        None => "unknown",
-    }
-    .to_string()
-}
-
 /// The encoded parts of an index to build.
 #[derive(Clone, Copy)]
 pub struct Parts<'a> {
@@ -391,7 +387,10 @@ pub fn build_options(
     threads: usize,
 ) -> BuildOptions {
     BuildOptions {
-        source: SourceInfo::of(corpus, &format_name(corpus, corpus_opts)),
+        source: SourceInfo::of(
+            corpus,
+            &seine_engine::build::format_name(corpus, corpus_opts),
+        ),
         lexical: Some(lexical),
         dense: parts.dense.settings(),
         sparse: parts.sparse.settings(),
@@ -406,6 +405,17 @@ pub fn build_options(
     }
 }
 
+impl Parts<'_> {
+    /// The vectors files (or shard folders) these parts import.
+    pub fn vectors(&self) -> VectorFiles {
+        VectorFiles {
+            dense: self.dense.dense_vectors.clone(),
+            sparse: self.sparse.sparse_vectors.clone(),
+            multi: self.multi.multi_vectors.clone(),
+        }
+    }
+}
+
 /// Indexes `corpus` into `out` as `opts` says, with a progress bar; returns the
 /// committed index.
 pub fn build_index(
@@ -415,99 +425,51 @@ pub fn build_index(
     opts: BuildOptions,
     parts: Parts<'_>,
 ) -> anyhow::Result<(IndexDir, IndexStats)> {
-    let mut docs = open_corpus(corpus, corpus_opts)?;
-    let imported = Imported {
-        dense: match &parts.dense.dense_vectors {
-            Some(path) => Some(PrecomputedVectors::from_parquet(path)?),
-            None => None,
-        },
-        sparse: match &parts.sparse.sparse_vectors {
-            Some(path) => Some(PrecomputedSparse::from_parquet(path)?),
-            None => None,
-        },
-    };
     let device = resolve_device(parts.dense.device)?;
     let bar = DocProgress::new("indexing");
-    let result =
-        seine_engine::indexer::build(docs.as_mut(), out, opts, &imported, &device, &mut |p, n| {
-            bar.update(p, n)
-        });
+    let result = seine_engine::build::build_corpus(
+        corpus,
+        corpus_opts,
+        out,
+        opts,
+        &parts.vectors(),
+        &device,
+        &mut |p, n| bar.update(p, n),
+    );
     bar.finish();
-    result.with_context(|| {
-        format!(
-            "indexing {} failed; nothing was written to {}",
-            corpus.display(),
-            out.display()
-        )
-    })
+    Ok(result?)
 }
 
-/// Opens the index at `path` when it is what `opts` would build
-/// ([`seine_index::Manifest::differences`]: same corpus file, settings and model
-/// files); builds it otherwise. An index the user named (`explicit`) that differs is
-/// an error unless `rebuild`.
+/// Opens the index at `path` when it is what `opts` would build, builds it otherwise
+/// ([`seine_engine::build::open_or_build`]). An index the user named (`explicit`) that
+/// differs is an error unless `rebuild`.
 pub fn open_or_build(
     corpus: &Path,
     path: &Path,
-    mut opts: BuildOptions,
+    opts: BuildOptions,
     parts: Parts<'_>,
     explicit: bool,
     rebuild: bool,
 ) -> anyhow::Result<IndexDir> {
-    seine_engine::Encoders::identify(&mut opts)?;
-    if path.exists() && !rebuild {
-        match IndexDir::open(path) {
-            Ok(dir) => {
-                let diff = dir.manifest().differences(&opts);
-                if diff.is_empty() {
-                    eprintln!(
-                        "reusing index {} ({} documents)",
-                        path.display(),
-                        dir.manifest().doc_count
-                    );
-                    return Ok(dir);
-                }
-                if explicit {
-                    anyhow::bail!(
-                        "{} is not the index these settings build ({}): pass --rebuild to \
-                         replace it",
-                        path.display(),
-                        diff.join("; ")
-                    );
-                }
-                eprintln!("rebuilding {}: {}", path.display(), diff.join("; "));
-            }
-            Err(e) if explicit => return Err(e.into()),
-            Err(_) => {}
-        }
-    }
-    opts.overwrite = path.exists();
-    eprintln!("building index {}", path.display());
-    let (dir, stats) = build_index(corpus, path, &CorpusOptions::default(), opts, parts)?;
-    eprintln!("indexed {} documents in {:.1} s", stats.docs, stats.seconds);
-    Ok(dir)
+    let device = resolve_device(parts.dense.device)?;
+    let bar = DocProgress::new("indexing");
+    let dir = seine_engine::build::open_or_build(
+        corpus,
+        path,
+        opts,
+        &parts.vectors(),
+        &device,
+        seine_engine::build::Reuse { explicit, rebuild },
+        &mut |line| {
+            bar.suspend(|| eprintln!("{line}"));
+        },
+        &mut |p, n| bar.update(p, n),
+    );
+    bar.finish();
+    Ok(dir?)
 }
 
-/// Default place for indexes built by `seine eval`.
-pub fn default_eval_index(
-    out: &Path,
-    dataset: &str,
-    mode: Bm25Mode,
-    dense: Option<&str>,
-    sparse: Option<&str>,
-    multi: Option<&str>,
-) -> PathBuf {
-    let mut name = format!("{dataset}-bm25-{mode}");
-    for (kind, model) in [("dense", dense), ("splade", sparse), ("multi", multi)] {
-        if let Some(model) = model {
-            let model = Path::new(model)
-                .file_name()
-                .map_or(model.into(), |n| n.to_string_lossy());
-            name.push_str(&format!("-{kind}-{model}"));
-        }
-    }
-    out.join("indexes").join(name)
-}
+pub use seine_engine::build::default_eval_index;
 
 /// Baleen-style multi-hop retrieval (engine::multihop).
 #[derive(clap::Args, Debug, Clone)]

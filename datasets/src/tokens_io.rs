@@ -1,0 +1,234 @@
+//! Token vectors (late interaction) as Parquet: `id` (utf8) and `tokens`
+//! (list<FixedSizeList<Float32, dim>>): one row per document, one inner list per token.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::builder::{FixedSizeListBuilder, Float32Builder, ListBuilder};
+use arrow_array::cast::AsArray;
+use arrow_array::types::Float32Type;
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use crate::parquet_io::tmp_path;
+use crate::{Error, Location, Result};
+
+fn token_field(dim: usize) -> DataType {
+    DataType::FixedSizeList(
+        Arc::new(Field::new("item", DataType::Float32, false)),
+        dim as i32,
+    )
+}
+
+fn schema(dim: usize) -> Arc<Schema> {
+    Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new(
+            "tokens",
+            DataType::List(Arc::new(Field::new("item", token_field(dim), false))),
+            false,
+        ),
+    ]))
+}
+
+/// Writes token vectors to a temporary file renamed into place by
+/// [`TokensWriter::finish`]; dropped unfinished, it removes the temporary file.
+pub struct TokensWriter {
+    path: PathBuf,
+    tmp: PathBuf,
+    dim: usize,
+    writer: Option<ArrowWriter<File>>,
+    rows: u64,
+}
+
+impl TokensWriter {
+    pub fn create(path: &Path, dim: usize) -> Result<Self> {
+        let tmp = tmp_path(path);
+        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .build();
+        let writer =
+            ArrowWriter::try_new(file, schema(dim), Some(props)).map_err(|e| Error::Write {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        Ok(TokensWriter {
+            path: path.to_path_buf(),
+            tmp,
+            dim,
+            writer: Some(writer),
+            rows: 0,
+        })
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> Error {
+        Error::Write {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// Appends rows: `tokens[i]` is document `ids[i]`'s token vectors, row-major.
+    pub fn write(&mut self, ids: &[&str], tokens: &[&[f32]]) -> Result<()> {
+        let dim = self.dim;
+        let inner = FixedSizeListBuilder::new(Float32Builder::new(), dim as i32)
+            .with_field(Arc::new(Field::new("item", DataType::Float32, false)));
+        let mut list = ListBuilder::new(inner).with_field(Arc::new(Field::new(
+            "item",
+            token_field(dim),
+            false,
+        )));
+        for t in tokens {
+            if dim == 0 || t.len() % dim != 0 {
+                return Err(self.err(format!("{} values are not whole {dim}-d tokens", t.len())));
+            }
+            for tok in t.chunks_exact(dim) {
+                list.values().values().append_slice(tok);
+                list.values().append(true);
+            }
+            list.append(true);
+        }
+        let batch = RecordBatch::try_new(
+            schema(dim),
+            vec![
+                Arc::new(StringArray::from_iter_values(ids.iter().copied())) as ArrayRef,
+                Arc::new(list.finish()) as ArrayRef,
+            ],
+        )
+        .map_err(|e| self.err(e))?;
+        let path = self.path.clone();
+        let w = self.writer.as_mut().expect("not finished");
+        w.write(&batch).map_err(|e| Error::Write {
+            path,
+            message: e.to_string(),
+        })?;
+        self.rows += ids.len() as u64;
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<u64> {
+        let w = self.writer.take().expect("not finished");
+        let file = w.into_inner().map_err(|e| self.err(e))?;
+        file.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
+        Ok(self.rows)
+    }
+}
+
+impl Drop for TokensWriter {
+    fn drop(&mut self) {
+        if self.writer.is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Streams a token-vectors Parquet file batch by batch, calling `row(id, tokens)`
+/// (row-major) for each row in file order; returns the dimension.
+pub fn for_each_tokens(
+    path: &Path,
+    mut row: impl FnMut(&str, &[f32]) -> Result<()>,
+) -> Result<usize> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let bad = |loc: Location, m: String| Error::malformed(path, loc, m);
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| bad(Location::File, format!("not a readable Parquet file: {e}")))?;
+    let schema = builder.schema().clone();
+    let dim = match schema
+        .field_with_name("tokens")
+        .map(|f| f.data_type().clone())
+    {
+        Ok(DataType::List(f)) => match f.data_type() {
+            DataType::FixedSizeList(item, n) if item.data_type() == &DataType::Float32 => {
+                *n as usize
+            }
+            other => {
+                return Err(bad(
+                    Location::File,
+                    format!("column \"tokens\" holds {other}, expected FixedSizeList<Float32>"),
+                ));
+            }
+        },
+        Ok(other) => {
+            return Err(bad(
+                Location::File,
+                format!(
+                    "column \"tokens\" has type {other}, expected List<FixedSizeList<Float32>>"
+                ),
+            ));
+        }
+        Err(_) => return Err(bad(Location::File, "no \"tokens\" column".into())),
+    };
+    if !matches!(
+        schema.field_with_name("id").map(|f| f.data_type()),
+        Ok(DataType::Utf8)
+    ) {
+        return Err(bad(Location::File, "no utf8 \"id\" column".into()));
+    }
+    let reader = builder
+        .build()
+        .map_err(|e| bad(Location::File, e.to_string()))?;
+    let mut rows = 0u64;
+    for batch in reader {
+        let batch = batch.map_err(|e| bad(Location::File, format!("cannot decode: {e}")))?;
+        let ids = batch
+            .column_by_name("id")
+            .expect("checked")
+            .as_string::<i32>();
+        let toks = batch
+            .column_by_name("tokens")
+            .expect("checked")
+            .as_list::<i32>();
+        for i in 0..batch.num_rows() {
+            rows += 1;
+            if ids.is_null(i) || toks.is_null(i) {
+                return Err(bad(Location::Line(rows), "null id or tokens".into()));
+            }
+            let t = toks.value(i);
+            let t = t.as_fixed_size_list();
+            let v = t.values().as_primitive::<Float32Type>();
+            let start = t.offset() * dim;
+            let vals = &v.values()[start..start + t.len() * dim];
+            row(ids.value(i), vals)?;
+        }
+    }
+    Ok(dim)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_rows_round_trip() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("t.parquet");
+        let mut w = TokensWriter::create(&p, 2).unwrap();
+        w.write(&["a", "b"], &[&[1.0, 2.0, 3.0, 4.0], &[5.0, 6.0]])
+            .unwrap();
+        w.write(&["c"], &[&[]]).unwrap();
+        assert!(w.write(&["d"], &[&[1.0]]).is_err(), "not whole tokens");
+        assert_eq!(w.finish().unwrap(), 3);
+        let mut got = Vec::new();
+        let dim = for_each_tokens(&p, |id, v| {
+            got.push((id.to_string(), v.to_vec()));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(dim, 2);
+        assert_eq!(
+            got,
+            [
+                ("a".to_string(), vec![1.0, 2.0, 3.0, 4.0]),
+                ("b".to_string(), vec![5.0, 6.0]),
+                ("c".to_string(), vec![]),
+            ]
+        );
+    }
+}

@@ -1,0 +1,331 @@
+//! `seine.Encoder`: dense, SPLADE and token-vector (ColBERT) encoders.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use numpy::{IntoPyArray, PyArrayMethods};
+use pyo3::exceptions::{PyImportError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple};
+use seine_engine::model::{DeviceSpec, ModelDir, resolve_device, resolve_model};
+use seine_engine::{DenseEncoder, Encoder as _, MultiVectorEncoder, Pruning, Side, SpladeEncoder};
+
+use crate::{data_err, engine_err, parse};
+
+enum Kind {
+    Dense(Arc<DenseEncoder>),
+    Sparse(Arc<SpladeEncoder>),
+    Multi(Arc<MultiVectorEncoder>),
+}
+
+/// An encoder loaded the way `seine embed` and `seine index` load it.
+#[pyclass(frozen, module = "seine", name = "Encoder")]
+pub struct Encoder {
+    kind: Kind,
+}
+
+/// Texts from a list of `str` or of document dicts (`title` + `text` as the index
+/// encodes documents).
+fn texts(items: &Bound<'_, PyList>) -> PyResult<Vec<String>> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, x)| match x.extract::<String>() {
+            Ok(s) => Ok(s),
+            Err(_) => Ok(seine_engine::indexer::doc_text(&crate::doc_from(&x, i)?)),
+        })
+        .collect()
+}
+
+impl Encoder {
+    fn name(&self) -> &str {
+        match &self.kind {
+            Kind::Dense(e) => e.name(),
+            Kind::Sparse(e) => e.name(),
+            Kind::Multi(e) => e.name(),
+        }
+    }
+}
+
+#[pymethods]
+impl Encoder {
+    /// Loads `model` (a folder or a name under `$SEINE_MODELS` / `./models`) as a
+    /// `dense` bi-encoder, a `sparse` (SPLADE) encoder or a `multi` token-vector
+    /// encoder (a ColBERT checkpoint, or a dense model's normalized token outputs).
+    #[new]
+    #[pyo3(signature = (model, kind = "dense", device = "cpu", sparse_top_k = None, sparse_threshold = 0.0))]
+    fn new(
+        py: Python<'_>,
+        model: &str,
+        kind: &str,
+        device: &str,
+        sparse_top_k: Option<usize>,
+        sparse_threshold: f32,
+    ) -> PyResult<Self> {
+        let spec: DeviceSpec = parse("device", device)?;
+        if sparse_top_k == Some(0) {
+            return Err(PyValueError::new_err("sparse_top_k must be at least 1"));
+        }
+        let model = model.to_string();
+        let kind = kind.to_string();
+        py.detach(move || {
+            let device = resolve_device(spec)?;
+            let dir = ModelDir::open(&resolve_model(&model)?)?;
+            Ok(match kind.as_str() {
+                "dense" => Kind::Dense(Arc::new(DenseEncoder::load(&dir, &device)?)),
+                "sparse" => {
+                    let p = Pruning {
+                        top_k: sparse_top_k,
+                        threshold: sparse_threshold,
+                    };
+                    Kind::Sparse(Arc::new(
+                        SpladeEncoder::load(&dir, None, &device)?.with_pruning(p, p),
+                    ))
+                }
+                "multi" => Kind::Multi(Arc::new(MultiVectorEncoder::load(&dir, &device)?)),
+                other => {
+                    return Err(seine_engine::Error::InvalidArgument(format!(
+                        "kind must be dense, sparse or multi, got {other:?}"
+                    )));
+                }
+            })
+        })
+        .map(|kind| Encoder { kind })
+        .map_err(engine_err)
+    }
+
+    /// `dense`, `sparse` or `multi`.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        match self.kind {
+            Kind::Dense(_) => "dense",
+            Kind::Sparse(_) => "sparse",
+            Kind::Multi(_) => "multi",
+        }
+    }
+
+    /// The model's name.
+    #[getter(name)]
+    fn py_name(&self) -> String {
+        self.name().to_string()
+    }
+
+    /// Vector dimension (dense, multi) or vocabulary size (sparse).
+    #[getter]
+    fn dim(&self) -> usize {
+        match &self.kind {
+            Kind::Dense(e) => e.dim(),
+            Kind::Sparse(e) => e.vocab().len(),
+            Kind::Multi(e) => e.dim(),
+        }
+    }
+
+    /// The vocabulary (sparse encoders): `vocab[i]` is the term of column `i`.
+    #[getter]
+    fn vocab(&self) -> PyResult<Vec<String>> {
+        match &self.kind {
+            Kind::Sparse(e) => Ok(e.vocab().to_vec()),
+            _ => Err(PyValueError::new_err(
+                "only sparse encoders have a vocabulary",
+            )),
+        }
+    }
+
+    /// Encodes `texts` (strings, or dicts with `title` and `text`) as `side`
+    /// (`"query"` or `"document"`). Dense: `float32[n, dim]`. Sparse: a
+    /// `scipy.sparse.csr_matrix` `[n, vocab]` (`sparse_format="csr"`), or a list of
+    /// `(term ids, weights)` arrays (`"lists"`). Multi: a list of `float32[tokens, dim]`.
+    #[pyo3(signature = (texts, side = "document", sparse_format = "csr"))]
+    fn encode<'py>(
+        &self,
+        py: Python<'py>,
+        texts: &Bound<'py, PyList>,
+        side: &str,
+        sparse_format: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let side: Side = parse("side", side)?;
+        let owned = self::texts(texts)?;
+        match &self.kind {
+            Kind::Dense(e) => {
+                let e = e.clone();
+                let emb = py
+                    .detach(move || {
+                        let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+                        e.encode(&refs, side)
+                    })
+                    .map_err(engine_err)?;
+                let n = emb.len();
+                let dim = emb.dim;
+                // The Vec moves into numpy (no copy); the reshape is a view.
+                Ok(emb.data.into_pyarray(py).reshape([n, dim])?.into_any())
+            }
+            Kind::Sparse(e) => {
+                let enc = e.clone();
+                let vs = py
+                    .detach(move || {
+                        let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+                        enc.encode(&refs, side)
+                    })
+                    .map_err(engine_err)?;
+                sparse_out(py, vs, e.vocab().len(), sparse_format)
+            }
+            Kind::Multi(e) => {
+                let e = e.clone();
+                let dim = e.dim();
+                let mats = py
+                    .detach(move || {
+                        let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+                        e.encode(&refs, side)
+                    })
+                    .map_err(engine_err)?;
+                let arrays = mats
+                    .into_iter()
+                    .map(|m| {
+                        let rows = m.len() / dim.max(1);
+                        m.into_pyarray(py).reshape([rows, dim])
+                    })
+                    .collect::<PyResult<Vec<_>>>()?;
+                Ok(PyList::new(py, arrays)?.into_any())
+            }
+        }
+    }
+
+    /// Encodes documents (dicts with `id`, `title`, `text`) and writes them to `path`
+    /// in exactly the Parquet schema `seine embed` writes (dense: `id`, `embedding`;
+    /// sparse: `id`, `terms`, `weights`; multi: `id`, `tokens`), atomically: the file appears complete or
+    /// not at all. Returns the rows written.
+    fn write_parquet(
+        &self,
+        py: Python<'_>,
+        path: PathBuf,
+        docs: &Bound<'_, PyList>,
+    ) -> PyResult<usize> {
+        let docs = docs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| crate::doc_from(&d, i))
+            .collect::<PyResult<Vec<_>>>()?;
+        let kind = match &self.kind {
+            Kind::Dense(e) => Writer::Dense(e.clone()),
+            Kind::Sparse(e) => Writer::Sparse(e.clone()),
+            Kind::Multi(e) => Writer::Multi(e.clone()),
+        };
+        py.detach(move || kind.write(&path, &docs))
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Encoder({:?}, kind={:?}, dim={})",
+            self.name(),
+            self.kind(),
+            self.dim()
+        )
+    }
+}
+
+enum Writer {
+    Dense(Arc<DenseEncoder>),
+    Sparse(Arc<SpladeEncoder>),
+    Multi(Arc<MultiVectorEncoder>),
+}
+
+impl Writer {
+    /// The same chunks and calls as `seine embed`.
+    fn write(&self, path: &std::path::Path, docs: &[seine_datasets::Doc]) -> PyResult<usize> {
+        let texts: Vec<String> = docs.iter().map(seine_engine::indexer::doc_text).collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+        match self {
+            Writer::Dense(e) => {
+                let mut w = seine_datasets::embeddings::EmbeddingWriter::create(path, e.dim())
+                    .map_err(data_err)?;
+                for (ids, texts) in ids.chunks(256).zip(refs.chunks(256)) {
+                    let emb = e.encode(texts, Side::Document).map_err(engine_err)?;
+                    w.write(ids, &emb.data).map_err(data_err)?;
+                }
+                w.finish().map_err(data_err)?;
+            }
+            Writer::Sparse(e) => {
+                let mut w =
+                    seine_datasets::sparse_io::SparseWriter::create(path).map_err(data_err)?;
+                for (ids, texts) in ids.chunks(256).zip(refs.chunks(256)) {
+                    let vs = e.encode(texts, Side::Document).map_err(engine_err)?;
+                    let rows: Vec<(&str, Vec<(String, f32)>)> = ids
+                        .iter()
+                        .zip(&vs)
+                        .map(|(id, v)| (*id, seine_engine::indexer::sparse_terms(e, v)))
+                        .collect();
+                    w.write(&rows).map_err(data_err)?;
+                }
+                w.finish().map_err(data_err)?;
+            }
+            Writer::Multi(e) => {
+                let mut w = seine_datasets::tokens_io::TokensWriter::create(path, e.dim())
+                    .map_err(data_err)?;
+                for (ids, texts) in ids.chunks(256).zip(refs.chunks(256)) {
+                    let mats = e.encode(texts, Side::Document).map_err(engine_err)?;
+                    let rows: Vec<&[f32]> = mats.iter().map(Vec::as_slice).collect();
+                    w.write(ids, &rows).map_err(data_err)?;
+                }
+                w.finish().map_err(data_err)?;
+            }
+        }
+        Ok(docs.len())
+    }
+}
+
+/// SPLADE vectors as a CSR matrix (scipy) or as `(ids, weights)` pairs.
+fn sparse_out<'py>(
+    py: Python<'py>,
+    vs: Vec<seine_engine::SparseVector>,
+    vocab: usize,
+    format: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    match format {
+        "csr" => {
+            let mut indptr = Vec::with_capacity(vs.len() + 1);
+            indptr.push(0i64);
+            let (mut indices, mut data) = (Vec::new(), Vec::new());
+            for v in &vs {
+                indices.extend(v.terms.iter().map(|&t| t as i32));
+                data.extend_from_slice(&v.weights);
+                indptr.push(indices.len() as i64);
+            }
+            let sp = py.import("scipy.sparse").map_err(|_| {
+                PyImportError::new_err(
+                    "sparse_format=\"csr\" needs scipy (pip install scipy); \
+                     sparse_format=\"lists\" does not",
+                )
+            })?;
+            let args = PyTuple::new(
+                py,
+                [
+                    data.into_pyarray(py).into_any(),
+                    indices.into_pyarray(py).into_any(),
+                    indptr.into_pyarray(py).into_any(),
+                ],
+            )?;
+            let kwargs = pyo3::types::PyDict::new(py);
+            kwargs.set_item("shape", (vs.len(), vocab))?;
+            sp.getattr("csr_matrix")?.call((args,), Some(&kwargs))
+        }
+        "lists" => {
+            let pairs = vs
+                .into_iter()
+                .map(|v| {
+                    PyTuple::new(
+                        py,
+                        [
+                            v.terms.into_pyarray(py).into_any(),
+                            v.weights.into_pyarray(py).into_any(),
+                        ],
+                    )
+                })
+                .collect::<PyResult<Vec<_>>>()?;
+            Ok(PyList::new(py, pairs)?.into_any())
+        }
+        other => Err(PyValueError::new_err(format!(
+            "sparse_format must be \"csr\" or \"lists\", got {other:?}"
+        ))),
+    }
+}
