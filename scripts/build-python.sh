@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the seine Python wheel (PyO3 abi3: one wheel for CPython >= 3.9) with maturin
 # into target/wheels/, and with --install installs it into $VENV (default .venv).
-#   scripts/build-python.sh [--install]             # release build
-#   PROFILE=dev scripts/build-python.sh --install   # the test profile: reuses the
-#                                                   # crates `cargo test` compiled
+#   scripts/build-python.sh [--install]            # release build (maturin)
+#   PROFILE=dev scripts/build-python.sh --install  # maturin on the test profile
+# scripts/test.sh does not come here: it packs the extension its own cargo build made
+# (scripts/pack_wheel.py), so the Python tests cost no second compile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PROFILE=${PROFILE:-release}
