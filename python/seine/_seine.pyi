@@ -103,6 +103,7 @@ class Index:
         multi_vectors: Optional[_Path] = None,
         overwrite: bool = False,
         device: str = "cpu",
+        progress: bool = True,
     ) -> "Index": ...
     @staticmethod
     def open(path: _Path, device: str = "cpu") -> "Index": ...
@@ -170,6 +171,7 @@ def evaluate(
     per_query: bool = False,
     return_run: bool = False,
     device: str = "cpu",
+    progress: bool = True,
 ) -> Any:
     """Mean measures ({"ndcg_at_10": ...}); with return_run, (measures, run)."""
 

@@ -54,14 +54,15 @@ fn measures_dict<'py>(
 /// defaults: the index under `<out>/indexes/` is reused when it matches, built
 /// otherwise (or `index=` names one). Returns the mean measures
 /// (`{"ndcg_at_10": ..., "recall_at_100": ...}`); with `return_run=True`, the
-/// tuple `(measures, run)` with `run = {query_id: {doc_id: score}}`.
+/// tuple `(measures, run)` with `run = {query_id: {doc_id: score}}`. `progress`:
+/// lines on stderr while an index is built.
 #[pyfunction]
 #[pyo3(signature = (dataset, *, split = "test", retriever = "bm25", dense = None,
     sparse = None, multi = None, fusion = "rrf", weights = None, rerank = None,
     rerank_depth = DEFAULT_RERANK_DEPTH, flipr_k = DEFAULT_FLIPR_K, bm25_mode = "flat",
     k1 = None, b = None, depth = 1000, index = None, out = PathBuf::from("results"),
     rebuild = false, keep_identical_ids = false, per_query = false, return_run = false,
-    device = "cpu"))]
+    device = "cpu", progress = true))]
 #[allow(clippy::too_many_arguments)]
 pub fn evaluate<'py>(
     py: Python<'py>,
@@ -87,6 +88,7 @@ pub fn evaluate<'py>(
     per_query: bool,
     return_run: bool,
     device: &str,
+    progress: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     if depth == 0 {
         return Err(PyValueError::new_err("depth must be at least 1"));
@@ -141,6 +143,8 @@ pub fn evaluate<'py>(
                 threads: 0,
             };
             let dev = resolve_device(spec)?;
+            let mut log = crate::LogProgress::new("indexed", progress);
+            let line = crate::LogProgress::new("", progress);
             let dir = seine_engine::build::open_or_build(
                 beir.root(),
                 &path,
@@ -148,8 +152,8 @@ pub fn evaluate<'py>(
                 &Default::default(),
                 &dev,
                 seine_engine::build::Reuse { explicit, rebuild },
-                &mut |_| {},
-                &mut |_, _| {},
+                &mut |m| line.line(m),
+                &mut |p, n| log.update(p, n),
             )?;
             let mut searcher = Searcher::open_on(dir, &dev)?;
             searcher.set_bm25_params(params)?;

@@ -142,13 +142,14 @@ impl Index {
     /// Indexes `corpus` (a BEIR folder, `.jsonl`, `.parquet` or a folder of text files)
     /// into `out` — what `seine index` does with the same settings. `dense_vectors` /
     /// `sparse_vectors` / `multi_vectors`: Parquet files or shard folders
-    /// (`seine.ray.encode`) used instead of encoding the documents.
+    /// (`seine.ray.encode`) used instead of encoding the documents. `progress`: a line
+    /// on stderr every 5 s (documents, docs/s, share of the input read).
     #[staticmethod]
     #[pyo3(signature = (corpus, out, *, dense = None, sparse = None, multi = None,
         bm25_mode = "flat", k1 = None, b = None, hnsw = "auto", dense_quantization = "none",
         multi_compression = "none", sparse_top_k = None, sparse_threshold = 0.0,
         dense_vectors = None, sparse_vectors = None, multi_vectors = None, overwrite = false,
-        device = "cpu"))]
+        device = "cpu", progress = true))]
     #[allow(clippy::too_many_arguments)]
     fn build(
         py: Python<'_>,
@@ -170,6 +171,7 @@ impl Index {
         multi_vectors: Option<PathBuf>,
         overwrite: bool,
         device: &str,
+        progress: bool,
     ) -> PyResult<Self> {
         if dense_vectors.is_some() && dense.is_none() {
             return Err(PyValueError::new_err(
@@ -219,15 +221,20 @@ impl Index {
         let dir = py
             .detach(|| {
                 let dev = resolve_device(spec)?;
-                seine_engine::build::build_corpus(
+                let mut log = crate::LogProgress::new("indexed", progress);
+                let r = seine_engine::build::build_corpus(
                     &corpus,
                     &corpus_opts,
                     &out,
                     opts,
                     &vectors,
                     &dev,
-                    &mut |_, _| {},
-                )
+                    &mut |p, n| log.update(p, n),
+                );
+                if r.is_ok() {
+                    log.finish();
+                }
+                r
             })
             .map_err(engine_err)?
             .0;

@@ -145,6 +145,66 @@ pub(crate) fn doc_from(item: &Bound<'_, PyAny>, i: usize) -> PyResult<seine_data
     })
 }
 
+/// Progress of a long job as lines on stderr (at most one per 5 s, and a last one):
+/// readable in a terminal, a notebook and a log file alike.
+pub(crate) struct LogProgress {
+    what: &'static str,
+    enabled: bool,
+    start: std::time::Instant,
+    last: std::time::Instant,
+    docs: u64,
+}
+
+impl LogProgress {
+    pub(crate) fn new(what: &'static str, enabled: bool) -> Self {
+        let now = std::time::Instant::now();
+        LogProgress {
+            what,
+            enabled,
+            start: now,
+            last: now,
+            docs: 0,
+        }
+    }
+
+    pub(crate) fn update(&mut self, p: seine_datasets::Progress, docs: u64) {
+        self.docs = docs;
+        if !self.enabled || self.last.elapsed().as_secs_f64() < 5.0 {
+            return;
+        }
+        self.last = std::time::Instant::now();
+        let secs = self.start.elapsed().as_secs_f64();
+        let pct = p
+            .total
+            .filter(|&t| t > 0)
+            .map(|t| format!(", {:.0}% of the input", 100.0 * p.done as f64 / t as f64))
+            .unwrap_or_default();
+        eprintln!(
+            "seine: {} {docs} documents ({:.0} docs/s{pct}, {secs:.0} s)",
+            self.what,
+            docs as f64 / secs.max(1e-9)
+        );
+    }
+
+    pub(crate) fn line(&self, msg: &str) {
+        if self.enabled {
+            eprintln!("seine: {msg}");
+        }
+    }
+
+    pub(crate) fn finish(&self) {
+        if self.enabled && self.docs > 0 {
+            let secs = self.start.elapsed().as_secs_f64();
+            eprintln!(
+                "seine: {} {} documents in {secs:.1} s ({:.0} docs/s)",
+                self.what,
+                self.docs,
+                self.docs as f64 / secs.max(1e-9)
+            );
+        }
+    }
+}
+
 /// Reads documents `start..stop` of a corpus (a BEIR folder, `.jsonl`, `.parquet` or a
 /// folder of text files; the CLI's readers) as dicts `{"id", "title", "text"}`.
 #[pyfunction]

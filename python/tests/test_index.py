@@ -100,3 +100,11 @@ def test_bad_arguments(index, tmp_path, slice_corpus):
         seine.Index.build(slice_corpus, index.path)
     with pytest.raises(ValueError, match="dense_vectors needs dense"):
         seine.Index.build(slice_corpus, tmp_path / "x", dense_vectors=tmp_path)
+
+
+def test_progress_lines_go_to_stderr(slice_corpus, tmp_path, capfd):
+    seine.Index.build(slice_corpus, tmp_path / "a")
+    err = capfd.readouterr().err
+    assert "seine: indexed 400 documents in" in err, err
+    seine.Index.build(slice_corpus, tmp_path / "b", progress=False)
+    assert capfd.readouterr().err == ""
