@@ -28,11 +28,12 @@ if ! .venv/bin/python -c "import schemathesis" 2>/dev/null; then
   }
 fi
 
-# The Python package's tests: maturin builds the wheel; numpy/scipy/pyarrow for the
-# arrays, ranx (with pytrec_eval above) for run/qrels interop, Ray Data for seine.ray.
-py_want=(maturin==1.16.0 pytest==9.2.0 numpy==2.4.6 scipy==1.17.1 pyarrow==26.0.1
-  "ray[data]==2.60.0" ranx==0.3.21)
-if ! .venv/bin/python -c "import maturin, pytest, numpy, scipy, pyarrow, ray.data, ranx" 2>/dev/null; then
+# The Python package's tests: numpy/scipy/pyarrow for the arrays, ranx (with pytrec_eval
+# above) for run/qrels interop, Ray Data for seine.ray (the wheel itself is packed by
+# scripts/pack_wheel.py; maturin is installed by scripts/build-python.sh when needed).
+py_want=(pytest==9.2.0 numpy==2.4.6 scipy==1.17.1 pyarrow==26.0.1 "ray[data]==2.60.0"
+  ranx==0.3.21)
+if ! .venv/bin/python -c "import pytest, numpy, scipy, pyarrow, ray.data, ranx" 2>/dev/null; then
   echo "setup-test-env: installing ${py_want[*]} into .venv" >&2
   .venv/bin/pip install --quiet --disable-pip-version-check --only-binary=:all: "${py_want[@]}" || {
     echo "setup-test-env: cannot install the Python test packages from the Python package index" >&2
