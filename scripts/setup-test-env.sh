@@ -32,13 +32,23 @@ fi
 # above) for run/qrels interop, Ray Data for seine.ray (the wheel itself is packed by
 # scripts/pack_wheel.py; maturin is installed by scripts/build-python.sh when needed).
 py_want=(pytest==9.2.0 numpy==2.4.6 scipy==1.17.1 pyarrow==26.0.1 "ray[data]==2.60.0"
-  ranx==0.3.21)
-if ! .venv/bin/python -c "import pytest, numpy, scipy, pyarrow, ray.data, ranx" 2>/dev/null; then
+  ranx==0.3.21 selenium==4.51.0)
+if ! .venv/bin/python -c "import pytest, numpy, scipy, pyarrow, ray.data, ranx, selenium" 2>/dev/null; then
   echo "setup-test-env: installing ${py_want[*]} into .venv" >&2
   .venv/bin/pip install --quiet --disable-pip-version-check --only-binary=:all: "${py_want[@]}" || {
     echo "setup-test-env: cannot install the Python test packages from the Python package index" >&2
     exit 1
   }
+fi
+
+# The search page's browser test: Debian's Chromium and its chromedriver.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  echo "setup-test-env: installing chromium and chromium-driver (apt)" >&2
+  sudo_=""; [ "$(id -u)" = 0 ] || sudo_=sudo
+  $sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null || {
+    $sudo_ apt-get update -q >/dev/null &&
+      $sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null
+  } || { echo "setup-test-env: cannot install chromium (apt)" >&2; exit 1; }
 fi
 
 nvrtc_wheel="nvidia-cuda-nvrtc-cu12==12.6.85"

@@ -209,7 +209,9 @@ pub(crate) fn engine_error(e: seine_engine::Error) -> ApiError {
 /// Which key a route needs.
 fn needs_key(method: &axum::http::Method, path: &str, public_search: bool) -> bool {
     match path {
-        "/health" | "/metrics" | "/openapi.json" => false,
+        "/health" | "/metrics" | "/openapi.json" | "/" | "/app.js" | "/style.css" | "/info" => {
+            false
+        }
         "/search" => !public_search,
         p if p.starts_with("/documents/") && method == axum::http::Method::GET => !public_search,
         _ => true,
@@ -275,6 +277,10 @@ pub fn router(searcher: Searcher, config: Config) -> Router {
         compacting: tokio::sync::Mutex::new(()),
     });
     Router::new()
+        .route("/", get(api::page::index))
+        .route("/app.js", get(api::page::app_js))
+        .route("/style.css", get(api::page::style_css))
+        .route("/info", get(api::page::info))
         .route("/health", get(api::admin::health))
         .route("/metrics", get(api::admin::metrics))
         .route("/openapi.json", get(api::openapi))

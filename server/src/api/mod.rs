@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod documents;
 pub mod embed;
+pub mod page;
 pub mod search;
 
 use axum::http::header;
@@ -33,6 +34,7 @@ pub struct ErrorBody {
     paths(
         admin::health,
         admin::metrics,
+        page::info,
         openapi,
         search::search,
         embed::embed,

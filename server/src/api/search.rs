@@ -104,12 +104,28 @@ pub struct SearchHit {
     pub sources: Option<Vec<SourceOut>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_maxima: Option<Vec<f32>>,
+    /// With `explain` and a SPLADE retriever: the query terms behind the hit's SPLADE
+    /// score, heaviest contribution first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub splade_terms: Option<Vec<TermOut>>,
+}
+
+/// One query term's share of a SPLADE score.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TermOut {
+    pub term: String,
+    pub query_weight: f32,
+    pub doc_weight: f32,
+    pub contribution: f32,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SearchResponse {
     pub query: String,
     pub retriever: String,
+    /// With `explain` and a rerank: the query's tokens, one per `token_maxima` value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_tokens: Option<Vec<String>>,
     pub hits: Vec<SearchHit>,
     /// With `hops`: each hop's query, candidates, picks and condensed facts.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -270,8 +286,36 @@ fn run(searcher: &Searcher, req: &SearchRequest, plan: &Plan) -> EngineResult<Se
         }
         None => searcher.search_with(&set, &req.query, req.k, &plan.fusion, plan.rerank)?,
     };
+    let query_tokens = match (
+        req.explain && plan.rerank.is_some(),
+        searcher.multi_encoder(),
+    ) {
+        (true, Some(m)) if plan.hops.is_none() => Some(m.query_tokens(&req.query)?),
+        _ => None,
+    };
+    let splade_terms = match (req.explain, searcher.sparse()) {
+        (true, Some(sp)) if set.contains(seine_engine::RetrieverKind::Splade) => {
+            Some(sp.query_terms(&req.query)?)
+        }
+        _ => None,
+    };
     let mut out = Vec::with_capacity(hits.len());
     for (i, h) in hits.into_iter().enumerate() {
+        let terms = match &splade_terms {
+            Some(t) => Some(
+                searcher
+                    .explain_splade(t, h.hit.doc)?
+                    .into_iter()
+                    .map(|c| TermOut {
+                        term: c.term,
+                        query_weight: c.query_weight,
+                        doc_weight: c.doc_weight,
+                        contribution: c.contribution,
+                    })
+                    .collect(),
+            ),
+            None => None,
+        };
         let stored = if req.fields.unwrap_or(true) {
             searcher.stored(h.hit.doc)?
         } else {
@@ -294,11 +338,13 @@ fn run(searcher: &Searcher, req: &SearchRequest, plan: &Plan) -> EngineResult<Se
                     .collect()
             }),
             token_maxima: if req.explain { h.token_maxima } else { None },
+            splade_terms: terms,
         });
     }
     Ok(SearchResponse {
         query: req.query.clone(),
         retriever: set.to_string(),
+        query_tokens,
         hits: out,
         chain,
     })
