@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::util::{dataset, ok, path_str, run, stderr};
+use crate::util::{dataset, ok, path_str, run, seine, stderr};
 
 #[test]
 fn maxsim_rerank_with_token_vectors_from_the_dense_pass() {
@@ -16,16 +16,36 @@ fn maxsim_rerank_with_token_vectors_from_the_dense_pass() {
     )
     .unwrap();
     let idx = t.path().join("idx");
-    ok(&[
-        "index",
-        path_str(&corpus),
-        "--out",
-        path_str(&idx),
-        "--dense",
-        "minilm",
-        "--multi",
-        "minilm",
-    ]);
+    // stderr is a pipe here, not a terminal: progress comes as lines.
+    let o = seine()
+        .env("SEINE_PROGRESS_SECS", "0")
+        .args([
+            "index",
+            path_str(&corpus),
+            "--out",
+            path_str(&idx),
+            "--dense",
+            "minilm",
+            "--multi",
+            "minilm",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<String> = stderr(&o)
+        .lines()
+        .filter(|l| l.starts_with("indexing: "))
+        .map(str::to_string)
+        .collect();
+    assert!(!lines.is_empty(), "no progress line:\n{}", stderr(&o));
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains(" docs (") && l.contains("/s, ")),
+        "{lines:?}"
+    );
+    assert!(lines.last().unwrap().contains("ETA"), "{lines:?}");
+    assert!(!stderr(&o).contains('\r'), "no bar redraws in a log");
     let m: Value =
         serde_json::from_str(&std::fs::read_to_string(idx.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["multi"]["dtype"], "f16");
