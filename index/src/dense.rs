@@ -17,6 +17,7 @@ use seine_kernels::l2_normalize as normalize;
 
 use crate::dense_quant::{Codes, DEFAULT_RESCORE, Quantization};
 use crate::hnsw_graph::FlatGraph;
+use crate::DocSet;
 use crate::{DocId, Error, Result, ScoredDoc, sort_hits};
 
 pub(crate) const VECTORS_FILE: &str = "vectors.f32";
@@ -425,7 +426,97 @@ impl DenseIndex {
     }
 }
 
+/// How a filtered dense search ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterPath {
+    /// The HNSW walk, results restricted to the allowed documents.
+    Graph,
+    /// An exact scan of the allowed documents (selective filters, or no graph).
+    Exact,
+}
+
+impl FilterPath {
+    pub fn name(self) -> &'static str {
+        match self {
+            FilterPath::Graph => "hnsw",
+            FilterPath::Exact => "exact",
+        }
+    }
+}
+
+/// Visits a filtered walk makes per expanded node, roughly (the cost model behind
+/// [`DenseIndex::filter_path`]).
+const WALK_FANOUT: f64 = 32.0;
+
 impl DenseIndex {
+    /// The cheaper way to search `allowed` with beam `ef`: a filtered walk visits
+    /// about `ef × fanout / selectivity` nodes, an exact scan `|allowed|` — so the scan
+    /// wins when `|allowed|² ≤ fanout × ef × n` (e.g. below ~4.5 % of 1M documents at
+    /// ef 64; always on small corpora, where both are cheap).
+    pub fn filter_path(&self, allowed: &DocSet, ef: usize) -> FilterPath {
+        let count = allowed.len() as f64;
+        if self.hnsw.is_none() || count * count <= WALK_FANOUT * ef as f64 * self.len() as f64 {
+            FilterPath::Exact
+        } else {
+            FilterPath::Graph
+        }
+    }
+
+    /// Top-`k` among the `allowed` documents: a filtered HNSW walk or an exact scan of
+    /// the allowed documents, whichever [`DenseIndex::filter_path`] estimates cheaper
+    /// (`path` forces one). Quantized codes are searched as without a filter, then
+    /// rescored.
+    pub fn search_filtered(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: Option<usize>,
+        allowed: &DocSet,
+        path: Option<FilterPath>,
+    ) -> Result<(Vec<ScoredDoc>, FilterPath)> {
+        let q = self.check_query(query)?;
+        let ef = ef.unwrap_or(self.ef_search).max(k);
+        let path = path.unwrap_or_else(|| self.filter_path(allowed, ef));
+        if k == 0 || allowed.is_empty() {
+            return Ok((Vec::new(), path));
+        }
+        let dim = self.dim;
+        let prepared = self.codes.as_ref().map(|c| c.prepare(&q));
+        let sim = |i: u32| match (&prepared, &self.codes) {
+            (Some(p), Some(_)) => p.sim(i, dim),
+            _ => seine_kernels::dot(&self.vectors[i as usize * dim..(i as usize + 1) * dim], &q),
+        };
+        let want = if self.codes.is_some() {
+            (k * self.rescore).min(allowed.len())
+        } else {
+            k
+        };
+        let mut cands: Vec<ScoredDoc> = match (path, &self.hnsw) {
+            (FilterPath::Graph, Some(graph)) => graph
+                .search_filtered_by(want.min(ef), ef, sim, |i| allowed.contains(i))
+                .into_iter()
+                .map(|(s, d)| ScoredDoc::new(d, s))
+                .collect(),
+            _ => {
+                let mut all: Vec<ScoredDoc> =
+                    allowed.iter().map(|d| ScoredDoc::new(d, sim(d))).collect();
+                let want = want.min(all.len());
+                all.select_nth_unstable_by(want - 1, ScoredDoc::rank_cmp);
+                all.truncate(want);
+                all
+            }
+        };
+        if self.codes.is_some() {
+            for h in &mut cands {
+                let v = &self.vectors[h.doc as usize * dim..(h.doc as usize + 1) * dim];
+                *h = ScoredDoc::new(h.doc, seine_kernels::dot(v, &q));
+            }
+        }
+        sort_hits(&mut cands);
+        cands.truncate(k);
+        Ok((cands, path))
+    }
+
     fn search_quantized(
         &self,
         codes: &Codes,

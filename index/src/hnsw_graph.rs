@@ -105,6 +105,20 @@ impl FlatGraph {
         ef: usize,
         sim: impl Fn(u32) -> f32,
     ) -> Vec<(f32, u32)> {
+        self.search_filtered_by(k, ef, sim, |_| true)
+    }
+
+    /// Filtered search: the walk goes through every node, but only nodes `allowed`
+    /// enter the results (the beam of `ef` allowed nodes bounds the search). Meant
+    /// for filters that keep a fair share of the graph; very selective ones are
+    /// cheaper as an exact scan of the allowed nodes (`DenseIndex::search_filtered`).
+    pub(crate) fn search_filtered_by(
+        &self,
+        k: usize,
+        ef: usize,
+        sim: impl Fn(u32) -> f32,
+        allowed: impl Fn(u32) -> bool,
+    ) -> Vec<(f32, u32)> {
         let n = self.offsets0.len() - 1;
         if n == 0 || k == 0 {
             return Vec::new();
@@ -144,7 +158,9 @@ impl FlatGraph {
             let mut results: BinaryHeap<Reverse<Cand>> = BinaryHeap::with_capacity(ef + 1);
             stamps[cur as usize] = g;
             candidates.push(Cand(cur_s, cur));
-            results.push(Reverse(Cand(cur_s, cur)));
+            if allowed(cur) {
+                results.push(Reverse(Cand(cur_s, cur)));
+            }
             while let Some(Cand(s, node)) = candidates.pop() {
                 let worst = results.peek().map_or(f32::NEG_INFINITY, |r| r.0.0);
                 if s < worst && results.len() >= ef {
@@ -164,9 +180,11 @@ impl FlatGraph {
                     let worst = results.peek().map_or(f32::NEG_INFINITY, |r| r.0.0);
                     if results.len() < ef || s > worst {
                         candidates.push(Cand(s, nb));
-                        results.push(Reverse(Cand(s, nb)));
-                        if results.len() > ef {
-                            results.pop();
+                        if allowed(nb) {
+                            results.push(Reverse(Cand(s, nb)));
+                            if results.len() > ef {
+                                results.pop();
+                            }
                         }
                     }
                 }
