@@ -15,9 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use seine_kernels::l2_normalize as normalize;
 
+use crate::DocSet;
 use crate::dense_quant::{Codes, DEFAULT_RESCORE, Quantization};
 use crate::hnsw_graph::FlatGraph;
-use crate::DocSet;
 use crate::{DocId, Error, Result, ScoredDoc, sort_hits};
 
 pub(crate) const VECTORS_FILE: &str = "vectors.f32";

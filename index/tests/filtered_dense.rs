@@ -20,7 +20,10 @@ fn data(n: usize, dim: usize, seed: u64) -> Vec<f32> {
         .collect();
     let mut out = Vec::with_capacity(n * dim);
     for i in 0..n {
-        let mut v: Vec<f32> = centres[i % 30].iter().map(|c| c + 0.5 * rnd(&mut s)).collect();
+        let mut v: Vec<f32> = centres[i % 30]
+            .iter()
+            .map(|c| c + 0.5 * rnd(&mut s))
+            .collect();
         seine_kernels::l2_normalize(&mut v);
         out.extend(v);
     }
@@ -71,7 +74,10 @@ fn filtered_search_keeps_to_the_filter_and_recalls_the_exact_filtered_top10() {
                     let (got, used) = index
                         .search_filtered(q, k, Some(64), &allowed, path)
                         .unwrap();
-                    assert!(got.iter().all(|h| allowed.contains(h.doc)), "{share} {path:?}");
+                    assert!(
+                        got.iter().all(|h| allowed.contains(h.doc)),
+                        "{share} {path:?}"
+                    );
                     assert_eq!(got.len(), k.min(allowed.len()));
                     if let Some(p) = path {
                         assert_eq!(used, p);
@@ -97,7 +103,10 @@ fn filtered_search_keeps_to_the_filter_and_recalls_the_exact_filtered_top10() {
     // documents walks the graph at ef 16 but is scanned at ef 64; 0.1 % is scanned.
     assert_eq!(index.filter_path(&filter(n, 0.5, 1), 16), FilterPath::Graph);
     assert_eq!(index.filter_path(&filter(n, 0.5, 1), 64), FilterPath::Exact);
-    assert_eq!(index.filter_path(&filter(n, 0.001, 4), 16), FilterPath::Exact);
+    assert_eq!(
+        index.filter_path(&filter(n, 0.001, 4), 16),
+        FilterPath::Exact
+    );
     // An empty filter finds nothing.
     let none = DocSet::empty(n);
     let (got, _) = index

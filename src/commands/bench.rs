@@ -38,6 +38,9 @@ enum Bench {
     /// Build time, bytes per document, peak RSS, queries/s, p50/p99 and recall@10 of
     /// every part on synthetic corpora of growing size; a table and a log-log PNG.
     Scale(super::bench_scale::ScaleBench),
+    /// Filtered dense search: recall@k against the exact filtered top k and queries/s
+    /// at several filter selectivities (the path chosen, and each path forced).
+    Filter(super::bench_filter::FilterBench),
 }
 
 #[derive(clap::Args)]
@@ -156,6 +159,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         Bench::Maxsim(b) => maxsim(b),
         Bench::Multihop(b) => multihop(b),
         Bench::Scale(b) => super::bench_scale::run(b),
+        Bench::Filter(b) => super::bench_filter::run(b),
     }
 }
 
