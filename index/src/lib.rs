@@ -12,6 +12,7 @@ mod dir;
 mod docmap;
 pub mod docset;
 mod error;
+pub mod filter;
 mod hnsw_graph;
 pub mod lexical;
 mod manifest;
