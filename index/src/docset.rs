@@ -88,7 +88,7 @@ mod tests {
 
     #[test]
     fn a_bitset_agrees_with_a_hash_set() {
-        let keep = |d: DocId| (d * 2654435761) % 7 < 2;
+        let keep = |d: DocId| (u64::from(d) * 2_654_435_761) % 7 < 2;
         let s = DocSet::from_fn(1000, keep);
         let want: Vec<DocId> = (0..1000).filter(|&d| keep(d)).collect();
         assert_eq!(s.iter().collect::<Vec<_>>(), want);
