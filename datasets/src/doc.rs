@@ -3,13 +3,19 @@ use std::path::{Path, PathBuf};
 
 use crate::{Error, Location, Result};
 
+/// A document's metadata: the fields of its line or row besides id, title and text
+/// (JSONL: other top-level fields and the entries of a `metadata` object).
+pub type Metadata = serde_json::Map<String, serde_json::Value>;
+
 /// One document of a corpus.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Doc {
     pub id: String,
     /// Empty when the corpus has no titles.
     pub title: String,
     pub text: String,
+    /// Empty when the corpus has none. Not indexed yet (metadata filters: issue 17).
+    pub metadata: Metadata,
 }
 
 /// One query (BEIR `queries.jsonl` line).

@@ -206,10 +206,18 @@ fn parse_doc(
     };
     let body = string_field(path, line, &mut obj, &[fields.text.as_str()], true)?;
     ids.insert(path, &id, Location::Line(line))?;
+    // The rest of the line is metadata; a `metadata` object's entries are merged in
+    // (a top-level field of the same name wins).
+    let mut metadata = crate::Metadata::new();
+    if let Some(serde_json::Value::Object(m)) = obj.remove("metadata") {
+        metadata.extend(m);
+    }
+    metadata.extend(obj);
     Ok(Doc {
         id,
         title: title.unwrap_or_default(),
         text: body.unwrap_or_default(),
+        metadata,
     })
 }
 

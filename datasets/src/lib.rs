@@ -28,5 +28,5 @@ pub mod textdir;
 pub mod tokens_io;
 
 pub use corpus::{CorpusFormat, CorpusOptions, open_corpus};
-pub use doc::{Doc, DocStream, IdSet, Progress, Query};
+pub use doc::{Doc, DocStream, IdSet, Metadata, Progress, Query};
 pub use error::{Error, Location, Result};

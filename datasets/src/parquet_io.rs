@@ -199,6 +199,7 @@ impl ParquetDocs {
             id,
             title: title.unwrap_or_default(),
             text,
+            metadata: Default::default(),
         })
     }
 }

@@ -52,7 +52,12 @@ impl TextDirDocs {
         } else {
             String::new()
         };
-        Ok(Doc { id, title, text })
+        Ok(Doc {
+            id,
+            title,
+            text,
+            metadata: Default::default(),
+        })
     }
 }
 

@@ -45,6 +45,7 @@ fn parquet_round_trip_across_row_groups() {
                 String::new()
             },
             text: format!("text of document {i} with ünïcode"),
+            metadata: Default::default(),
         })
         .collect();
     let n = write_docs(&path, docs.iter().cloned().map(Ok)).unwrap();
@@ -94,7 +95,8 @@ fn jsonl_with_custom_fields_and_numeric_ids() {
         Doc {
             id: "7".into(),
             title: "H".into(),
-            text: "seven".into()
+            text: "seven".into(),
+            metadata: Default::default(),
         }
     );
     assert_eq!(docs[1].id, "8");
@@ -120,4 +122,30 @@ fn unknown_format_and_missing_path() {
         .unwrap()
         .to_string();
     assert!(err.contains("nope.jsonl"), "{err}");
+}
+
+#[test]
+fn jsonl_metadata_is_the_rest_of_the_line() {
+    let t = tempfile::tempdir().unwrap();
+    let path = t.path().join("c.jsonl");
+    std::fs::write(
+        &path,
+        concat!(
+            r#"{"_id": "a", "title": "T", "text": "x", "year": 2015, "metadata": {"type": "review", "year": 1}}"#,
+            "\n",
+            r#"{"_id": "b", "text": "y"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let docs: Vec<Doc> = JsonlDocs::open(&path, JsonlFields::default())
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    // A top-level field wins over the `metadata` object's entry of the same name.
+    assert_eq!(
+        serde_json::Value::Object(docs[0].metadata.clone()),
+        serde_json::json!({"type": "review", "year": 2015})
+    );
+    assert!(docs[1].metadata.is_empty());
 }

@@ -56,8 +56,7 @@ fn impact_scores_equal_the_quantized_dot_product() {
     for (i, d) in docs.iter().enumerate() {
         let doc = Doc {
             id: format!("d{i}"),
-            title: String::new(),
-            text: String::new(),
+            ..Doc::default()
         };
         let terms: Vec<(&str, f32)> = d.iter().map(|(t, w)| (t.as_str(), *w)).collect();
         w.add_with(&doc, None, Some(&terms)).unwrap();

@@ -142,6 +142,7 @@ pub(crate) fn doc_from(item: &Bound<'_, PyAny>, i: usize) -> PyResult<seine_data
         id,
         title: field("title")?.unwrap_or_default(),
         text: field("text")?.unwrap_or_default(),
+        metadata: Default::default(),
     })
 }
 

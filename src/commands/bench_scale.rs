@@ -247,6 +247,7 @@ fn build(out: &Path, part: &str, n: usize, centroids: usize) -> anyhow::Result<s
             } else {
                 String::new()
             },
+            metadata: Default::default(),
         };
         let (dense, sparse, tokens);
         let mut parts = DocParts::default();

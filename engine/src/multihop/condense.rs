@@ -47,6 +47,7 @@ impl Searcher {
                 id: String::new(),
                 title: stored.title.clone(),
                 text: stored.text.clone(),
+                metadata: Default::default(),
             });
             // Where `text` starts inside doc_text (= "title text", trimmed).
             let full_len = stored.title.len() + 1 + stored.text.len();

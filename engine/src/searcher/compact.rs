@@ -82,6 +82,7 @@ impl Searcher {
                     id,
                     title: s.title,
                     text: s.text,
+                    metadata: Default::default(),
                 },
                 None => Doc {
                     id,

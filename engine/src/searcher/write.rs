@@ -91,7 +91,15 @@ impl Searcher {
         let mut last: HashMap<String, Option<Doc>> = HashMap::new();
         for r in records {
             let (id, doc) = match r {
-                WalRecord::Put { id, title, text } => (id.clone(), Some(Doc { id, title, text })),
+                WalRecord::Put { id, title, text } => (
+                    id.clone(),
+                    Some(Doc {
+                        id,
+                        title,
+                        text,
+                        metadata: Default::default(),
+                    }),
+                ),
                 WalRecord::Del { id } => (id, None),
             };
             if !last.contains_key(&id) {

@@ -101,6 +101,7 @@ pub async fn put_documents(
             id: d.id,
             title: d.title,
             text: d.text,
+            metadata: Default::default(),
         })
         .collect();
     let ids: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
