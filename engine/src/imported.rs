@@ -2,14 +2,17 @@
 //! document id while indexing. Each is streamed into an anonymous temporary file and
 //! memory-mapped: RAM holds the ids (and offsets) only.
 
-use crate::Result;
+use std::collections::HashMap;
+use std::path::Path;
 
-/// Dense vectors computed elsewhere (e.g. read from Parquet), looked up by document id.
-/// Read from Parquet they are streamed into an anonymous temporary file and
-/// memory-mapped ([`PrecomputedVectors::from_parquet`]): RAM holds the ids only.
-pub struct PrecomputedVectors {
-    pub dim: usize,
-    by_id: std::collections::HashMap<String, usize>,
+use crate::{Error, Result};
+
+/// f32 rows by document id (one vector, or a document's token vectors, per row).
+struct Rows {
+    dim: usize,
+    by_id: HashMap<String, usize>,
+    /// Per row: (first value, values) in `data`.
+    spans: Vec<(usize, usize)>,
     data: VectorRows,
 }
 
@@ -19,10 +22,6 @@ enum VectorRows {
 }
 
 impl VectorRows {
-    fn get(&self, i: usize, dim: usize) -> &[f32] {
-        self.values(i * dim, dim)
-    }
-
     /// `len` values from value `start`.
     fn values(&self, start: usize, len: usize) -> &[f32] {
         match self {
@@ -30,28 +29,33 @@ impl VectorRows {
             VectorRows::Mapped(m) => {
                 let b = &m[start * 4..(start + len) * 4];
                 // SAFETY: the mapping is page-aligned, values are whole f32s written by
-                // `from_parquet`, every bit pattern is an f32 (little-endian targets).
+                // `Rows::spool`, every bit pattern is an f32 (little-endian targets).
                 unsafe { std::slice::from_raw_parts(b.as_ptr() as *const f32, len) }
             }
         }
     }
 }
 
-impl PrecomputedVectors {
-    /// Streams a Parquet vectors file (`id`, `embedding`) — or a folder of such shards
-    /// ([`seine_datasets::shards`]) — row group by row group into a temporary file;
-    /// duplicate ids are an error naming both rows.
-    pub fn from_parquet(path: &std::path::Path) -> Result<Self> {
+/// A reader of one Parquet file's rows: calls `row(id, values)`, returns the dimension.
+type ForEach = dyn Fn(
+    &Path,
+    &mut dyn FnMut(&str, &[f32]) -> seine_datasets::Result<()>,
+) -> seine_datasets::Result<usize>;
+
+impl Rows {
+    /// Streams the file — or a folder of shards ([`seine_datasets::shards`]) — read by
+    /// `each` into an anonymous temporary file, memory-mapped; RAM holds ids and
+    /// offsets. Duplicate ids are an error naming both rows; `what` names the vectors
+    /// in errors.
+    fn spool(path: &Path, what: &str, each: &ForEach) -> Result<Self> {
         use std::io::Write;
-        let io =
-            |e: std::io::Error| crate::Error::InvalidArgument(format!("{}: {e}", path.display()));
+        let io = |e: std::io::Error| Error::InvalidArgument(format!("{}: {e}", path.display()));
         let mut out = std::io::BufWriter::new(tempfile::tempfile().map_err(io)?);
-        let mut by_id = std::collections::HashMap::new();
-        let mut err = None;
-        let mut dim = None;
+        let (mut by_id, mut spans) = (HashMap::new(), Vec::new());
+        let (mut pos, mut err, mut dim) = (0usize, None, None);
         for file in seine_datasets::shards::shard_files(path)? {
-            let d = seine_datasets::embeddings::for_each_embedding(&file, |id, v| {
-                let row = by_id.len();
+            let d = each(&file, &mut |id, v| {
+                let row = spans.len();
                 if let Some(first) = by_id.insert(id.to_string(), row) {
                     err.get_or_insert(format!(
                         "{} lists id {id:?} twice (rows {} and {})",
@@ -60,58 +64,98 @@ impl PrecomputedVectors {
                         row + 1
                     ));
                 }
+                spans.push((pos, v.len()));
+                pos += v.len();
                 let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
                 out.write_all(&bytes)
                     .map_err(|e| seine_datasets::Error::io(&file, e))
             })?;
             if *dim.get_or_insert(d) != d {
-                return Err(crate::Error::InvalidArgument(format!(
-                    "{}: {d}-d vectors, but the shards before it are {}-d",
+                return Err(Error::InvalidArgument(format!(
+                    "{}: {d}-d {what}, but the shards before it are {}-d",
                     file.display(),
                     dim.unwrap_or_default()
                 )));
             }
         }
-        let dim = dim.unwrap_or_default();
         if let Some(m) = err {
-            return Err(crate::Error::InvalidArgument(m));
+            return Err(Error::InvalidArgument(m));
         }
         let file = out.into_inner().map_err(|e| io(e.into_error()))?;
-        let data = if by_id.is_empty() {
+        let data = if pos == 0 {
             VectorRows::Owned(Vec::new())
         } else {
             // SAFETY: the anonymous file is ours and no longer written.
             VectorRows::Mapped(unsafe { memmap2::Mmap::map(&file) }.map_err(io)?)
         };
-        Ok(PrecomputedVectors { dim, by_id, data })
+        Ok(Rows {
+            dim: dim.unwrap_or_default(),
+            by_id,
+            spans,
+            data,
+        })
+    }
+
+    /// Row `id`'s values; `missing` completes the error "document {id} …".
+    fn get(&self, id: &str, missing: &str) -> Result<&[f32]> {
+        let row = *self
+            .by_id
+            .get(id)
+            .ok_or_else(|| Error::InvalidArgument(format!("document {id:?} {missing}")))?;
+        let (start, len) = self.spans[row];
+        Ok(self.data.values(start, len))
+    }
+}
+
+/// Dense vectors computed elsewhere (e.g. read from Parquet), looked up by document id.
+/// Read from Parquet they are streamed into an anonymous temporary file and
+/// memory-mapped ([`PrecomputedVectors::from_parquet`]): RAM holds the ids only.
+pub struct PrecomputedVectors {
+    pub dim: usize,
+    rows: Rows,
+}
+
+impl PrecomputedVectors {
+    /// Streams a Parquet vectors file (`id`, `embedding`) — or a folder of such shards
+    /// ([`seine_datasets::shards`]) — row group by row group into a temporary file;
+    /// duplicate ids are an error naming both rows.
+    pub fn from_parquet(path: &Path) -> Result<Self> {
+        let rows = Rows::spool(path, "vectors", &|f, row| {
+            seine_datasets::embeddings::for_each_embedding(f, row)
+        })?;
+        Ok(PrecomputedVectors {
+            dim: rows.dim,
+            rows,
+        })
     }
 
     /// `ids[i]` has the vector `data[i*dim..(i+1)*dim]`; duplicate ids are an error.
     pub fn new(ids: Vec<String>, dim: usize, data: Vec<f32>) -> Result<Self> {
-        let mut by_id = std::collections::HashMap::with_capacity(ids.len());
+        let mut by_id = HashMap::with_capacity(ids.len());
+        let spans = (0..ids.len()).map(|i| (i * dim, dim)).collect();
         for (i, id) in ids.into_iter().enumerate() {
             if let Some(first) = by_id.insert(id.clone(), i) {
-                return Err(crate::Error::InvalidArgument(format!(
+                return Err(Error::InvalidArgument(format!(
                     "vectors file lists id {id:?} twice (rows {} and {})",
                     first + 1,
                     i + 1
                 )));
             }
         }
+        let data = VectorRows::Owned(data);
         Ok(PrecomputedVectors {
             dim,
-            by_id,
-            data: VectorRows::Owned(data),
+            rows: Rows {
+                dim,
+                by_id,
+                spans,
+                data,
+            },
         })
     }
 
     pub(crate) fn get(&self, id: &str) -> Result<&[f32]> {
-        let i = *self.by_id.get(id).ok_or_else(|| {
-            crate::Error::InvalidArgument(format!(
-                "document {id:?} has no vector in the vectors file"
-            ))
-        })?;
-        Ok(self.data.get(i, self.dim))
+        self.rows.get(id, "has no vector in the vectors file")
     }
 }
 
@@ -223,67 +267,24 @@ impl PrecomputedSparse {
 /// — or a folder of such shards), looked up by document id.
 pub struct PrecomputedTokens {
     pub dim: usize,
-    /// id → (first value, values) in `data`.
-    by_id: std::collections::HashMap<String, (usize, usize)>,
-    data: VectorRows,
+    rows: Rows,
 }
 
 impl PrecomputedTokens {
     /// Streams the file or the folder's shards into a temporary file; duplicate ids
-    /// are an error naming the row.
-    pub fn from_parquet(path: &std::path::Path) -> Result<Self> {
-        use std::io::Write;
-        let io =
-            |e: std::io::Error| crate::Error::InvalidArgument(format!("{}: {e}", path.display()));
-        let mut out = std::io::BufWriter::new(tempfile::tempfile().map_err(io)?);
-        let mut by_id = std::collections::HashMap::new();
-        let (mut pos, mut rows, mut err, mut dim) = (0usize, 0usize, None, None);
-        for file in seine_datasets::shards::shard_files(path)? {
-            let d = seine_datasets::tokens_io::for_each_tokens(&file, |id, v| {
-                rows += 1;
-                if by_id.insert(id.to_string(), (pos, v.len())).is_some() {
-                    err.get_or_insert(format!(
-                        "{} lists id {id:?} twice (second at row {rows})",
-                        path.display()
-                    ));
-                }
-                pos += v.len();
-                let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-                out.write_all(&bytes)
-                    .map_err(|e| seine_datasets::Error::io(&file, e))
-            })?;
-            if *dim.get_or_insert(d) != d {
-                return Err(crate::Error::InvalidArgument(format!(
-                    "{}: {d}-d token vectors, but the shards before it are {}-d",
-                    file.display(),
-                    dim.unwrap_or_default()
-                )));
-            }
-        }
-        if let Some(m) = err {
-            return Err(crate::Error::InvalidArgument(m));
-        }
-        let file = out.into_inner().map_err(|e| io(e.into_error()))?;
-        let data = if pos == 0 {
-            VectorRows::Owned(Vec::new())
-        } else {
-            // SAFETY: the anonymous file is ours and no longer written.
-            VectorRows::Mapped(unsafe { memmap2::Mmap::map(&file) }.map_err(io)?)
-        };
+    /// are an error naming both rows.
+    pub fn from_parquet(path: &Path) -> Result<Self> {
+        let rows = Rows::spool(path, "token vectors", &|f, row| {
+            seine_datasets::tokens_io::for_each_tokens(f, row)
+        })?;
         Ok(PrecomputedTokens {
-            dim: dim.unwrap_or_default(),
-            by_id,
-            data,
+            dim: rows.dim,
+            rows,
         })
     }
 
     /// Document `id`'s token vectors, row-major.
     pub(crate) fn get(&self, id: &str) -> Result<&[f32]> {
-        let &(start, len) = self.by_id.get(id).ok_or_else(|| {
-            crate::Error::InvalidArgument(format!(
-                "document {id:?} has no entry in the token vectors file"
-            ))
-        })?;
-        Ok(self.data.values(start, len))
+        self.rows.get(id, "has no entry in the token vectors file")
     }
 }

@@ -6,6 +6,7 @@
 pub mod build;
 pub mod colbert;
 pub mod dense;
+pub mod embed;
 pub mod encoder;
 pub mod encoders;
 mod error;

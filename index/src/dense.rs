@@ -482,9 +482,9 @@ impl DenseIndex {
         }
         let dim = self.dim;
         let prepared = self.codes.as_ref().map(|c| c.prepare(&q));
-        let sim = |i: u32| match (&prepared, &self.codes) {
-            (Some(p), Some(_)) => p.sim(i, dim),
-            _ => seine_kernels::dot(&self.vectors[i as usize * dim..(i as usize + 1) * dim], &q),
+        let sim = |i: u32| match &prepared {
+            Some(p) => p.sim(i, dim),
+            None => seine_kernels::dot(&self.vectors[i as usize * dim..(i as usize + 1) * dim], &q),
         };
         let want = if self.codes.is_some() {
             (k * self.rescore).min(allowed.len())

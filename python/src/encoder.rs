@@ -7,10 +7,11 @@ use numpy::{IntoPyArray, PyArrayMethods};
 use pyo3::exceptions::{PyImportError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
+use seine_engine::embed::VectorsWriter;
 use seine_engine::model::{DeviceSpec, ModelDir, resolve_device, resolve_model};
 use seine_engine::{DenseEncoder, Encoder as _, MultiVectorEncoder, Pruning, Side, SpladeEncoder};
 
-use crate::{data_err, engine_err, parse};
+use crate::{engine_err, parse};
 
 enum Kind {
     Dense(Arc<DenseEncoder>),
@@ -206,11 +207,21 @@ impl Encoder {
             .map(|(i, d)| crate::doc_from(&d, i))
             .collect::<PyResult<Vec<_>>>()?;
         let kind = match &self.kind {
-            Kind::Dense(e) => Writer::Dense(e.clone()),
-            Kind::Sparse(e) => Writer::Sparse(e.clone()),
-            Kind::Multi(e) => Writer::Multi(e.clone()),
+            Kind::Dense(e) => Kind::Dense(e.clone()),
+            Kind::Sparse(e) => Kind::Sparse(e.clone()),
+            Kind::Multi(e) => Kind::Multi(e.clone()),
         };
-        py.detach(move || kind.write(&path, &docs))
+        py.detach(move || {
+            let mut w = match &kind {
+                Kind::Dense(e) => VectorsWriter::dense(e, &path),
+                Kind::Sparse(e) => VectorsWriter::sparse(e, &path),
+                Kind::Multi(e) => VectorsWriter::multi(e, &path),
+            }?;
+            w.write(&docs, Side::Document)?;
+            w.finish()
+        })
+        .map(|n| n as usize)
+        .map_err(engine_err)
     }
 
     fn __repr__(&self) -> String {
@@ -220,57 +231,6 @@ impl Encoder {
             self.kind(),
             self.dim()
         )
-    }
-}
-
-enum Writer {
-    Dense(Arc<DenseEncoder>),
-    Sparse(Arc<SpladeEncoder>),
-    Multi(Arc<MultiVectorEncoder>),
-}
-
-impl Writer {
-    /// The same chunks and calls as `seine embed`.
-    fn write(&self, path: &std::path::Path, docs: &[seine_datasets::Doc]) -> PyResult<usize> {
-        let texts: Vec<String> = docs.iter().map(seine_engine::indexer::doc_text).collect();
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
-        match self {
-            Writer::Dense(e) => {
-                let mut w = seine_datasets::embeddings::EmbeddingWriter::create(path, e.dim())
-                    .map_err(data_err)?;
-                for (ids, texts) in ids.chunks(256).zip(refs.chunks(256)) {
-                    let emb = e.encode(texts, Side::Document).map_err(engine_err)?;
-                    w.write(ids, &emb.data).map_err(data_err)?;
-                }
-                w.finish().map_err(data_err)?;
-            }
-            Writer::Sparse(e) => {
-                let mut w =
-                    seine_datasets::sparse_io::SparseWriter::create(path).map_err(data_err)?;
-                for (ids, texts) in ids.chunks(256).zip(refs.chunks(256)) {
-                    let vs = e.encode(texts, Side::Document).map_err(engine_err)?;
-                    let rows: Vec<(&str, Vec<(String, f32)>)> = ids
-                        .iter()
-                        .zip(&vs)
-                        .map(|(id, v)| (*id, seine_engine::indexer::sparse_terms(e, v)))
-                        .collect();
-                    w.write(&rows).map_err(data_err)?;
-                }
-                w.finish().map_err(data_err)?;
-            }
-            Writer::Multi(e) => {
-                let mut w = seine_datasets::tokens_io::TokensWriter::create(path, e.dim())
-                    .map_err(data_err)?;
-                for (ids, texts) in ids.chunks(256).zip(refs.chunks(256)) {
-                    let mats = e.encode(texts, Side::Document).map_err(engine_err)?;
-                    let rows: Vec<&[f32]> = mats.iter().map(Vec::as_slice).collect();
-                    w.write(ids, &rows).map_err(data_err)?;
-                }
-                w.finish().map_err(data_err)?;
-            }
-        }
-        Ok(docs.len())
     }
 }
 

@@ -10,11 +10,11 @@ use pyo3::types::PyDict;
 use seine_datasets::beir::BeirDir;
 use seine_engine::model::{DeviceSpec, resolve_device};
 use seine_engine::settings::{DEFAULT_FLIPR_K, DEFAULT_RERANK_DEPTH};
-use seine_engine::{Fusion, FusionMethod, Rerank, RerankKind, RetrieverSet, Searcher};
+use seine_engine::{RetrieverSet, Searcher};
 use seine_eval::metrics::{EvalOptions, MeasureSet};
 use seine_eval::run::Run;
 use seine_eval::runner::{RunSpec, Split, run_beir};
-use seine_index::lexical::{Bm25Mode, Bm25Params};
+use seine_index::lexical::Bm25Mode;
 use seine_index::{BuildOptions, DenseSettings, LexicalSettings, SourceInfo, SparseSettings};
 
 use crate::{data_err, engine_err, eval_err, parse};
@@ -94,27 +94,10 @@ pub fn evaluate<'py>(
         return Err(PyValueError::new_err("depth must be at least 1"));
     }
     let set: RetrieverSet = parse("retriever", retriever)?;
-    let d = Bm25Params::default();
-    let params = Bm25Params {
-        k1: k1.unwrap_or(d.k1),
-        b: b.unwrap_or(d.b),
-    };
-    params.validate().map_err(|e| engine_err(e.into()))?;
+    let params = crate::index::bm25_params(k1, b)?;
     let mode: Bm25Mode = parse("bm25_mode", bm25_mode)?;
-    let fusion = Fusion {
-        method: parse::<FusionMethod>("fusion", fusion)?,
-        weights: weights.unwrap_or_default(),
-        ..Fusion::default()
-    };
+    let (fusion, rerank) = crate::index::pipeline(fusion, weights, rerank, rerank_depth, flipr_k)?;
     fusion.validate(set.parts().len()).map_err(engine_err)?;
-    let rerank = match rerank {
-        Some(kind) => {
-            let r = Rerank::new(parse::<RerankKind>("rerank", kind)?, rerank_depth, flipr_k);
-            r.validate().map_err(engine_err)?;
-            Some(r)
-        }
-        None => None,
-    };
     let spec: DeviceSpec = parse("device", device)?;
     let explicit = index.is_some();
     let result = py

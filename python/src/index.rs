@@ -113,8 +113,19 @@ impl Parts<'_> {
     }
 }
 
+/// BM25 parameters from keyword arguments (the index defaults where not given).
+pub(crate) fn bm25_params(k1: Option<f32>, b: Option<f32>) -> PyResult<Bm25Params> {
+    let d = Bm25Params::default();
+    let params = Bm25Params {
+        k1: k1.unwrap_or(d.k1),
+        b: b.unwrap_or(d.b),
+    };
+    params.validate().map_err(|e| engine_err(e.into()))?;
+    Ok(params)
+}
+
 /// Fusion and rerank of one search, from keyword arguments (the CLI's defaults).
-fn pipeline(
+pub(crate) fn pipeline(
     fusion: &str,
     weights: Option<Vec<f32>>,
     rerank: Option<&str>,
@@ -188,12 +199,7 @@ impl Index {
                 "multi_vectors needs multi= (the model that encodes queries)",
             ));
         }
-        let d = Bm25Params::default();
-        let params = Bm25Params {
-            k1: k1.unwrap_or(d.k1),
-            b: b.unwrap_or(d.b),
-        };
-        params.validate().map_err(|e| engine_err(e.into()))?;
+        let params = bm25_params(k1, b)?;
         let lexical = LexicalSettings::new(parse::<Bm25Mode>("bm25_mode", bm25_mode)?, params);
         let parts = Parts {
             dense,

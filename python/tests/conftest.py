@@ -32,16 +32,20 @@ def cli(*args) -> str:
     return r.stdout
 
 
-@pytest.fixture(scope="session")
-def slice_corpus(tmp_path_factory) -> Path:
-    """The first 400 SciFact documents as a JSONL corpus."""
-    out = tmp_path_factory.mktemp("slice") / "corpus.jsonl"
+def head_corpus(out: Path, n: int) -> Path:
+    """The first `n` SciFact documents as a JSONL corpus at `out`."""
     with open(SCIFACT / "corpus.jsonl") as f, open(out, "w") as w:
         for i, line in enumerate(f):
-            if i == 400:
+            if i == n:
                 break
             w.write(line)
     return out
+
+
+@pytest.fixture(scope="session")
+def slice_corpus(tmp_path_factory) -> Path:
+    """The first 400 SciFact documents as a JSONL corpus."""
+    return head_corpus(tmp_path_factory.mktemp("slice") / "corpus.jsonl", 400)
 
 
 @pytest.fixture(scope="session")
@@ -57,13 +61,7 @@ def slice_docs(slice_corpus) -> list:
 @pytest.fixture(scope="session")
 def scifact_1500(tmp_path_factory) -> Path:
     """The first 1,500 SciFact documents as a JSONL corpus (the Ray tests' corpus)."""
-    out = tmp_path_factory.mktemp("scifact1500") / "corpus.jsonl"
-    with open(SCIFACT / "corpus.jsonl") as f, open(out, "w") as w:
-        for i, line in enumerate(f):
-            if i == 1500:
-                break
-            w.write(line)
-    return out
+    return head_corpus(tmp_path_factory.mktemp("scifact1500") / "corpus.jsonl", 1500)
 
 
 @pytest.fixture(scope="session")

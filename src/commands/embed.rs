@@ -3,7 +3,8 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use seine_datasets::embeddings::EmbeddingWriter;
 use seine_datasets::open_corpus;
-use seine_engine::indexer::{doc_text, next_chunk};
+use seine_engine::embed::{CHUNK, VectorsWriter};
+use seine_engine::indexer::next_chunk;
 use seine_engine::model::{DeviceSpec, ModelDir, resolve_device, resolve_model};
 use seine_engine::{DenseEncoder, Encoder, Side};
 use seine_index::IndexDir;
@@ -72,28 +73,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     };
     let device = resolve_device(a.device)?;
     let enc = DenseEncoder::load(&ModelDir::open(&resolve_model(model)?)?, &device)?;
-    let mut docs = open_corpus(corpus, &a.corpus_args.options())?;
-    let mut out = EmbeddingWriter::create(&a.out, enc.dim())?;
-    let bar = DocProgress::new("embedding");
-    let start = std::time::Instant::now();
-    let mut n = 0u64;
-    let mut chunk = Vec::with_capacity(256);
-    loop {
-        next_chunk(docs.as_mut(), 256, &mut chunk)?;
-        if chunk.is_empty() {
-            break;
-        }
-        let texts: Vec<String> = chunk.iter().map(doc_text).collect();
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let emb = enc.encode(&refs, side)?;
-        let ids: Vec<&str> = chunk.iter().map(|d| d.id.as_str()).collect();
-        out.write(&ids, &emb.data)?;
-        n += chunk.len() as u64;
-        bar.update(docs.progress(), n);
-    }
-    bar.finish();
-    out.finish()?;
-    let secs = start.elapsed().as_secs_f64();
+    let (n, _, secs) = embed_corpus(&a, corpus, VectorsWriter::dense(&enc, &a.out)?, side)?;
     eprintln!(
         "embedded {n} documents with {} ({}-d) in {secs:.1} s ({:.0} docs/s) into {}",
         enc.name(),
@@ -102,6 +82,33 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         a.out.display()
     );
     Ok(())
+}
+
+/// Streams the corpus through `out` in chunks, with a progress bar; returns (texts,
+/// what the writer counts besides rows, seconds).
+fn embed_corpus(
+    a: &Args,
+    corpus: &std::path::Path,
+    mut out: VectorsWriter<'_>,
+    side: Side,
+) -> anyhow::Result<(u64, u64, f64)> {
+    let mut docs = open_corpus(corpus, &a.corpus_args.options())?;
+    let bar = DocProgress::new("embedding");
+    let start = std::time::Instant::now();
+    let (mut n, mut units) = (0u64, 0u64);
+    let mut chunk = Vec::with_capacity(CHUNK);
+    loop {
+        next_chunk(docs.as_mut(), CHUNK, &mut chunk)?;
+        if chunk.is_empty() {
+            break;
+        }
+        units += out.write(&chunk, side)?;
+        n += chunk.len() as u64;
+        bar.update(docs.progress(), n);
+    }
+    bar.finish();
+    out.finish()?;
+    Ok((n, units, start.elapsed().as_secs_f64()))
 }
 
 fn embed_sparse(a: &Args, corpus: &std::path::Path, model: &str, side: Side) -> anyhow::Result<()> {
@@ -116,35 +123,7 @@ fn embed_sparse(a: &Args, corpus: &std::path::Path, model: &str, side: Side) -> 
     };
     let enc = SpladeEncoder::load(&ModelDir::open(&resolve_model(model)?)?, None, &device)?
         .with_pruning(pruning, pruning);
-    let mut docs = open_corpus(corpus, &a.corpus_args.options())?;
-    let mut out = seine_datasets::sparse_io::SparseWriter::create(&a.out)?;
-    let bar = DocProgress::new("embedding");
-    let start = std::time::Instant::now();
-    let (mut n, mut terms) = (0u64, 0u64);
-    let mut chunk = Vec::with_capacity(256);
-    loop {
-        next_chunk(docs.as_mut(), 256, &mut chunk)?;
-        if chunk.is_empty() {
-            break;
-        }
-        let texts: Vec<String> = chunk.iter().map(doc_text).collect();
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let vs = enc.encode(&refs, side)?;
-        let rows: Vec<(&str, Vec<(String, f32)>)> = chunk
-            .iter()
-            .zip(&vs)
-            .map(|(d, v)| {
-                terms += v.len() as u64;
-                (d.id.as_str(), seine_engine::indexer::sparse_terms(&enc, v))
-            })
-            .collect();
-        out.write(&rows)?;
-        n += chunk.len() as u64;
-        bar.update(docs.progress(), n);
-    }
-    bar.finish();
-    out.finish()?;
-    let secs = start.elapsed().as_secs_f64();
+    let (n, terms, secs) = embed_corpus(a, corpus, VectorsWriter::sparse(&enc, &a.out)?, side)?;
     eprintln!(
         "embedded {n} texts with {} (SPLADE, {:.1} terms per text) in {secs:.1} s ({:.0} texts/s) into {}",
         enc.name(),
@@ -159,33 +138,7 @@ fn embed_multi(a: &Args, corpus: &std::path::Path, model: &str, side: Side) -> a
     let device = resolve_device(a.device)?;
     let enc =
         seine_engine::MultiVectorEncoder::load(&ModelDir::open(&resolve_model(model)?)?, &device)?;
-    let mut docs = open_corpus(corpus, &a.corpus_args.options())?;
-    let mut out = seine_datasets::tokens_io::TokensWriter::create(&a.out, enc.dim())?;
-    let bar = DocProgress::new("embedding");
-    let start = std::time::Instant::now();
-    let (mut n, mut tokens) = (0u64, 0u64);
-    let mut chunk = Vec::with_capacity(256);
-    loop {
-        next_chunk(docs.as_mut(), 256, &mut chunk)?;
-        if chunk.is_empty() {
-            break;
-        }
-        let texts: Vec<String> = chunk.iter().map(doc_text).collect();
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let mats = enc.encode(&refs, side)?;
-        let ids: Vec<&str> = chunk.iter().map(|d| d.id.as_str()).collect();
-        let rows: Vec<&[f32]> = mats.iter().map(Vec::as_slice).collect();
-        tokens += rows
-            .iter()
-            .map(|r| (r.len() / enc.dim()) as u64)
-            .sum::<u64>();
-        out.write(&ids, &rows)?;
-        n += chunk.len() as u64;
-        bar.update(docs.progress(), n);
-    }
-    bar.finish();
-    out.finish()?;
-    let secs = start.elapsed().as_secs_f64();
+    let (n, tokens, secs) = embed_corpus(a, corpus, VectorsWriter::multi(&enc, &a.out)?, side)?;
     eprintln!(
         "embedded {n} texts with {} ({}-d token vectors, {:.1} per text) in {secs:.1} s ({:.0} texts/s) into {}",
         enc.name(),
