@@ -1,5 +1,8 @@
 //! Parquet corpora: columns `id`, optional `title`, `text`, read one record batch at a
-//! time (row group by row group), and a writer for the same layout.
+//! time (row group by row group), and a writer for the same layout. Other columns of
+//! scalar types (strings, integers, floats, booleans, dates) become each document's
+//! metadata (`Doc::metadata`; dates as `YYYY-MM-DD`); list and struct columns (vectors,
+//! say) are not read.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -41,11 +44,73 @@ pub struct ParquetDocs {
 }
 
 /// Positions of the columns inside the projected batches.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Columns {
     id: usize,
     title: Option<usize>,
     text: usize,
+    /// Metadata columns: (name, position).
+    extra: Vec<(String, usize)>,
+}
+
+/// Whether a column of this type is read as metadata.
+fn is_scalar(dt: &DataType) -> bool {
+    use DataType::*;
+    matches!(
+        dt,
+        Utf8 | LargeUtf8
+            | Utf8View
+            | Boolean
+            | Int8
+            | Int16
+            | Int32
+            | Int64
+            | UInt8
+            | UInt16
+            | UInt32
+            | UInt64
+            | Float32
+            | Float64
+            | Date32
+    )
+}
+
+/// A metadata cell as JSON (`Null` for a null).
+fn json_at(col: &ArrayRef, i: usize) -> serde_json::Value {
+    use arrow_array::types::*;
+    use serde_json::json;
+    if col.is_null(i) {
+        return serde_json::Value::Null;
+    }
+    match col.data_type() {
+        DataType::Boolean => json!(col.as_boolean().value(i)),
+        DataType::Int8 => json!(col.as_primitive::<Int8Type>().value(i)),
+        DataType::Int16 => json!(col.as_primitive::<Int16Type>().value(i)),
+        DataType::Int32 => json!(col.as_primitive::<Int32Type>().value(i)),
+        DataType::Int64 => json!(col.as_primitive::<Int64Type>().value(i)),
+        DataType::UInt8 => json!(col.as_primitive::<UInt8Type>().value(i)),
+        DataType::UInt16 => json!(col.as_primitive::<UInt16Type>().value(i)),
+        DataType::UInt32 => json!(col.as_primitive::<UInt32Type>().value(i)),
+        DataType::UInt64 => json!(col.as_primitive::<UInt64Type>().value(i)),
+        DataType::Float32 => json!(col.as_primitive::<Float32Type>().value(i)),
+        DataType::Float64 => json!(col.as_primitive::<Float64Type>().value(i)),
+        DataType::Date32 => json!(civil_date(col.as_primitive::<Date32Type>().value(i) as i64)),
+        _ => string_at(col, i).map_or(serde_json::Value::Null, serde_json::Value::String),
+    }
+}
+
+/// `YYYY-MM-DD` of days since 1970-01-01 (Howard Hinnant's civil-from-days).
+fn civil_date(z: i64) -> String {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 impl ParquetDocs {
@@ -96,10 +161,15 @@ impl ParquetDocs {
                 ));
             }
         }
+        let extra: Vec<usize> = (0..schema.fields().len())
+            .filter(|&c| ![Some(id), title, Some(text)].contains(&Some(c)))
+            .filter(|&c| is_scalar(schema.field(c).data_type()))
+            .collect();
         // Project to the columns we need; projected batches keep schema order.
         let mut roots: Vec<usize> = [Some(id), title, Some(text)]
             .into_iter()
             .flatten()
+            .chain(extra.iter().copied())
             .collect();
         roots.sort_unstable();
         let pos = |c: usize| roots.iter().position(|&r| r == c).unwrap();
@@ -107,6 +177,10 @@ impl ParquetDocs {
             id: pos(id),
             title: title.map(pos),
             text: pos(text),
+            extra: extra
+                .iter()
+                .map(|&c| (schema.field(c).name().clone(), pos(c)))
+                .collect(),
         };
         let mask = ProjectionMask::roots(meta.metadata().file_metadata().schema_descr(), roots);
         let total_rows = meta.metadata().file_metadata().num_rows().max(0) as u64;
@@ -193,13 +267,20 @@ impl ParquetDocs {
         let Some(text) = text else {
             return Err(self.err(format!("null text for id {id:?}")));
         };
+        let metadata = self
+            .cols
+            .extra
+            .iter()
+            .map(|(name, c)| (name.clone(), json_at(batch.column(*c), i)))
+            .filter(|(_, v)| !v.is_null())
+            .collect();
         let loc = self.location();
         self.ids.insert(&self.path, &id, loc)?;
         Ok(Doc {
             id,
             title: title.unwrap_or_default(),
             text,
-            metadata: Default::default(),
+            metadata,
         })
     }
 }

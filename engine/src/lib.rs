@@ -33,6 +33,7 @@ pub use multi::MultiVectorEncoder;
 pub use plaid::MaxsimRetriever;
 pub use retriever::{Bm25Retriever, DenseRetriever, Retriever, SparseRetriever};
 pub use searcher::{FusedSearchHit, Hit, Searcher, TermContribution};
+pub use seine_index::filter::{FieldSpec, FieldType, Filter};
 pub use seine_kernels::Reduce;
 pub use settings::{Plaid, Rerank, RerankKind, RetrieverKind, RetrieverSet};
 pub use splade::{Pruning, SparseVector, SpladeEncoder};

@@ -34,6 +34,9 @@ pub enum WalRecord {
         #[serde(default)]
         title: String,
         text: String,
+        /// The document's metadata (what `--fields` filters read).
+        #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+        metadata: seine_datasets::Metadata,
     },
     Del {
         id: String,
@@ -234,6 +237,7 @@ mod tests {
         WalRecord::Put {
             id: id.into(),
             title: String::new(),
+            metadata: Default::default(),
             text: format!("text of {id}"),
         }
     }

@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use rayon::prelude::*;
-use seine_index::{MultiIndex, ScoredDoc};
+use seine_index::{DocSet, MultiIndex, ScoredDoc};
 use seine_kernels::bert::gemm::{MatRef, Par, matmul};
 use seine_kernels::{PackedQuery, Reduce};
 
@@ -62,23 +62,32 @@ impl MaxsimRetriever {
         exact(&self.store, q, k)
     }
 
-    /// The top `k` of the generation for encoded query tokens.
-    pub fn search_tokens(&self, q: &[f32], k: usize) -> Vec<ScoredDoc> {
-        search(&self.store, q, k, self.params)
+    /// The top `k` of the generation for encoded query tokens (among `allowed`).
+    pub fn search_tokens(&self, q: &[f32], k: usize, allowed: Option<&DocSet>) -> Vec<ScoredDoc> {
+        search(&self.store, q, k, self.params, allowed)
     }
 
     /// [`Retriever::retrieve`] for encoded query tokens.
-    pub fn retrieve_tokens(&self, q: &[f32], k: usize, live: &Live) -> Vec<ScoredDoc> {
+    pub fn retrieve_tokens(
+        &self,
+        q: &[f32],
+        k: usize,
+        live: &Live,
+        allowed: Option<&DocSet>,
+    ) -> Vec<ScoredDoc> {
         let dim = self.store.dim();
-        let mut hits = self.search_tokens(q, k + live.hidden.len());
+        let mut hits = self.search_tokens(q, k + live.hidden.len(), allowed);
         hits.extend(live.iter().filter_map(|(id, d)| {
+            if !crate::retriever::passes(allowed, id) {
+                return None;
+            }
             let t = d.tokens.as_deref()?;
             Some(ScoredDoc::new(
                 id,
                 seine_kernels::maxsim::maxsim(q, dim, seine_kernels::Tokens::F32(t)),
             ))
         }));
-        finish(hits, live, k)
+        finish(hits, live, k, allowed)
     }
 }
 
@@ -87,9 +96,15 @@ impl Retriever for MaxsimRetriever {
         RetrieverKind::Maxsim
     }
 
-    fn retrieve(&self, query: &str, k: usize, live: &Live) -> Result<Vec<ScoredDoc>> {
+    fn retrieve(
+        &self,
+        query: &str,
+        k: usize,
+        live: &Live,
+        allowed: Option<&DocSet>,
+    ) -> Result<Vec<ScoredDoc>> {
         let q = self.encode_query(query)?;
-        Ok(self.retrieve_tokens(&q, k, live))
+        Ok(self.retrieve_tokens(&q, k, live, allowed))
     }
 }
 
@@ -118,12 +133,27 @@ fn rescore(store: &MultiIndex, q: &[f32], docs: &[u32], k: usize) -> Vec<ScoredD
 }
 
 /// PLAID's top `k` of `store` for query tokens `q` (`params`: [`Plaid::for_k`]
-/// when `None`); exhaustive MaxSim when the store is not compressed.
-pub fn search(store: &MultiIndex, q: &[f32], k: usize, params: Option<Plaid>) -> Vec<ScoredDoc> {
-    let Some(codec) = store.codec() else {
-        return exact(store, q, k);
-    };
+/// when `None`); exhaustive MaxSim when the store is not compressed. With `allowed`,
+/// only those documents are candidates; when they are few (at most PLAID's own
+/// final candidate count), all of them are scored exactly.
+pub fn search(
+    store: &MultiIndex,
+    q: &[f32],
+    k: usize,
+    params: Option<Plaid>,
+    allowed: Option<&DocSet>,
+) -> Vec<ScoredDoc> {
     let p = params.unwrap_or_else(|| Plaid::for_k(k));
+    let n = store.len() as u32;
+    let in_store = |a: &DocSet| a.iter().take_while(|&d| d < n).collect::<Vec<u32>>();
+    let codec = match (store.codec(), allowed) {
+        (None, None) => return exact(store, q, k),
+        (None, Some(a)) => return rescore(store, q, &in_store(a), k),
+        (Some(_), Some(a)) if a.len() <= p.ndocs.max(4 * k) => {
+            return rescore(store, q, &in_store(a), k);
+        }
+        (Some(c), _) => c,
+    };
     let (dim, kc) = (store.dim(), codec.k());
     let lq = q.len() / dim;
     if lq == 0 || k == 0 {
@@ -158,6 +188,9 @@ pub fn search(store: &MultiIndex, q: &[f32], k: usize, params: Option<Plaid>) ->
         .collect();
     cand.sort_unstable();
     cand.dedup();
+    if let Some(a) = allowed {
+        cand.retain(|&d| a.contains(d));
+    }
     // 3–4. Centroid interaction, pruned then full.
     let best: Vec<f32> = s
         .chunks_exact(lq)

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use seine_index::{DenseIndex, ScoredDoc};
+use seine_index::{DenseIndex, DocSet, ScoredDoc};
 
 use crate::encoder::{Encoder, Side};
 use crate::live::Live;
@@ -19,14 +19,32 @@ pub trait Retriever: Send + Sync {
     fn kind(&self) -> RetrieverKind;
 
     /// The top `k` of the generation (less what `live` hides) and of `live`'s added
-    /// documents.
-    fn retrieve(&self, query: &str, k: usize, live: &Live) -> Result<Vec<ScoredDoc>>;
+    /// documents; with `allowed` (a metadata filter's documents), the top `k` of those
+    /// only — the filter applies inside the search, not to its top `k`.
+    fn retrieve(
+        &self,
+        query: &str,
+        k: usize,
+        live: &Live,
+        allowed: Option<&DocSet>,
+    ) -> Result<Vec<ScoredDoc>>;
 }
 
-/// Drops hidden documents, sorts into ranking order, keeps the top `k`.
-pub(crate) fn finish(mut hits: Vec<ScoredDoc>, live: &Live, k: usize) -> Vec<ScoredDoc> {
-    if !live.hidden.is_empty() {
-        hits.retain(|h| !live.hidden.contains(&h.doc));
+/// Whether `doc` passes the filter (every document without one).
+pub(crate) fn passes(allowed: Option<&DocSet>, doc: seine_index::DocId) -> bool {
+    allowed.is_none_or(|a| a.contains(doc))
+}
+
+/// Drops hidden documents (and any the filter does not allow), sorts into ranking
+/// order, keeps the top `k`.
+pub(crate) fn finish(
+    mut hits: Vec<ScoredDoc>,
+    live: &Live,
+    k: usize,
+    allowed: Option<&DocSet>,
+) -> Vec<ScoredDoc> {
+    if !live.hidden.is_empty() || allowed.is_some() {
+        hits.retain(|h| !live.hidden.contains(&h.doc) && passes(allowed, h.doc));
     }
     seine_index::sort_hits(&mut hits);
     hits.truncate(k);
@@ -67,11 +85,20 @@ impl Retriever for Bm25Retriever {
         RetrieverKind::Bm25
     }
 
-    fn retrieve(&self, query: &str, k: usize, live: &Live) -> Result<Vec<ScoredDoc>> {
+    fn retrieve(
+        &self,
+        query: &str,
+        k: usize,
+        live: &Live,
+        allowed: Option<&DocSet>,
+    ) -> Result<Vec<ScoredDoc>> {
         let want = k + live.hidden.len();
-        let mut hits = self.index.search_with(query, want, self.params)?;
+        let mut hits = self
+            .index
+            .search_within(query, want, self.params, allowed)?;
         let added: Vec<_> = live
             .iter()
+            .filter(|(id, _)| passes(allowed, *id))
             .filter_map(|(id, d)| d.lex.as_ref().map(|l| (id, l)))
             .collect();
         if !added.is_empty() {
@@ -86,7 +113,7 @@ impl Retriever for Bm25Retriever {
                     .map(|((id, _), s)| ScoredDoc::new(*id, s)),
             );
         }
-        Ok(finish(hits, live, k))
+        Ok(finish(hits, live, k, allowed))
     }
 }
 
@@ -144,14 +171,24 @@ impl DenseRetriever {
 
 impl DenseRetriever {
     /// [`Retriever::retrieve`] for an encoded query.
-    pub fn retrieve_vector(&self, q: &[f32], k: usize, live: &Live) -> Result<Vec<ScoredDoc>> {
-        let mut hits = self.search_vector(q, k + live.hidden.len())?;
+    pub fn retrieve_vector(
+        &self,
+        q: &[f32],
+        k: usize,
+        live: &Live,
+        allowed: Option<&DocSet>,
+    ) -> Result<Vec<ScoredDoc>> {
+        let want = k + live.hidden.len();
+        let mut hits = match allowed {
+            None => self.search_vector(q, want)?,
+            Some(a) => self.index.search_filtered(q, want, self.ef, a, None)?.0,
+        };
         hits.extend(live.iter().filter_map(|(id, d)| {
             d.dense
                 .as_ref()
                 .map(|x| ScoredDoc::new(id, seine_kernels::simd::dot(q, x)))
         }));
-        Ok(finish(hits, live, k))
+        Ok(finish(hits, live, k, allowed))
     }
 }
 
@@ -160,9 +197,15 @@ impl Retriever for DenseRetriever {
         RetrieverKind::Dense
     }
 
-    fn retrieve(&self, query: &str, k: usize, live: &Live) -> Result<Vec<ScoredDoc>> {
+    fn retrieve(
+        &self,
+        query: &str,
+        k: usize,
+        live: &Live,
+        allowed: Option<&DocSet>,
+    ) -> Result<Vec<ScoredDoc>> {
         let q = self.encode_query(query)?;
-        self.retrieve_vector(&q, k, live)
+        self.retrieve_vector(&q, k, live, allowed)
     }
 }
 
@@ -201,10 +244,18 @@ impl Retriever for SparseRetriever {
         RetrieverKind::Splade
     }
 
-    fn retrieve(&self, query: &str, k: usize, live: &Live) -> Result<Vec<ScoredDoc>> {
+    fn retrieve(
+        &self,
+        query: &str,
+        k: usize,
+        live: &Live,
+        allowed: Option<&DocSet>,
+    ) -> Result<Vec<ScoredDoc>> {
         let terms = self.query_terms(query)?;
         let refs: Vec<(&str, f32)> = terms.iter().map(|(t, w)| (t.as_str(), *w)).collect();
-        let mut hits = self.index.search(&refs, k + live.hidden.len())?;
+        let mut hits = self
+            .index
+            .search_within(&refs, k + live.hidden.len(), allowed)?;
         hits.extend(live.iter().filter_map(|(id, d)| {
             let weights = d.sparse.as_ref()?;
             let mut s = 0f32;
@@ -217,6 +268,6 @@ impl Retriever for SparseRetriever {
             }
             matched.then(|| ScoredDoc::new(id, s))
         }));
-        Ok(finish(hits, live, k))
+        Ok(finish(hits, live, k, allowed))
     }
 }

@@ -45,6 +45,7 @@ fn build_sparse(dir: &Path, corpus: &Path, top_k: usize) -> IndexDir {
         overwrite: false,
         command: None,
         threads: 1,
+        fields: Vec::new(),
     };
     let mut docs = open_corpus(corpus, &CorpusOptions::default()).unwrap();
     build(

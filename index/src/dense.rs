@@ -498,9 +498,18 @@ impl DenseIndex {
                 .map(|(s, d)| ScoredDoc::new(d, s))
                 .collect(),
             _ => {
-                let mut all: Vec<ScoredDoc> =
-                    allowed.iter().map(|d| ScoredDoc::new(d, sim(d))).collect();
+                // Documents past this index (added since it was built) are the
+                // caller's.
+                let n = self.len() as DocId;
+                let mut all: Vec<ScoredDoc> = allowed
+                    .iter()
+                    .take_while(|&d| d < n)
+                    .map(|d| ScoredDoc::new(d, sim(d)))
+                    .collect();
                 let want = want.min(all.len());
+                if want == 0 {
+                    return Ok((Vec::new(), path));
+                }
                 all.select_nth_unstable_by(want - 1, ScoredDoc::rank_cmp);
                 all.truncate(want);
                 all

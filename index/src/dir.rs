@@ -8,6 +8,7 @@
 //! <index>/gen-000001/dense/      vectors.f32 and the HNSW graph
 //! <index>/gen-000001/sparse/     tantivy files (SPLADE impacts)
 //! <index>/gen-000001/multi/      token vectors (tokens.f16|f32, offsets.u64)
+//! <index>/gen-000001/fields/     tantivy fast fields (metadata for filters)
 //! ```
 //! A new index is built in a hidden sibling folder (`.<name>.building-<pid>`) and renamed
 //! into place when complete. Rebuilding an existing index (`overwrite`) builds the next
@@ -34,6 +35,7 @@ const LEXICAL_DIR: &str = "lexical";
 const DENSE_DIR: &str = "dense";
 const SPARSE_DIR: &str = "sparse";
 const MULTI_DIR: &str = "multi";
+const FIELDS_DIR: &str = "fields";
 
 fn gen_name(generation: u64) -> String {
     format!("gen-{generation:06}")
@@ -118,6 +120,16 @@ impl IndexDir {
         DenseIndex::open(&self.generation_dir().join(DENSE_DIR), settings)
     }
 
+    /// The stored metadata fields (None when the index declares none).
+    pub fn fields(&self) -> Result<Option<crate::FieldStore>> {
+        if self.manifest.fields.is_empty() {
+            return Ok(None);
+        }
+        let dir = self.generation_dir().join(FIELDS_DIR);
+        let len = self.manifest.doc_count as usize;
+        crate::FieldStore::open(&dir, &self.manifest.fields, len).map(Some)
+    }
+
     /// The lexical index, searching with the manifest's BM25 parameters.
     pub fn lexical(&self) -> Result<LexicalIndex> {
         let settings = self.manifest.lexical.ok_or_else(|| Error::NotAnIndex {
@@ -149,6 +161,8 @@ pub struct BuildOptions {
     pub command: Option<String>,
     /// Indexing threads (tantivy); 0 = all cores.
     pub threads: usize,
+    /// Metadata fields stored for filtering.
+    pub fields: Vec<crate::filter::FieldSpec>,
 }
 
 /// Everything of one document besides its text, for [`IndexWriter::add_doc`].
@@ -182,6 +196,7 @@ pub struct IndexWriter {
     dense: Option<DenseWriter>,
     sparse: Option<SparseWriter>,
     multi: Option<MultiWriter>,
+    fields: Option<crate::fields::FieldsWriter>,
     committed: bool,
 }
 
@@ -309,8 +324,16 @@ impl IndexWriter {
             dense: None,
             sparse: None,
             multi: None,
+            fields: None,
             committed: false,
         };
+        if !writer.opts.fields.is_empty() {
+            let dir = writer.work_dir.join(FIELDS_DIR);
+            writer.fields = Some(crate::fields::FieldsWriter::create(
+                &dir,
+                &writer.opts.fields,
+            )?);
+        }
         if let Some(m) = &writer.opts.multi {
             writer.multi = Some(MultiWriter::create(&writer.work_dir.join(MULTI_DIR), m)?);
         }
@@ -411,6 +434,9 @@ impl IndexWriter {
         }
         let ids = self.ids.as_mut().expect("writer not committed");
         let id = ids.push(&doc.id)?;
+        if let Some(f) = &mut self.fields {
+            f.add(id, doc)?;
+        }
         if let Some(l) = &mut self.lexical {
             l.add(id, doc)?;
         }
@@ -437,6 +463,9 @@ impl IndexWriter {
         }
         if let Some(s) = self.sparse.take() {
             s.commit()?;
+        }
+        if let Some(f) = self.fields.take() {
+            f.commit()?;
         }
         let mut multi = self.opts.multi.clone();
         if let (Some(w), Some(m)) = (self.multi.take(), &mut multi) {
@@ -469,6 +498,7 @@ impl IndexWriter {
             dense,
             sparse: self.opts.sparse.clone(),
             multi,
+            fields: self.opts.fields.clone(),
             files,
         };
         sync_tree(&self.work_dir)?;
@@ -505,6 +535,7 @@ impl Drop for IndexWriter {
         }
         // Stop tantivy's threads before removing their files.
         drop(self.lexical.take());
+        drop(self.fields.take());
         let dir = match &self.staging {
             Staging::Fresh { dir } => dir,
             Staging::NextGeneration { .. } => &self.work_dir,

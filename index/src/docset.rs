@@ -41,6 +41,17 @@ impl DocSet {
         }
     }
 
+    pub fn remove(&mut self, doc: DocId) {
+        let d = doc as usize;
+        if d < self.universe {
+            let (w, b) = (d / 64, 1u64 << (d % 64));
+            if self.bits[w] & b != 0 {
+                self.bits[w] &= !b;
+                self.count -= 1;
+            }
+        }
+    }
+
     #[inline]
     pub fn contains(&self, doc: DocId) -> bool {
         let d = doc as usize;
@@ -79,6 +90,26 @@ impl DocSet {
                 Some((w * 64 + t as usize) as DocId)
             })
         })
+    }
+}
+
+/// tantivy's top `k` for `query`, keeping only documents whose `doc_id` fast field is
+/// in `allowed` (when given): the filter runs inside the collector, before the top-k.
+pub(crate) fn collect_top(
+    searcher: &tantivy::Searcher,
+    query: &dyn tantivy::query::Query,
+    k: usize,
+    allowed: Option<&DocSet>,
+) -> tantivy::Result<Vec<(f32, tantivy::DocAddress)>> {
+    use tantivy::collector::{FilterCollector, TopDocs};
+    let top = TopDocs::with_limit(k).order_by_score();
+    match allowed {
+        None => searcher.search(query, &top),
+        Some(set) => {
+            let set = std::sync::Arc::new(set.clone());
+            let keep = move |v: u64| u32::try_from(v).is_ok_and(|d| set.contains(d));
+            searcher.search(query, &FilterCollector::new("doc_id".into(), keep, top))
+        }
     }
 }
 

@@ -37,6 +37,9 @@ pub struct Manifest {
     /// Late-interaction token vectors (absent in indexes without them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi: Option<crate::MultiSettings>,
+    /// Metadata fields stored for filtering (`--fields`; empty: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<crate::filter::FieldSpec>,
     /// Files of the generation, relative to the index directory.
     pub files: Vec<String>,
 }
@@ -222,6 +225,21 @@ impl Manifest {
                 "token vectors {}, wanted {}",
                 show(self.multi.as_ref()),
                 show(opts.multi.as_ref())
+            ));
+        }
+        if self.fields != opts.fields {
+            let show = |f: &[crate::filter::FieldSpec]| {
+                let v: Vec<String> = f.iter().map(|f| format!("{}:{}", f.name, f.ty)).collect();
+                if v.is_empty() {
+                    "none".to_string()
+                } else {
+                    v.join(",")
+                }
+            };
+            d.push(format!(
+                "metadata fields {}, wanted {}",
+                show(&self.fields),
+                show(&opts.fields)
             ));
         }
         d

@@ -17,7 +17,6 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use tantivy::collector::TopDocs;
 use tantivy::postings::Postings;
 use tantivy::query::{EnableScoring, Explanation, Query, Scorer, Weight};
 use tantivy::schema::{
@@ -367,11 +366,22 @@ impl SparseIndex {
 
     /// Top `k` documents by sparse dot product with the query's (term, weight) pairs.
     pub fn search(&self, terms: &[(&str, f32)], k: usize) -> Result<Vec<ScoredDoc>> {
+        self.search_within(terms, k, None)
+    }
+
+    /// [`SparseIndex::search`] among the `allowed` documents (all when `None`), the
+    /// filter applied inside the collection.
+    pub fn search_within(
+        &self,
+        terms: &[(&str, f32)],
+        k: usize,
+        allowed: Option<&crate::DocSet>,
+    ) -> Result<Vec<ScoredDoc>> {
         if k == 0 || terms.is_empty() {
             return Ok(Vec::new());
         }
         let searcher = self.reader.searcher();
-        let top = searcher.search(&self.query(terms), &TopDocs::with_limit(k).order_by_score())?;
+        let top = crate::docset::collect_top(&searcher, &self.query(terms), k, allowed)?;
         let mut hits: Vec<ScoredDoc> = top
             .into_iter()
             .map(|(s, a)| {
@@ -541,6 +551,7 @@ mod tests {
             overwrite: false,
             command: None,
             threads: 1,
+            fields: Vec::new(),
         };
         let docs: Vec<Vec<(String, f32)>> = (0..300)
             .map(|i| {

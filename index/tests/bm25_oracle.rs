@@ -97,6 +97,7 @@ fn tantivy_bm25_equals_brute_force() {
             overwrite: false,
             command: None,
             threads: 2,
+            fields: Vec::new(),
         };
         let mut w = IndexWriter::create(&path, opts).unwrap();
         for d in &docs {

@@ -16,6 +16,7 @@ fn build(root: &std::path::Path, dense: DenseSettings, n: usize, overwrite: bool
         overwrite,
         command: None,
         threads: 1,
+        fields: Vec::new(),
     };
     let mut w = IndexWriter::create(root, opts).unwrap();
     let mut state = 0x9e37_79b9_7f4a_7c15u64;

@@ -51,6 +51,7 @@ fn impact_scores_equal_the_quantized_dot_product() {
         overwrite: false,
         command: None,
         threads: 2,
+        fields: Vec::new(),
     };
     let mut w = IndexWriter::create(&tmp.path().join("idx"), opts).unwrap();
     for (i, d) in docs.iter().enumerate() {

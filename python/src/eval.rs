@@ -124,6 +124,7 @@ pub fn evaluate<'py>(
                 overwrite: false,
                 command: Some("python: seine.evaluate".into()),
                 threads: 0,
+                fields: Vec::new(),
             };
             let dev = resolve_device(spec)?;
             let mut log = crate::LogProgress::new("indexed", progress);

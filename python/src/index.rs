@@ -67,6 +67,29 @@ struct Parts<'a> {
     multi_compression: &'a str,
     sparse_top_k: Option<usize>,
     sparse_threshold: f32,
+    fields: Vec<seine_engine::FieldSpec>,
+}
+
+/// `fields=["year:integer", "type:keyword"]` (or one comma-separated string).
+fn field_specs(fields: Option<Vec<String>>) -> PyResult<Vec<seine_engine::FieldSpec>> {
+    fields
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|f| f.split(','))
+        .filter(|f| !f.trim().is_empty())
+        .map(|f| parse("fields", f))
+        .collect()
+}
+
+/// `filter=`: an expression string or its JSON form as a dict.
+fn filter_arg(filter: Option<&Bound<'_, PyAny>>) -> PyResult<Option<seine_engine::Filter>> {
+    let Some(f) = filter.filter(|f| !f.is_none()) else {
+        return Ok(None);
+    };
+    let v = crate::from_py(f)?;
+    seine_engine::Filter::from_json(&v)
+        .map(Some)
+        .map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
 impl Parts<'_> {
@@ -109,6 +132,7 @@ impl Parts<'_> {
             overwrite: false,
             command: Some("python: seine.Index.build".into()),
             threads: 0,
+            fields: self.fields.clone(),
         })
     }
 }
@@ -160,7 +184,7 @@ impl Index {
         bm25_mode = "flat", k1 = None, b = None, hnsw = "auto", dense_quantization = "none",
         multi_compression = "none", sparse_top_k = None, sparse_threshold = 0.0,
         dense_vectors = None, sparse_vectors = None, multi_vectors = None, overwrite = false,
-        device = "cpu", progress = true))]
+        device = "cpu", progress = true, fields = None))]
     #[allow(clippy::too_many_arguments)]
     fn build(
         py: Python<'_>,
@@ -183,6 +207,7 @@ impl Index {
         overwrite: bool,
         device: &str,
         progress: bool,
+        fields: Option<Vec<String>>,
     ) -> PyResult<Self> {
         if dense_vectors.is_some() && dense.is_none() {
             return Err(PyValueError::new_err(
@@ -210,6 +235,7 @@ impl Index {
             multi_compression,
             sparse_top_k,
             sparse_threshold,
+            fields: field_specs(fields)?,
         };
         let mut opts = parts.options(lexical)?;
         let corpus_opts = seine_datasets::CorpusOptions::default();
@@ -285,7 +311,7 @@ impl Index {
     /// multi-hop retrieval: a dict `{hits, chain, stopped_early}`.
     #[pyo3(signature = (query, k = 10, *, retriever = None, fusion = "rrf", weights = None,
         rerank = None, rerank_depth = DEFAULT_RERANK_DEPTH, flipr_k = DEFAULT_FLIPR_K,
-        hops = None, fields = true))]
+        hops = None, fields = true, filter = None))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
@@ -300,7 +326,9 @@ impl Index {
         flipr_k: usize,
         hops: Option<usize>,
         fields: bool,
+        filter: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let filter = filter_arg(filter)?;
         let s = self.current();
         let set: RetrieverSet = match retriever {
             Some(r) => parse("retriever", r)?,
@@ -318,7 +346,8 @@ impl Index {
                 s.check(&set)?;
                 match hops {
                     None => {
-                        let hits = s.search_with(&set, &query, k, &fusion, rerank)?;
+                        let hits =
+                            s.search_with(&set, &query, k, &fusion, rerank, filter.as_ref())?;
                         hits_json(&s, hits, fields)
                     }
                     Some(hops) => {
@@ -329,6 +358,7 @@ impl Index {
                             rerank,
                             rerank_later: rerank
                                 .map(|r| Rerank::new(RerankKind::Flipr, r.depth, flipr_k)),
+                            filter: filter.clone(),
                             ..MultiHop::default()
                         };
                         let r = s.search_multihop(&query, k, &cfg)?;
@@ -356,13 +386,19 @@ impl Index {
     /// The document with external id `id` (`{id, title, text}`), or None.
     fn get<'py>(&self, py: Python<'py>, id: &str) -> PyResult<Option<Bound<'py, PyDict>>> {
         let s = self.current();
-        let Some((_, d)) = s.get(id).map_err(engine_err)? else {
+        let Some((doc, d)) = s.get(id).map_err(engine_err)? else {
             return Ok(None);
         };
         let out = PyDict::new(py);
         out.set_item("id", id)?;
         out.set_item("title", d.title)?;
         out.set_item("text", d.text)?;
+        if !s.fields().is_empty() {
+            out.set_item(
+                "metadata",
+                to_py(py, &serde_json::Value::Object(s.metadata(doc)))?,
+            )?;
+        }
         Ok(Some(out))
     }
 
@@ -438,6 +474,9 @@ fn hits_json(
         });
         if let Some(m) = f.token_maxima {
             row["token_maxima"] = serde_json::json!(m);
+        }
+        if fields && !s.fields().is_empty() {
+            row["metadata"] = serde_json::Value::Object(s.metadata(f.hit.doc));
         }
         out.push(row);
     }

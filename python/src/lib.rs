@@ -138,12 +138,40 @@ pub(crate) fn doc_from(item: &Bound<'_, PyAny>, i: usize) -> PyResult<seine_data
     if id.is_empty() {
         return Err(PyValueError::new_err(format!("document {i}: empty id")));
     }
+    // As the JSONL reader: the other keys, and a `metadata` dict's entries.
+    let mut metadata = seine_datasets::Metadata::new();
+    if let Some(m) = d.get_item("metadata")?.filter(|m| !m.is_none()) {
+        match from_py(&m)? {
+            serde_json::Value::Object(m) => metadata.extend(m),
+            _ => {
+                return Err(PyValueError::new_err(format!(
+                    "document {i}: \"metadata\" must be a dict"
+                )));
+            }
+        }
+    }
+    for (k, v) in d.iter() {
+        let k: String = k.extract()?;
+        if !["id", "_id", "title", "text", "metadata"].contains(&k.as_str()) {
+            metadata.insert(k, from_py(&v)?);
+        }
+    }
     Ok(seine_datasets::Doc {
         id,
         title: field("title")?.unwrap_or_default(),
         text: field("text")?.unwrap_or_default(),
-        metadata: Default::default(),
+        metadata,
     })
+}
+
+/// A Python value as JSON (through the `json` module: what it cannot write is an error).
+pub(crate) fn from_py(v: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
+    let s: String = v
+        .py()
+        .import("json")?
+        .call_method1("dumps", (v,))?
+        .extract()?;
+    serde_json::from_str(&s).map_err(|e| PyValueError::new_err(format!("not JSON: {e}")))
 }
 
 /// Progress of a long job as lines on stderr (at most one per 5 s, and a last one):

@@ -190,6 +190,7 @@ fn bm25(a: Bm25Bench) -> anyhow::Result<()> {
         parts,
         false,
         0,
+        &[],
     );
     let dir = open_or_build(beir.root(), &path, opts, parts, a.index.is_some(), false)?;
     let mut searcher = Searcher::open(dir)?;
@@ -208,7 +209,7 @@ fn bm25(a: Bm25Bench) -> anyhow::Result<()> {
     }
     // Warm-up pass (page cache, allocator).
     for q in &queries {
-        bm25.retrieve(q, a.k, &live)?;
+        bm25.retrieve(q, a.k, &live, None)?;
     }
     let mut passes = Vec::with_capacity(a.repeat);
     let mut latencies = Vec::with_capacity(a.repeat * queries.len());
@@ -216,7 +217,7 @@ fn bm25(a: Bm25Bench) -> anyhow::Result<()> {
         let start = Instant::now();
         for q in &queries {
             let t = Instant::now();
-            std::hint::black_box(bm25.retrieve(q, a.k, &live)?);
+            std::hint::black_box(bm25.retrieve(q, a.k, &live, None)?);
             latencies.push(t.elapsed().as_secs_f64());
         }
         passes.push(start.elapsed().as_secs_f64());

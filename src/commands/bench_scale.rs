@@ -215,6 +215,7 @@ fn build(out: &Path, part: &str, n: usize, centroids: usize) -> anyhow::Result<s
         overwrite: true,
         command: Some("bench scale".into()),
         threads: 0,
+        fields: Vec::new(),
     };
     match part {
         "bm25" => opts.lexical = Some(LexicalSettings::new(Default::default(), Default::default())),
@@ -362,7 +363,7 @@ fn search(out: &Path, part: &str, n: usize, queries: usize) -> anyhow::Result<se
                 let toks = g.tokens(q as u64, 21);
                 let mut got = Vec::new();
                 timed(&mut || {
-                    got = seine_engine::plaid::search(&store, &toks, K, None)
+                    got = seine_engine::plaid::search(&store, &toks, K, None, None)
                         .iter()
                         .map(|h| h.doc)
                         .collect();

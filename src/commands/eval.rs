@@ -107,6 +107,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         parts,
         false,
         a.threads,
+        &[],
     );
     let dir = open_or_build(beir.root(), &index_path, opts, parts, explicit, a.rebuild)?;
     let mut searcher = Searcher::open_on(dir, &resolve_device(a.dense.device)?)?;

@@ -42,6 +42,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         parts,
         a.overwrite,
         a.threads,
+        &a.corpus_args.fields,
     );
     let (dir, stats) = build_index(&a.corpus, &a.out, &corpus_opts, opts, parts)?;
     let m = dir.manifest();

@@ -48,6 +48,12 @@ pub struct CorpusArgs {
     /// JSONL: field holding the text.
     #[arg(long, default_value = "text")]
     pub text_field: String,
+    /// Metadata fields to store for --filter, as name:type (keyword, integer, float,
+    /// date), comma-separated: `--fields year:integer,type:keyword`. Values come from
+    /// the JSONL line's other fields (or its `metadata` object) or Parquet's other
+    /// columns.
+    #[arg(long, value_delimiter = ',')]
+    pub fields: Vec<seine_index::filter::FieldSpec>,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy)]
@@ -386,6 +392,7 @@ pub fn build_options(
     parts: Parts<'_>,
     overwrite: bool,
     threads: usize,
+    fields: &[seine_index::filter::FieldSpec],
 ) -> BuildOptions {
     BuildOptions {
         source: SourceInfo::of(
@@ -403,6 +410,7 @@ pub fn build_options(
         overwrite,
         command: Some(std::env::args().collect::<Vec<_>>().join(" ")),
         threads,
+        fields: fields.to_vec(),
     }
 }
 
@@ -529,6 +537,7 @@ impl MultiHopArgs {
             condense_passages: self.condense_passages,
             facts: self.facts,
             scorer: self.condense_scorer,
+            filter: None,
         };
         cfg.validate()?;
         Ok(cfg)

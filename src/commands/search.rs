@@ -45,6 +45,11 @@ pub struct Args {
     /// JSON output (one object with the hits).
     #[arg(long)]
     json: bool,
+    /// Only documents whose metadata passes this filter, inside every retriever:
+    /// `year >= 2015 AND type IN ("review", "trial")` (fields the index stores with
+    /// `seine index --fields`).
+    #[arg(long)]
+    filter: Option<seine_engine::Filter>,
 }
 
 /// `--retriever`: one retriever, a fusion, or every retriever the index has.
@@ -102,6 +107,11 @@ fn open(a: &Args) -> anyhow::Result<Searcher> {
 
 pub fn run(a: Args) -> anyhow::Result<()> {
     let searcher = open(&a)?;
+    if let Some(f) = &a.filter {
+        searcher
+            .check_filter(f)
+            .with_context(|| format!("--filter {f}"))?;
+    }
     if a.hops.hops.is_some() {
         return multihop(&a, &searcher);
     }
@@ -119,7 +129,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     };
     let mut lists = Vec::new();
     for set in a.retriever.sets(&searcher) {
-        let hits = searcher.search_fused(&set, &a.query, a.k)?;
+        let hits = searcher.search_with(
+            &set,
+            &a.query,
+            a.k,
+            searcher.fusion(),
+            searcher.rerank(),
+            a.filter.as_ref(),
+        )?;
         let mut out = Vec::new();
         for (rank, f) in hits.iter().enumerate() {
             let h = &f.hit;
@@ -131,6 +148,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 "title": stored.as_ref().map(|s| s.title.as_str()),
                 "text": stored.as_ref().map(|s| s.text.as_str()),
             });
+            if !searcher.fields().is_empty() {
+                row["metadata"] = serde_json::Value::Object(searcher.metadata(h.doc));
+            }
             if a.explain {
                 row["sources"] = serde_json::to_value(&f.sources)?;
                 if let (Some(m), Some(toks)) = (&f.token_maxima, &query_tokens) {
@@ -236,12 +256,13 @@ fn multihop(a: &Args, searcher: &Searcher) -> anyhow::Result<()> {
         .into_iter()
         .next()
         .context("index has no retriever")?;
-    let cfg = a.hops.config(
+    let mut cfg = a.hops.config(
         &retriever,
         a.fusion.fusion()?,
         a.rerank.rerank()?,
         a.rerank.flipr_k,
     )?;
+    cfg.filter = a.filter.clone();
     let r = searcher.search_multihop(&a.query, a.k, &cfg)?;
     let mut hits = Vec::new();
     for (rank, h) in r.ranking.iter().enumerate() {

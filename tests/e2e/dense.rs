@@ -72,6 +72,7 @@ fn hnsw_recall_on_scifact_vectors() {
         overwrite: false,
         command: None,
         threads: 2,
+        fields: Vec::new(),
     };
     let writer = IndexWriter::create(&root, opts).unwrap();
     let mut docs = beir.corpus().unwrap();

@@ -110,6 +110,8 @@ pub struct MultiHop {
     /// How the condenser scores sentences; None: the best the index supports
     /// ([`FactScorer::best_for`]).
     pub scorer: Option<FactScorer>,
+    /// A metadata filter every hop searches within.
+    pub filter: Option<seine_index::filter::Filter>,
 }
 
 impl Default for MultiHop {
@@ -124,6 +126,7 @@ impl Default for MultiHop {
             condense_passages: DEFAULT_CONDENSE_PASSAGES,
             facts: DEFAULT_FACTS,
             scorer: None,
+            filter: None,
         }
     }
 }
@@ -222,7 +225,14 @@ impl Searcher {
             };
             let want = cfg.depth + taken.len();
             let hits: Vec<_> = self
-                .search_with(&cfg.retriever, &query, want, &cfg.fusion, rerank)?
+                .search_with(
+                    &cfg.retriever,
+                    &query,
+                    want,
+                    &cfg.fusion,
+                    rerank,
+                    cfg.filter.as_ref(),
+                )?
                 .into_iter()
                 .filter(|h| !taken.contains(&h.hit.doc))
                 .take(cfg.depth)

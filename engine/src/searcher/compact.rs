@@ -34,6 +34,7 @@ impl Searcher {
                 overwrite: true,
                 command: Some("compact".into()),
                 threads: 0,
+                fields: m.fields.clone(),
             };
             let mut writer = IndexWriter::create(self.index.root(), opts)?;
             // Compressed token vectors keep their codec (re-encoding decoded vectors
@@ -82,10 +83,11 @@ impl Searcher {
                     id,
                     title: s.title,
                     text: s.text,
-                    metadata: Default::default(),
+                    metadata: self.metadata_in(live, doc),
                 },
                 None => Doc {
                     id,
+                    metadata: self.metadata_in(live, doc),
                     ..Doc::default()
                 },
             };

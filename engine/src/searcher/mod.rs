@@ -5,6 +5,7 @@
 
 mod compact;
 mod explain;
+mod filter;
 mod write;
 
 pub use explain::TermContribution;
@@ -12,8 +13,9 @@ pub use explain::TermContribution;
 use std::sync::{Arc, Mutex, RwLock};
 
 use candle_core::Device;
+use seine_index::filter::Filter;
 use seine_index::lexical::{Bm25Params, StoredDoc};
-use seine_index::{DocId, DocMap, IndexDir};
+use seine_index::{DocId, DocMap, FieldStore, IndexDir};
 
 use crate::encoders::Encoders;
 use crate::fusion::{FusedHit, Fusion, SourceHit, fuse};
@@ -55,6 +57,8 @@ pub struct Searcher {
     multi: Option<Arc<seine_index::MultiIndex>>,
     /// Late interaction as a first stage, over `multi`.
     maxsim: Option<MaxsimRetriever>,
+    /// Stored metadata fields (`--fields`), for filters.
+    fields: Option<FieldStore>,
     fusion: Fusion,
     rerank: Option<Rerank>,
     /// Documents added and deleted since the generation was built.
@@ -102,6 +106,7 @@ impl Searcher {
             (Some(_), Some(e)) => Some(SparseRetriever::new(e.clone(), index.sparse()?)),
             _ => None,
         };
+        let fields = index.fields()?;
         let base_len = doc_map.len() as u32;
         let (wal, records) = Wal::open(index.root(), m.generation)?;
         let searcher = Searcher {
@@ -113,6 +118,7 @@ impl Searcher {
             sparse,
             multi,
             maxsim,
+            fields,
             fusion: Fusion::default(),
             rerank: None,
             live: RwLock::new(Live::new(base_len, Some(wal))),
@@ -296,11 +302,13 @@ impl Searcher {
         query: &str,
         k: usize,
     ) -> Result<Vec<FusedSearchHit>> {
-        self.search_with(set, query, k, &self.fusion, self.rerank)
+        self.search_with(set, query, k, &self.fusion, self.rerank, None)
     }
 
     /// [`Searcher::search_fused`] with this call's fusion and rerank settings (the
-    /// searcher's own are left alone; a server shares one searcher across requests).
+    /// searcher's own are left alone; a server shares one searcher across requests),
+    /// among the documents `filter` allows when one is given (every retriever
+    /// searches within them; a rerank sees only their candidates).
     pub fn search_with(
         &self,
         set: &RetrieverSet,
@@ -308,12 +316,16 @@ impl Searcher {
         k: usize,
         fusion: &Fusion,
         rerank: Option<Rerank>,
+        filter: Option<&Filter>,
     ) -> Result<Vec<FusedSearchHit>> {
+        if let Some(f) = filter {
+            self.check_filter(f)?;
+        }
         let Some(rerank) = rerank else {
-            return self.first_stage(set, query, k, fusion);
+            return self.first_stage(set, query, k, fusion, filter);
         };
         self.check_rerank(&rerank)?;
-        let hits = self.first_stage(set, query, rerank.depth.max(k), fusion)?;
+        let hits = self.first_stage(set, query, rerank.depth.max(k), fusion, filter)?;
         self.rerank_hits(hits, query, k, rerank)
     }
 
@@ -385,6 +397,7 @@ impl Searcher {
         query: &str,
         k: usize,
         fusion: &Fusion,
+        filter: Option<&Filter>,
     ) -> Result<Vec<FusedSearchHit>> {
         for kind in set.parts() {
             self.retriever(*kind)?;
@@ -399,9 +412,12 @@ impl Searcher {
         };
         let (fused, ids) = {
             let live = self.live.read().expect("live lock");
+            let allowed = filter.map(|f| self.allowed_in(&live, f));
             let mut lists = Vec::new();
             for kind in set.parts() {
-                let hits = self.retriever(*kind)?.retrieve(query, n, &live)?;
+                let hits = self
+                    .retriever(*kind)?
+                    .retrieve(query, n, &live, allowed.as_ref())?;
                 lists.push((kind.as_str(), hits));
             }
             let fused: Vec<FusedHit> = if set.is_fusion() {

@@ -91,13 +91,18 @@ impl Searcher {
         let mut last: HashMap<String, Option<Doc>> = HashMap::new();
         for r in records {
             let (id, doc) = match r {
-                WalRecord::Put { id, title, text } => (
+                WalRecord::Put {
+                    id,
+                    title,
+                    text,
+                    metadata,
+                } => (
                     id.clone(),
                     Some(Doc {
                         id,
                         title,
                         text,
-                        metadata: Default::default(),
+                        metadata,
                     }),
                 ),
                 WalRecord::Del { id } => (id, None),
@@ -141,6 +146,7 @@ impl Searcher {
                 )));
             }
         }
+        self.check_metadata(docs)?;
         let encoded = self.encode_docs(docs)?;
         let _w = self.writes.lock().expect("writes lock");
         let mut live = self.live.write().expect("live lock");
@@ -150,6 +156,7 @@ impl Searcher {
                 id: d.id.clone(),
                 title: d.title.clone(),
                 text: d.text.clone(),
+                metadata: d.metadata.clone(),
             })
             .collect();
         live.wal.as_mut().ok_or(Error::Retired)?.append(&records)?;

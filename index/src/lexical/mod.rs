@@ -13,7 +13,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use seine_datasets::Doc;
-use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query};
 use tantivy::schema::{
     FAST, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
@@ -268,6 +267,19 @@ impl LexicalIndex {
 
     /// The top `k` documents for `text` by BM25 with the given parameters.
     pub fn search_with(&self, text: &str, k: usize, params: Bm25Params) -> Result<Vec<ScoredDoc>> {
+        self.search_within(text, k, params, None)
+    }
+
+    /// The top `k` documents for `text` among the `allowed` ones (all when `None`):
+    /// the filter is applied inside the collection, so `k` allowed documents come back
+    /// whenever that many match.
+    pub fn search_within(
+        &self,
+        text: &str,
+        k: usize,
+        params: Bm25Params,
+        allowed: Option<&crate::DocSet>,
+    ) -> Result<Vec<ScoredDoc>> {
         params.validate()?;
         if k == 0 {
             return Ok(Vec::new());
@@ -276,7 +288,7 @@ impl LexicalIndex {
             return Ok(Vec::new());
         };
         let searcher = self.reader.searcher();
-        let top = searcher.search(&query, &TopDocs::with_limit(k).order_by_score())?;
+        let top = crate::docset::collect_top(&searcher, &*query, k, allowed)?;
         let mut hits: Vec<ScoredDoc> = top
             .into_iter()
             .map(|(score, addr)| {

@@ -24,6 +24,11 @@ pub struct DocumentIn {
     #[serde(default)]
     pub title: String,
     pub text: String,
+    /// Metadata (what filters read: the index's `--fields`; a declared field with a
+    /// value of the wrong type is a 422).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
 }
 
 /// `POST /documents` body: documents to add, or to replace when the id exists.
@@ -49,6 +54,10 @@ pub struct DocumentOut {
     pub id: String,
     pub title: String,
     pub text: String,
+    /// The stored metadata fields (when the index stores any).
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -101,7 +110,7 @@ pub async fn put_documents(
             id: d.id,
             title: d.title,
             text: d.text,
-            metadata: Default::default(),
+            metadata: d.metadata,
         })
         .collect();
     let ids: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
@@ -131,10 +140,11 @@ pub async fn get_document(
 ) -> Result<Json<DocumentOut>, ApiError> {
     let searcher = s.searcher();
     match searcher.get(&id).map_err(engine_error)? {
-        Some((_, d)) => Ok(Json(DocumentOut {
+        Some((doc, d)) => Ok(Json(DocumentOut {
             id,
             title: d.title,
             text: d.text,
+            metadata: searcher.metadata(doc),
         })),
         None => Err(ApiError::NotFound(format!("no document {id:?}"))),
     }

@@ -60,6 +60,8 @@ pub struct InfoResponse {
     pub default_k: usize,
     pub default_rerank_depth: usize,
     pub max_hops: usize,
+    /// Metadata fields a `filter` may use, as `name:type`.
+    pub fields: Vec<String>,
 }
 
 /// What the index offers (for the search page and other clients).
@@ -79,5 +81,10 @@ pub async fn info(State(s): State<Arc<AppState>>) -> Json<InfoResponse> {
         default_k: seine_engine::settings::DEFAULT_K,
         default_rerank_depth: seine_engine::settings::DEFAULT_RERANK_DEPTH,
         max_hops: 4,
+        fields: searcher
+            .fields()
+            .iter()
+            .map(|f| format!("{}:{}", f.name, f.ty))
+            .collect(),
     })
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
+use seine_engine::Filter;
 use seine_engine::multihop::MultiHop;
 use seine_engine::settings::{DEFAULT_FLIPR_K, DEFAULT_RERANK_DEPTH};
 use seine_engine::{
@@ -58,6 +59,13 @@ pub struct SearchRequest {
     /// Candidates per hop (default 20).
     #[schema(minimum = 1, maximum = 1000)]
     pub hop_depth: Option<usize>,
+    /// Metadata filter applied inside every retriever: an expression
+    /// (`year >= 2015 AND type IN ("review", "trial")`) or its JSON form
+    /// (`{"and": [{"field": "year", "op": ">=", "value": 2015}, {"field": "type",
+    /// "in": ["review", "trial"]}]}`). Fields are those the index stores (`GET /info`);
+    /// an unknown field or a value of the wrong type is a 422 naming the field.
+    #[schema(value_type = Option<Object>)]
+    pub filter: Option<serde_json::Value>,
 }
 
 /// A sentence the condenser kept.
@@ -108,6 +116,10 @@ pub struct SearchHit {
     /// score, heaviest contribution first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub splade_terms: Option<Vec<TermOut>>,
+    /// The hit's stored metadata fields (with `fields`, when the index stores any).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// One query term's share of a SPLADE score.
@@ -139,6 +151,7 @@ struct Plan {
     fusion: Fusion,
     rerank: Option<Rerank>,
     hops: Option<MultiHop>,
+    filter: Option<Filter>,
 }
 
 fn parse_rerank(req: &SearchRequest, max_k: usize) -> Result<Option<Rerank>, ApiError> {
@@ -229,12 +242,20 @@ fn parse(req: &SearchRequest, s: &AppState) -> Result<Plan, ApiError> {
         ..Fusion::default()
     };
     let rerank = parse_rerank(req, max_k)?;
-    let hops = parse_hops(req, max_k, &fusion, rerank)?;
+    let filter = match &req.filter {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) => Some(Filter::from_json(v).map_err(|e| ApiError::Unprocessable(e.to_string()))?),
+    };
+    let mut hops = parse_hops(req, max_k, &fusion, rerank)?;
+    if let Some(h) = &mut hops {
+        h.filter = filter.clone();
+    }
     Ok(Plan {
         retriever,
         fusion,
         rerank,
         hops,
+        filter,
     })
 }
 
@@ -284,7 +305,14 @@ fn run(searcher: &Searcher, req: &SearchRequest, plan: &Plan) -> EngineResult<Se
                 })
                 .collect()
         }
-        None => searcher.search_with(&set, &req.query, req.k, &plan.fusion, plan.rerank)?,
+        None => searcher.search_with(
+            &set,
+            &req.query,
+            req.k,
+            &plan.fusion,
+            plan.rerank,
+            plan.filter.as_ref(),
+        )?,
     };
     let query_tokens = match (
         req.explain && plan.rerank.is_some(),
@@ -316,11 +344,14 @@ fn run(searcher: &Searcher, req: &SearchRequest, plan: &Plan) -> EngineResult<Se
             ),
             None => None,
         };
-        let stored = if req.fields.unwrap_or(true) {
+        let with_fields = req.fields.unwrap_or(true);
+        let stored = if with_fields {
             searcher.stored(h.hit.doc)?
         } else {
             None
         };
+        let metadata =
+            (with_fields && !searcher.fields().is_empty()).then(|| searcher.metadata(h.hit.doc));
         out.push(SearchHit {
             rank: i + 1,
             id: h.hit.id,
@@ -339,6 +370,7 @@ fn run(searcher: &Searcher, req: &SearchRequest, plan: &Plan) -> EngineResult<Se
             }),
             token_maxima: if req.explain { h.token_maxima } else { None },
             splade_terms: terms,
+            metadata,
         });
     }
     Ok(SearchResponse {

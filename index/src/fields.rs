@@ -1,0 +1,400 @@
+//! Metadata fields (`seine index --fields year:integer,type:keyword`): the declared
+//! fields of every document in tantivy fast fields (`<generation>/fields/`), read back
+//! as columns, and a [`Filter`] evaluated over them into the [`DocSet`] every
+//! retriever searches within.
+//!
+//! Values come from a document's metadata (the JSONL line's other fields, a `metadata`
+//! object, Parquet's extra columns): keyword from a string (numbers and booleans as
+//! their text), integer and float from a number (or a string holding one), date from a
+//! `YYYY-MM-DD` string (a longer RFC 3339 timestamp is cut to its date). A missing or
+//! `null` value is "no value"; any other value of the wrong type is an error naming
+//! the document and the field.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use seine_datasets::{Doc, Metadata};
+use tantivy::schema::{FAST, Field, INDEXED, STRING, Schema};
+use tantivy::{Index, ReloadPolicy, TantivyDocument};
+
+use crate::filter::{FieldSpec, FieldType, FieldValue, Filter, Value, date_days};
+use crate::{DocId, DocSet, Error, Result};
+
+/// tantivy's name for the `i`-th declared field (user names may hold `.`, which
+/// tantivy reads as a JSON path).
+fn column_name(i: usize) -> String {
+    format!("f{i}")
+}
+
+fn schema(specs: &[FieldSpec]) -> (Schema, Field, Vec<Field>) {
+    let mut b = Schema::builder();
+    let doc_id = b.add_u64_field("doc_id", FAST);
+    let fields = specs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let name = column_name(i);
+            match s.ty {
+                FieldType::Keyword => b.add_text_field(&name, STRING | FAST),
+                FieldType::Float => b.add_f64_field(&name, INDEXED | FAST),
+                FieldType::Integer | FieldType::Date => b.add_i64_field(&name, INDEXED | FAST),
+            }
+        })
+        .collect();
+    (b.build(), doc_id, fields)
+}
+
+/// A document's value of `spec` from its metadata (see the module docs).
+pub fn extract(spec: &FieldSpec, doc_id: &str, metadata: &Metadata) -> Result<Option<FieldValue>> {
+    use serde_json::Value as J;
+    let Some(v) = metadata.get(&spec.name).filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let bad = || {
+        Error::InvalidSetting(format!(
+            "document {doc_id:?}: field {:?} is declared {}, but its value is {v}",
+            spec.name, spec.ty
+        ))
+    };
+    let number = || -> Option<f64> {
+        match v {
+            J::Number(n) => n.as_f64(),
+            J::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    };
+    Ok(Some(match spec.ty {
+        FieldType::Keyword => FieldValue::Keyword(match v {
+            J::String(s) => s.clone(),
+            J::Number(_) | J::Bool(_) => v.to_string(),
+            _ => return Err(bad()),
+        }),
+        FieldType::Float => FieldValue::Number(number().filter(|x| x.is_finite()).ok_or_else(bad)?),
+        FieldType::Integer => {
+            let x = number().ok_or_else(bad)?;
+            if x.fract() != 0.0 || x.abs() > 9.0e15 {
+                return Err(bad());
+            }
+            FieldValue::Number(x)
+        }
+        FieldType::Date => match v {
+            J::String(s) => {
+                FieldValue::Number(date_days(s.get(..10).unwrap_or(s)).ok_or_else(bad)? as f64)
+            }
+            _ => return Err(bad()),
+        },
+    }))
+}
+
+/// Writes the declared fields of each document.
+pub struct FieldsWriter {
+    writer: tantivy::IndexWriter,
+    specs: Vec<FieldSpec>,
+    doc_id: Field,
+    fields: Vec<Field>,
+}
+
+impl FieldsWriter {
+    pub fn create(dir: &Path, specs: &[FieldSpec]) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let (schema, doc_id, fields) = schema(specs);
+        let index = Index::create_in_dir(dir, schema)?;
+        let writer = index.writer_with_num_threads(1, 32_000_000)?;
+        Ok(FieldsWriter {
+            writer,
+            specs: specs.to_vec(),
+            doc_id,
+            fields,
+        })
+    }
+
+    /// Stores `doc`'s declared fields; a value of the wrong type is an error naming
+    /// the document and field (nothing of the build is kept).
+    pub fn add(&mut self, id: DocId, doc: &Doc) -> Result<()> {
+        let mut d = TantivyDocument::default();
+        d.add_u64(self.doc_id, u64::from(id));
+        for (spec, &f) in self.specs.iter().zip(&self.fields) {
+            match (extract(spec, &doc.id, &doc.metadata)?, spec.ty) {
+                (None, _) => {}
+                (Some(FieldValue::Keyword(s)), _) => d.add_text(f, s),
+                (Some(FieldValue::Number(x)), FieldType::Float) => d.add_f64(f, x),
+                (Some(FieldValue::Number(x)), _) => d.add_i64(f, x as i64),
+            }
+        }
+        self.writer.add_document(d)?;
+        Ok(())
+    }
+
+    pub fn commit(mut self) -> Result<()> {
+        self.writer.commit()?;
+        self.writer.wait_merging_threads()?;
+        Ok(())
+    }
+}
+
+/// One declared field's values by [`DocId`].
+enum Column {
+    /// Ordinals into `dict`; `u32::MAX` = no value.
+    Keyword { ords: Vec<u32>, dict: Vec<String> },
+    /// `NaN` = no value (integers and dates as days: exact in f64).
+    Number(Vec<f64>),
+}
+
+impl Column {
+    fn value(&self, doc: usize) -> Option<FieldValue> {
+        match self {
+            Column::Keyword { ords, dict } => match ords.get(doc) {
+                Some(&o) if o != u32::MAX => Some(FieldValue::Keyword(dict[o as usize].clone())),
+                _ => None,
+            },
+            Column::Number(v) => v
+                .get(doc)
+                .copied()
+                .filter(|x| !x.is_nan())
+                .map(FieldValue::Number),
+        }
+    }
+}
+
+/// The declared fields of a generation's documents, in memory.
+pub struct FieldStore {
+    specs: Vec<FieldSpec>,
+    columns: Vec<Column>,
+}
+
+impl FieldStore {
+    /// Reads `dir` (written by [`FieldsWriter`] for `len` documents).
+    pub fn open(dir: &Path, specs: &[FieldSpec], len: usize) -> Result<Self> {
+        let index = Index::open_in_dir(dir)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        let searcher = reader.searcher();
+        let mut columns: Vec<Column> = specs
+            .iter()
+            .map(|s| match s.ty {
+                FieldType::Keyword => Column::Keyword {
+                    ords: vec![u32::MAX; len],
+                    dict: Vec::new(),
+                },
+                _ => Column::Number(vec![f64::NAN; len]),
+            })
+            .collect();
+        let mut interned: Vec<HashMap<String, u32>> = vec![HashMap::new(); specs.len()];
+        for seg in searcher.segment_readers() {
+            let ff = seg.fast_fields();
+            let ids = ff.u64("doc_id")?;
+            let local_ids: Vec<usize> = (0..seg.max_doc())
+                .map(|d| ids.first(d).map(|v| v as usize).filter(|&v| v < len))
+                .collect::<Option<_>>()
+                .ok_or_else(|| Error::Internal("metadata row without a valid doc_id".into()))?;
+            for (i, (spec, col)) in specs.iter().zip(&mut columns).enumerate() {
+                let name = column_name(i);
+                match col {
+                    Column::Keyword { ords, dict } => {
+                        let Some(c) = ff.str(&name)? else { continue };
+                        let mut s = String::new();
+                        for (local, &doc) in local_ids.iter().enumerate() {
+                            if let Some(o) = c.term_ords(local as u32).next() {
+                                s.clear();
+                                c.ord_to_str(o, &mut s)
+                                    .map_err(|e| Error::Internal(format!("metadata: {e}")))?;
+                                let n = dict.len() as u32;
+                                let ord = *interned[i].entry(s.clone()).or_insert(n);
+                                if ord == n {
+                                    dict.push(s.clone());
+                                }
+                                ords[doc] = ord;
+                            }
+                        }
+                    }
+                    Column::Number(v) => {
+                        let get: Box<dyn Fn(u32) -> Option<f64>> = if spec.ty == FieldType::Float {
+                            let c = ff.f64(&name)?;
+                            Box::new(move |d| c.first(d))
+                        } else {
+                            let c = ff.i64(&name)?;
+                            Box::new(move |d| c.first(d).map(|x| x as f64))
+                        };
+                        for (local, &doc) in local_ids.iter().enumerate() {
+                            if let Some(x) = get(local as u32) {
+                                v[doc] = x;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(FieldStore {
+            specs: specs.to_vec(),
+            columns,
+        })
+    }
+
+    pub fn specs(&self) -> &[FieldSpec] {
+        &self.specs
+    }
+
+    /// Generation documents this store covers.
+    pub fn len(&self) -> usize {
+        match self.columns.first() {
+            Some(Column::Keyword { ords, .. }) => ords.len(),
+            Some(Column::Number(v)) => v.len(),
+            None => 0,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `doc`'s value of the field named `field`.
+    pub fn value(&self, doc: DocId, field: &str) -> Option<FieldValue> {
+        let i = self.specs.iter().position(|s| s.name == field)?;
+        self.columns[i].value(doc as usize)
+    }
+
+    /// `doc`'s declared fields as metadata (dates as `YYYY-MM-DD`): what compaction
+    /// writes back and what a hit shows.
+    pub fn metadata(&self, doc: DocId) -> Metadata {
+        let mut m = Metadata::new();
+        for (spec, col) in self.specs.iter().zip(&self.columns) {
+            if let Some(v) = col.value(doc as usize) {
+                m.insert(spec.name.clone(), to_json(spec.ty, v));
+            }
+        }
+        m
+    }
+
+    /// The generation's documents `filter` allows, over `universe` ≥ [`Self::len`]
+    /// slots (documents past the generation are left for the caller).
+    pub fn allowed(&self, filter: &Filter, universe: usize) -> DocSet {
+        let n = self.len().min(universe);
+        let plan = Plan::compile(filter, self);
+        let mut set = DocSet::empty(universe);
+        for d in 0..n {
+            if plan.matches(d) {
+                set.insert(d as DocId);
+            }
+        }
+        set
+    }
+}
+
+/// A metadata value back as JSON.
+pub fn to_json(ty: FieldType, v: FieldValue) -> serde_json::Value {
+    match (ty, v) {
+        (_, FieldValue::Keyword(s)) => serde_json::Value::String(s),
+        (FieldType::Date, FieldValue::Number(x)) => {
+            serde_json::Value::String(crate::filter::days_date(x as i64))
+        }
+        (FieldType::Integer, FieldValue::Number(x)) => serde_json::json!(x as i64),
+        (_, FieldValue::Number(x)) => serde_json::json!(x),
+    }
+}
+
+/// A filter resolved against the columns: keyword conditions become a table over the
+/// dictionary, so a document costs one lookup per condition. Each leaf's verdict comes
+/// from [`Filter::matches`] itself, so semantics (missing values, `!=`, `NOT IN`) are
+/// the filter's.
+enum Plan<'a> {
+    Keyword {
+        ords: &'a [u32],
+        table: Vec<bool>,
+        missing: bool,
+    },
+    Number {
+        values: &'a [f64],
+        leaf: Filter,
+        missing: bool,
+    },
+    /// A field this store lacks: every document has no value.
+    Constant(bool),
+    And(Vec<Plan<'a>>),
+    Or(Vec<Plan<'a>>),
+    Not(Box<Plan<'a>>),
+}
+
+impl<'a> Plan<'a> {
+    fn compile(f: &Filter, store: &'a FieldStore) -> Plan<'a> {
+        let leaf = |field: &str| {
+            let missing = f.matches(&|_| None);
+            let Some(i) = store.specs.iter().position(|s| s.name == field) else {
+                return Plan::Constant(missing);
+            };
+            match &store.columns[i] {
+                Column::Keyword { ords, dict } => Plan::Keyword {
+                    ords,
+                    table: dict
+                        .iter()
+                        .map(|s| f.matches(&|_| Some(FieldValue::Keyword(s.clone()))))
+                        .collect(),
+                    missing,
+                },
+                Column::Number(values) => Plan::Number {
+                    values,
+                    leaf: numeric_dates(f),
+                    missing,
+                },
+            }
+        };
+        match f {
+            Filter::Cmp { field, .. } | Filter::In { field, .. } => leaf(field),
+            Filter::And(xs) => Plan::And(xs.iter().map(|x| Plan::compile(x, store)).collect()),
+            Filter::Or(xs) => Plan::Or(xs.iter().map(|x| Plan::compile(x, store)).collect()),
+            Filter::Not(x) => Plan::Not(Box::new(Plan::compile(x, store))),
+        }
+    }
+
+    fn matches(&self, d: usize) -> bool {
+        match self {
+            Plan::Keyword {
+                ords,
+                table,
+                missing,
+            } => match ords[d] {
+                u32::MAX => *missing,
+                o => table[o as usize],
+            },
+            Plan::Number {
+                values,
+                leaf,
+                missing,
+            } => match values[d] {
+                x if x.is_nan() => *missing,
+                x => leaf.matches(&|_| Some(FieldValue::Number(x))),
+            },
+            Plan::Constant(b) => *b,
+            Plan::And(xs) => xs.iter().all(|x| x.matches(d)),
+            Plan::Or(xs) => xs.iter().any(|x| x.matches(d)),
+            Plan::Not(x) => !x.matches(d),
+        }
+    }
+}
+
+/// A leaf with its date strings turned into day numbers (parsed once, not per
+/// document).
+fn numeric_dates(f: &Filter) -> Filter {
+    let num = |v: &Value| match v {
+        Value::Str(s) => date_days(s).map_or_else(|| v.clone(), |d| Value::Num(d as f64)),
+        v => v.clone(),
+    };
+    match f {
+        Filter::Cmp { field, op, value } => Filter::Cmp {
+            field: field.clone(),
+            op: *op,
+            value: num(value),
+        },
+        Filter::In {
+            field,
+            values,
+            negated,
+        } => Filter::In {
+            field: field.clone(),
+            values: values.iter().map(num).collect(),
+            negated: *negated,
+        },
+        other => other.clone(),
+    }
+}
