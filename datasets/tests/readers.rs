@@ -149,3 +149,54 @@ fn jsonl_metadata_is_the_rest_of_the_line() {
     );
     assert!(docs[1].metadata.is_empty());
 }
+
+/// Parquet's columns besides id/title/text are the documents' metadata (scalars only;
+/// a list column such as an embedding is not read; nulls are no value).
+#[test]
+fn parquet_extra_columns_are_metadata() {
+    use std::sync::Arc;
+
+    use arrow_array::builder::{Float32Builder, ListBuilder};
+    use arrow_array::{
+        ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+    };
+    let t = tempfile::tempdir().unwrap();
+    let path = t.path().join("m.parquet");
+    let mut emb = ListBuilder::new(Float32Builder::new());
+    for _ in 0..2 {
+        emb.values().append_value(0.5);
+        emb.append(true);
+    }
+    let cols: Vec<(&str, ArrayRef)> = vec![
+        ("id", Arc::new(StringArray::from(vec!["a", "b"]))),
+        ("text", Arc::new(StringArray::from(vec!["x", "y"]))),
+        ("year", Arc::new(Int64Array::from(vec![Some(2015), None]))),
+        ("kind", Arc::new(StringArray::from(vec!["review", "trial"]))),
+        ("score", Arc::new(Float64Array::from(vec![0.25, 1.5]))),
+        ("open", Arc::new(BooleanArray::from(vec![true, false]))),
+        // 2015-03-01 and 1970-01-01.
+        ("published", Arc::new(Date32Array::from(vec![16_495, 0]))),
+        ("embedding", Arc::new(emb.finish())),
+    ];
+    let batch = RecordBatch::try_from_iter(cols).unwrap();
+    let f = std::fs::File::create(&path).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(f, batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let docs: Vec<_> = ParquetDocs::open(&path)
+        .unwrap()
+        .map(|d| d.unwrap())
+        .collect();
+    let m = |i: usize| serde_json::Value::Object(docs[i].metadata.clone());
+    assert_eq!(
+        m(0),
+        serde_json::json!({"year": 2015, "kind": "review", "score": 0.25, "open": true,
+            "published": "2015-03-01"})
+    );
+    assert_eq!(
+        m(1),
+        serde_json::json!({"kind": "trial", "score": 1.5, "open": false,
+            "published": "1970-01-01"})
+    );
+    assert_eq!((docs[1].id.as_str(), docs[1].text.as_str()), ("b", "y"));
+}

@@ -398,3 +398,112 @@ fn numeric_dates(f: &Filter) -> Filter {
         other => other.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(v: serde_json::Value) -> Metadata {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn values_are_typed_as_declared() {
+        let spec = |s: &str| s.parse::<FieldSpec>().unwrap();
+        let m = meta(serde_json::json!({"y": 2015, "s": "2016", "f": 1.5, "k": 7,
+            "d": "2015-03-01T10:00:00Z", "n": null, "bad": [1]}));
+        let get = |s: &str| extract(&spec(s), "doc", &m);
+        assert_eq!(get("y:integer").unwrap(), Some(FieldValue::Number(2015.0)));
+        assert_eq!(get("s:integer").unwrap(), Some(FieldValue::Number(2016.0)));
+        assert_eq!(get("f:float").unwrap(), Some(FieldValue::Number(1.5)));
+        assert_eq!(
+            get("k:keyword").unwrap(),
+            Some(FieldValue::Keyword("7".into()))
+        );
+        let d = date_days("2015-03-01").unwrap() as f64;
+        assert_eq!(get("d:date").unwrap(), Some(FieldValue::Number(d)));
+        assert_eq!(get("n:integer").unwrap(), None);
+        assert_eq!(get("missing:keyword").unwrap(), None);
+        for bad in ["f:integer", "bad:keyword", "y:date", "k:date"] {
+            let e = get(bad).unwrap_err().to_string();
+            assert!(e.contains("\"doc\"") && e.contains(bad.split(':').next().unwrap()));
+        }
+    }
+
+    #[test]
+    fn dates_round_trip() {
+        for s in [
+            "1970-01-01",
+            "2000-02-29",
+            "1969-12-31",
+            "2024-12-31",
+            "1600-03-01",
+        ] {
+            assert_eq!(crate::filter::days_date(date_days(s).unwrap()), s);
+        }
+        for d in (-700_000..800_000).step_by(997) {
+            assert_eq!(date_days(&crate::filter::days_date(d)), Some(d));
+        }
+    }
+
+    /// The compiled plan over stored columns agrees with [`Filter::matches`] on the
+    /// documents' own values, missing values included.
+    #[test]
+    fn stored_columns_filter_like_the_documents() {
+        let t = tempfile::tempdir().unwrap();
+        let specs: Vec<FieldSpec> = ["year:integer", "kind:keyword", "at:date", "w:float"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let kinds = ["a", "b", "c"];
+        let docs: Vec<Doc> = (0..300u64)
+            .map(|i| {
+                let mut m = Metadata::new();
+                if i % 7 != 0 {
+                    m.insert("year".into(), serde_json::json!(1990 + i % 30));
+                }
+                if i % 5 != 0 {
+                    m.insert("kind".into(), serde_json::json!(kinds[(i % 3) as usize]));
+                }
+                let at = format!("20{:02}-{:02}-01", i % 25, 1 + i % 12);
+                m.insert("at".into(), serde_json::json!(at));
+                m.insert("w".into(), serde_json::json!(i as f64 / 7.0));
+                Doc {
+                    id: i.to_string(),
+                    metadata: m,
+                    ..Doc::default()
+                }
+            })
+            .collect();
+        let mut w = FieldsWriter::create(t.path(), &specs).unwrap();
+        for (i, d) in docs.iter().enumerate() {
+            w.add(i as DocId, d).unwrap();
+        }
+        w.commit().unwrap();
+        let store = FieldStore::open(t.path(), &specs, docs.len()).unwrap();
+        for expr in [
+            "year >= 2005",
+            "year != 2000",
+            "kind IN (\"a\", \"c\")",
+            "kind NOT IN (\"a\")",
+            "NOT kind = \"b\" AND year < 2010",
+            "at >= \"2010-06-01\" OR w > 30.5",
+            "kind > \"a\"",
+        ] {
+            let f: Filter = expr.parse().unwrap();
+            f.validate(&specs).unwrap();
+            let got = store.allowed(&f, docs.len() + 5);
+            for (i, d) in docs.iter().enumerate() {
+                let want = f.matches(&|name| {
+                    let s = specs.iter().find(|s| s.name == name)?;
+                    extract(s, &d.id, &d.metadata).unwrap()
+                });
+                assert_eq!(got.contains(i as DocId), want, "{expr}: doc {i}");
+            }
+            assert!(!got.contains(docs.len() as DocId), "past the generation");
+        }
+        let m = store.metadata(3);
+        assert_eq!(m["year"], 1993);
+        assert_eq!(m["at"], "2003-04-01");
+    }
+}

@@ -17,6 +17,9 @@ class Document(TypedDict, total=False):
     id: str
     title: str
     text: str
+    # Other keys (and a "metadata" dict's entries) are the document's metadata: what
+    # filters read for the fields the index declares (Index.build(fields=...)).
+    metadata: dict[str, Any]
 
 class Source(TypedDict):
     retriever: str
@@ -31,6 +34,7 @@ class Hit(TypedDict, total=False):
     text: Optional[str]
     sources: list[Source]
     token_maxima: list[float]
+    metadata: dict[str, Any]
 
 class Fact(TypedDict):
     id: str
@@ -104,6 +108,7 @@ class Index:
         overwrite: bool = False,
         device: str = "cpu",
         progress: bool = True,
+        fields: Optional[Sequence[str]] = None,
     ) -> "Index": ...
     @staticmethod
     def open(path: _Path, device: str = "cpu") -> "Index": ...
@@ -126,6 +131,7 @@ class Index:
         flipr_k: int = ...,
         hops: None = None,
         fields: bool = True,
+        filter: Union[str, dict, None] = None,
     ) -> list[Hit]: ...
     @overload
     def search(
@@ -141,6 +147,7 @@ class Index:
         flipr_k: int = ...,
         hops: int,
         fields: bool = True,
+        filter: Union[str, dict, None] = None,
     ) -> MultiHopResult: ...
     def get(self, id: str) -> Optional[Document]: ...
     def add(self, docs: Sequence[Document]) -> int: ...

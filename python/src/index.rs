@@ -178,7 +178,9 @@ impl Index {
     /// into `out` — what `seine index` does with the same settings. `dense_vectors` /
     /// `sparse_vectors` / `multi_vectors`: Parquet files or shard folders
     /// (`seine.ray.encode`) used instead of encoding the documents. `progress`: a line
-    /// on stderr every 5 s (documents, docs/s, share of the input read).
+    /// on stderr every 5 s (documents, docs/s, share of the input read). `fields`:
+    /// metadata fields to store for filters, `["year:integer", "type:keyword"]`
+    /// (keyword, integer, float, date), as `seine index --fields`.
     #[staticmethod]
     #[pyo3(signature = (corpus, out, *, dense = None, sparse = None, multi = None,
         bm25_mode = "flat", k1 = None, b = None, hnsw = "auto", dense_quantization = "none",
@@ -308,7 +310,10 @@ impl Index {
     /// sources}` (`sources`: each retriever's rank and score behind a fused hit;
     /// `token_maxima` with a rerank). `retriever`: one retriever or a fusion such as
     /// `"bm25+dense"` (default: the index's first). With `hops`, Baleen-style
-    /// multi-hop retrieval: a dict `{hits, chain, stopped_early}`.
+    /// multi-hop retrieval: a dict `{hits, chain, stopped_early}`. `filter`: only
+    /// documents whose metadata passes, inside every retriever — an expression
+    /// (`'year >= 2015 AND type IN ("review", "trial")'`) or its JSON form as a dict;
+    /// an unknown field or a value of the wrong type raises `ValueError`.
     #[pyo3(signature = (query, k = 10, *, retriever = None, fusion = "rrf", weights = None,
         rerank = None, rerank_depth = DEFAULT_RERANK_DEPTH, flipr_k = DEFAULT_FLIPR_K,
         hops = None, fields = true, filter = None))]

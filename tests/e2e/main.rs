@@ -4,6 +4,7 @@
 mod crash;
 mod dense;
 mod eval_scifact;
+mod filters;
 mod late;
 mod malformed;
 mod models;

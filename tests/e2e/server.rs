@@ -9,13 +9,13 @@ use serde_json::Value;
 
 use crate::util::{dataset, head_lines, hit_ids, ok, path_str, seine};
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
     addr: String,
 }
 
 impl Server {
-    fn start(index: &std::path::Path, extra: &[&str]) -> Server {
+    pub(crate) fn start(index: &std::path::Path, extra: &[&str]) -> Server {
         Self::start_env(index, extra, &[])
     }
 
@@ -43,7 +43,7 @@ impl Server {
     }
 
     /// One HTTP/1.1 request; returns (status, body as JSON or null).
-    fn request(&self, method: &str, path: &str, body: &[u8]) -> (u16, Value) {
+    pub(crate) fn request(&self, method: &str, path: &str, body: &[u8]) -> (u16, Value) {
         self.request_with(method, path, body, None)
     }
 
