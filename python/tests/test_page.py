@@ -181,3 +181,38 @@ def test_api_key_entry(page_index, browser):
         browser.execute_script("localStorage.clear()")
         p.terminate()
         p.wait(timeout=30)
+
+
+def test_metadata_filter(slice_corpus, tmp_path_factory, browser):
+    tmp = tmp_path_factory.mktemp("page-filter")
+    corpus = tmp / "corpus.jsonl"
+    with open(slice_corpus) as f, open(corpus, "w") as w:
+        for line in f:
+            d = json.loads(line)
+            d["year"] = 2000 + int(d["_id"]) % 20
+            w.write(json.dumps(d) + "\n")
+    index = tmp / "index"
+    cli("index", corpus, "--out", index, "--fields", "year:integer")
+    p, url = serve(index)
+    try:
+        browser.get(url + "/")
+        WebDriverWait(browser, 60).until(lambda d: d.find_element(By.ID, "filter-row").is_displayed())
+        assert "year:integer" in browser.find_element(By.ID, "filter-fields").text
+        browser.find_element(By.ID, "filter").send_keys("year >= 2015")
+        browser.find_element(By.ID, "q").send_keys(QUERY, Keys.ENTER)
+        WebDriverWait(browser, 60).until(lambda d: "hits ·" in d.find_element(By.ID, "status").text)
+        out = json.loads(cli("search", index, QUERY, "-k", "10", "--filter", "year >= 2015",
+                             "--json"))
+        assert hit_ids(browser) == [h["id"] for h in out["hits"]]
+        metas = [m.text for m in browser.find_elements(By.CSS_SELECTOR, "li.hit .meta")]
+        assert metas and all(int(m.split("year: ")[1][:4]) >= 2015 for m in metas), metas
+        browser.save_screenshot(str(ARTIFACTS / "filter.png"))
+        box = browser.find_element(By.ID, "filter")
+        box.clear()
+        box.send_keys("yeer >= 2015", Keys.ENTER)
+        WebDriverWait(browser, 60).until(lambda d: d.find_element(By.ID, "error").is_displayed())
+        err = browser.find_element(By.ID, "error").text
+        assert "HTTP 422" in err and 'unknown field "yeer"' in err, err
+    finally:
+        p.terminate()
+        p.wait(timeout=30)

@@ -46,18 +46,22 @@ async function loadInfo() {
   $("index-info").textContent = `${info.documents} documents · ${info.retrievers.join(", ")}` +
     (info.rerank ? " · late-interaction rerank" : "");
   $("key-row").hidden = !(info.search_needs_key && !apiKey());
+  const fields = info.fields || [];
+  $("filter-row").hidden = fields.length === 0;
+  $("filter-fields").textContent = fields.length ? "fields: " + fields.join(", ") : "";
 }
 
 function params() {
   return {
     q: $("q").value.trim(), retriever: $("retriever").value, fusion: $("fusion").value,
     rerank: $("rerank").value, hops: $("hops").value, k: $("k").value,
+    filter: $("filter").value.trim(),
   };
 }
 
 function fromUrl() {
   const u = new URLSearchParams(location.search);
-  for (const name of ["q", "retriever", "fusion", "rerank", "hops", "k"]) {
+  for (const name of ["q", "retriever", "fusion", "rerank", "hops", "k", "filter"]) {
     if (u.has(name)) $(name).value = u.get(name);
   }
   return u.has("q") && u.get("q").trim() !== "";
@@ -159,6 +163,10 @@ function render(resp, words) {
         el("span", { class: "id" }, h.id),
         el("span", { class: "score" }, h.score.toFixed(4))),
       el("div", { class: "snippet" }, highlight(snippet(h.text || "", words), words)),
+      h.metadata && Object.keys(h.metadata).length
+        ? el("div", { class: "meta" }, Object.entries(h.metadata)
+          .map(([k, v]) => `${k}: ${v}`).join(" · "))
+        : null,
       explanation(h, resp)));
   }
   if (resp.chain) renderChain(resp.chain); else $("chain").hidden = true;
@@ -173,6 +181,7 @@ async function search() {
   if (p.retriever.includes("+")) body.fusion = p.fusion;
   if (p.rerank) body.rerank = p.rerank;
   if (p.hops) body.hops = Number(p.hops);
+  if (p.filter) body.filter = p.filter;
   showError("");
   $("status").textContent = "Searching…";
   const t0 = performance.now();
