@@ -41,7 +41,7 @@ fn scifact_meta(id: &str) -> Metadata {
     let year = 1990 + n % 33;
     let mut m = Metadata::new();
     m.insert("year".into(), serde_json::json!(year));
-    if n % 10 != 0 {
+    if !n.is_multiple_of(10) {
         m.insert(
             "kind".into(),
             serde_json::json!(KINDS[(n / 7 % 4) as usize]),
