@@ -1,21 +1,28 @@
-//! Multi-hop evaluation (HotpotQA / 2WikiMultihopQA in BEIR layout): questions whose
-//! `metadata` carries `supporting_facts` (`[[title, sentence], ...]`, titles = corpus
-//! ids), `answer` and `type`. Retrieval runs over the pooled corpus (every paragraph of
-//! the file). Measures at k = 2, 5, 10, 20:
+//! Multi-hop evaluation on a multi-hop set in BEIR layout (HotpotQA, 2WikiMultihopQA,
+//! MuSiQue, …). Gold passages come from `qrels/<split>.tsv` (relevance > 0); when a
+//! question has none there, from `metadata.supporting_facts` (`[[title, sentence], ...]`,
+//! titles = corpus ids). Answers: `metadata.answer` (a string, or a list whose first
+//! entry is the answer) plus `metadata.answer_aliases`. The question type: `metadata.type`,
+//! else the id's prefix before `__` (MuSiQue's `2hop__…`), else `unknown`. Retrieval
+//! runs over the pooled corpus (every paragraph of the file). Measures at k = 2, 5, 10, 20:
 //! - `recall_at_k`: the fraction of a question's gold passages in the top k;
-//! - `both_gold_at_k`: every gold passage in the top k;
-//! - `answer_recall_at_k`: the answer, normalized as the HotpotQA evaluation script
-//!   does (lower case, punctuation and articles removed, whitespace collapsed), occurs
-//!   as a whole-token run in a normalized top-k passage (title + text). Questions
-//!   answered `yes`/`no` are left out of this measure (any passage could contain the
-//!   word); `answer_recall_questions` says how many count.
+//! - `both_gold_at_k`: every gold passage in the top k (all of them, however many);
+//! - `answer_recall_at_k`: the answer or one of its aliases, normalized as the HotpotQA
+//!   evaluation script does (lower case, punctuation and articles removed, whitespace
+//!   collapsed), occurs as a whole-token run in a normalized top-k passage (title +
+//!   text). Questions answered `yes`/`no` are left out of this measure (any passage
+//!   could contain the word); `answer_recall_questions` says how many count;
+//! - `fact_recall` (multi-hop, questions with `supporting_facts`): the fraction of the
+//!   supporting sentences among the chain's condensed facts (a fact matches by passage
+//!   id or title and sentence index).
 //!
-//! All are averaged over questions, overall and per question `type`.
+//! All are averaged over questions, overall and per question type.
 
 use std::collections::{BTreeMap, HashSet};
 
 use rayon::prelude::*;
 use seine_datasets::Query;
+use seine_datasets::beir::Qrels;
 use seine_engine::Searcher;
 use seine_engine::multihop::{HopTrace, MultiHop};
 use serde::Serialize;
@@ -31,55 +38,99 @@ pub struct Question {
     pub id: String,
     pub text: String,
     pub answer: String,
+    /// Other accepted answers (`answer_aliases`).
+    pub aliases: Vec<String>,
     pub qtype: String,
-    /// Distinct titles of the supporting facts, in order of first mention.
+    /// Gold passage ids: the question's relevant qrels (else the supporting facts'
+    /// titles), in order of first mention.
     pub gold: Vec<String>,
+    /// Supporting sentences (title or id, sentence index), when the set has them.
+    pub facts: Vec<(String, usize)>,
 }
 
-/// Questions with `metadata.supporting_facts`; errors name the query.
-pub fn questions(queries: &[Query]) -> Result<Vec<Question>> {
+fn strings(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(xs)) => xs
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The questions of a split with their gold passages (see the module docs); errors
+/// name the query.
+pub fn questions(queries: &[Query], qrels: &Qrels) -> Result<Vec<Question>> {
     let mut out = Vec::new();
     for q in queries {
         let m = &q.metadata;
-        let facts = m
-            .get("supporting_facts")
-            .and_then(Value::as_array)
-            .ok_or_else(|| {
-                Error::Empty(format!(
-                    "query {:?} has no metadata.supporting_facts: not a multi-hop dataset",
-                    q.id
-                ))
-            })?;
-        let mut gold: Vec<String> = Vec::new();
-        for f in facts {
-            let title = f
-                .get(0)
-                .and_then(Value::as_str)
-                .ok_or_else(|| {
-                    Error::Empty(format!(
+        let mut facts: Vec<(String, usize)> = Vec::new();
+        if let Some(sf) = m.get("supporting_facts").and_then(Value::as_array) {
+            for f in sf {
+                let title = f.get(0).and_then(Value::as_str);
+                let sent = f.get(1).and_then(Value::as_u64);
+                let (Some(title), Some(sent)) = (title, sent) else {
+                    return Err(Error::Empty(format!(
                         "query {:?}: supporting fact {f} is not [title, sentence]",
                         q.id
-                    ))
-                })?
-                .to_string();
-            if !gold.contains(&title) {
-                gold.push(title);
+                    )));
+                };
+                facts.push((title.to_string(), sent as usize));
             }
         }
+        let mut gold: Vec<String> = Vec::new();
+        let judged: Vec<&String> = qrels
+            .get(&q.id)
+            .map(|j| j.iter().filter(|(_, r)| **r > 0).map(|(d, _)| d).collect())
+            .unwrap_or_default();
+        // Qrels first; their order follows the supporting facts where those name them.
+        for (title, _) in &facts {
+            if judged.contains(&title) && !gold.contains(title) {
+                gold.push(title.clone());
+            }
+        }
+        for d in &judged {
+            if !gold.contains(d) {
+                gold.push((*d).clone());
+            }
+        }
+        if judged.is_empty() {
+            for (title, _) in &facts {
+                if !gold.contains(title) {
+                    gold.push(title.clone());
+                }
+            }
+        }
+        if gold.is_empty() {
+            return Err(Error::Empty(format!(
+                "query {:?} has no gold passages: no judgment above 0 in the qrels and no \
+                 metadata.supporting_facts",
+                q.id
+            )));
+        }
+        let mut answers = strings(m.get("answer"));
+        answers.extend(strings(m.get("answer_aliases")));
+        let answer = if answers.is_empty() {
+            String::new()
+        } else {
+            answers.remove(0)
+        };
+        let qtype = match m.get("type").and_then(Value::as_str) {
+            Some(t) => t.to_string(),
+            None => match q.id.split_once("__") {
+                Some((prefix, _)) if !prefix.is_empty() => prefix.to_string(),
+                _ => "unknown".to_string(),
+            },
+        };
         out.push(Question {
             id: q.id.clone(),
             text: q.text.clone(),
-            answer: m
-                .get("answer")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            qtype: m
-                .get("type")
-                .and_then(Value::as_str)
-                .unwrap_or("unknown")
-                .to_string(),
+            answer,
+            aliases: answers,
+            qtype,
             gold,
+            facts,
         });
     }
     Ok(out)
@@ -123,11 +174,18 @@ pub struct Outcome {
     pub hops: Option<Vec<HopTrace>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped_early: Option<bool>,
+    /// Supporting sentences among the chain's facts (multi-hop, sets with facts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub facts_found: Option<usize>,
 }
 
 fn score(searcher: &Searcher, q: &Question, ids: Vec<(u32, String)>) -> Result<Outcome> {
     let gold: HashSet<&str> = q.gold.iter().map(String::as_str).collect();
-    let answer = normalize_answer(&q.answer);
+    let answers: Vec<String> = std::iter::once(&q.answer)
+        .chain(&q.aliases)
+        .map(|a| normalize_answer(a))
+        .filter(|a| !a.is_empty())
+        .collect();
     let mut gold_found = [0usize; 4];
     let mut answer_found = [false; 4];
     let mut g = 0;
@@ -137,10 +195,8 @@ fn score(searcher: &Searcher, q: &Question, ids: Vec<(u32, String)>) -> Result<O
             g += 1;
         }
         if !found_answer && let Some(d) = searcher.stored(*doc)? {
-            found_answer = contains_tokens(
-                &normalize_answer(&format!("{} {}", d.title, d.text)),
-                &answer,
-            );
+            let hay = normalize_answer(&format!("{} {}", d.title, d.text));
+            found_answer = answers.iter().any(|a| contains_tokens(&hay, a));
         }
         for (i, k) in KS.iter().enumerate() {
             if rank + 1 == *k {
@@ -163,6 +219,7 @@ fn score(searcher: &Searcher, q: &Question, ids: Vec<(u32, String)>) -> Result<O
         seconds: 0.0,
         hops: None,
         stopped_early: None,
+        facts_found: None,
     })
 }
 
@@ -195,6 +252,19 @@ pub fn multi_hop(searcher: &Searcher, q: &Question, cfg: &MultiHop) -> Result<Ou
         r.ranking.into_iter().map(|h| (h.doc, h.id)).collect(),
     )?;
     o.seconds = seconds;
+    if !q.facts.is_empty() {
+        let found = q
+            .facts
+            .iter()
+            .filter(|(t, i)| {
+                r.hops
+                    .iter()
+                    .flat_map(|h| &h.facts)
+                    .any(|f| (f.id == *t || f.title == *t) && f.sentence == *i)
+            })
+            .count();
+        o.facts_found = Some(found);
+    }
     o.hops = Some(r.hops);
     o.stopped_early = Some(r.stopped_early);
     Ok(o)
@@ -230,6 +300,20 @@ pub fn summarize(questions: &[Question], outcomes: &[Outcome]) -> Value {
             m.insert(format!("answer_recall_at_{k}"), json!(a));
         }
         m.insert("answer_recall_questions".into(), json!(answerable.len()));
+        let with_facts: Vec<_> = items
+            .iter()
+            .filter_map(|(q, o)| Some(o.facts_found? as f64 / q.facts.len().max(1) as f64))
+            .collect();
+        if !with_facts.is_empty() {
+            let r = with_facts.iter().sum::<f64>() / with_facts.len() as f64;
+            m.insert("fact_recall".into(), json!(r));
+            m.insert("fact_recall_questions".into(), json!(with_facts.len()));
+        }
+        let golds: Vec<usize> = items.iter().map(|(q, _)| q.gold.len()).collect();
+        m.insert(
+            "gold_per_question".into(),
+            json!(golds.iter().sum::<usize>() as f64 / golds.len().max(1) as f64),
+        );
         let mut secs: Vec<f64> = items.iter().map(|(_, o)| o.seconds).collect();
         secs.sort_by(f64::total_cmp);
         let pct = |p: f64| {
@@ -374,7 +458,7 @@ impl Report<'_> {
         for ((q, s), m) in self.questions.iter().zip(self.single).zip(self.multi) {
             let line = json!({
                 "id": q.id, "question": q.text, "type": q.qtype, "answer": q.answer,
-                "gold": q.gold, "single_hop": s, "multi_hop": m,
+                "answer_aliases": q.aliases, "gold": q.gold, "single_hop": s, "multi_hop": m,
             });
             lines.push_str(&line.to_string());
             lines.push('\n');
@@ -422,23 +506,65 @@ mod tests {
         assert!(!contains_tokens("anything", ""));
     }
 
+    fn query(id: &str, metadata: Value) -> Query {
+        Query {
+            id: id.into(),
+            text: "?".into(),
+            metadata,
+        }
+    }
+
+    fn qrels(rows: &[(&str, &str, i32)]) -> Qrels {
+        let mut q = Qrels::new();
+        for (qid, doc, r) in rows {
+            q.entry(qid.to_string())
+                .or_default()
+                .insert(doc.to_string(), *r);
+        }
+        q
+    }
+
     #[test]
-    fn gold_from_supporting_facts() {
-        let q = Query {
-            id: "q".into(),
-            text: "?".into(),
-            metadata: json!({"answer": "x", "type": "bridge",
+    fn gold_from_supporting_facts_when_qrels_have_none() {
+        let q = query(
+            "q",
+            json!({"answer": "x", "type": "bridge",
                 "supporting_facts": [["A", 0], ["B", 1], ["A", 2]]}),
-        };
-        let qs = questions(&[q]).unwrap();
+        );
+        let qs = questions(&[q], &qrels(&[("q", "A", 0)])).unwrap();
         assert_eq!(qs[0].gold, vec!["A", "B"]);
+        assert_eq!(
+            qs[0].facts,
+            vec![("A".into(), 0), ("B".into(), 1), ("A".into(), 2)]
+        );
         assert_eq!(qs[0].qtype, "bridge");
-        let bad = Query {
-            id: "z".into(),
-            text: "?".into(),
-            metadata: Value::Null,
-        };
-        assert!(questions(&[bad]).is_err());
+        let bad = query("z", Value::Null);
+        let e = questions(&[bad], &Qrels::new()).unwrap_err().to_string();
+        assert!(e.contains("\"z\"") && e.contains("no gold passages"), "{e}");
+    }
+
+    /// Qrels win; hashed ids, aliases, a list answer and MuSiQue's id prefix as type.
+    #[test]
+    fn gold_from_qrels_aliases_and_type_from_the_id() {
+        let q = query(
+            "3hop1__123_456",
+            json!({"answer": ["Paris", "City of Light"], "answer_aliases": ["Paree"]}),
+        );
+        let qr = qrels(&[
+            ("3hop1__123_456", "h3", 1),
+            ("3hop1__123_456", "h1", 2),
+            ("3hop1__123_456", "h2", 1),
+            ("3hop1__123_456", "hx", 0),
+        ]);
+        let qs = questions(&[q], &qr).unwrap();
+        assert_eq!(qs[0].gold, vec!["h1", "h2", "h3"]);
+        assert_eq!(qs[0].answer, "Paris");
+        assert_eq!(qs[0].aliases, vec!["City of Light", "Paree"]);
+        assert_eq!(qs[0].qtype, "3hop1");
+        assert!(qs[0].facts.is_empty());
+        let plain = query("5a7d", json!({"answer": "x"}));
+        let qs = questions(&[plain], &qrels(&[("5a7d", "d", 1)])).unwrap();
+        assert_eq!(qs[0].qtype, "unknown");
     }
 
     #[test]
@@ -447,8 +573,10 @@ mod tests {
             id: "q".into(),
             text: "?".into(),
             answer: "yes".into(),
+            aliases: vec![],
             qtype: t.into(),
             gold: vec!["A".into(), "B".into()],
+            facts: vec![],
         };
         let o = |g: [usize; 4]| Outcome {
             ranking: vec![],
@@ -457,6 +585,7 @@ mod tests {
             seconds: 0.0,
             hops: None,
             stopped_early: None,
+            facts_found: None,
         };
         let qs = vec![q("bridge"), q("comparison")];
         let os = vec![o([1, 2, 2, 2]), o([0, 1, 1, 2])];
@@ -467,5 +596,38 @@ mod tests {
         assert_eq!(s["answer_recall_questions"], json!(0));
         assert_eq!(s["by_type"]["bridge"]["both_gold_at_2"], json!(0.0));
         assert_eq!(s["by_type"]["bridge"]["both_gold_at_5"], json!(1.0));
+    }
+
+    /// Three gold passages: all-gold needs all three, recall counts thirds.
+    #[test]
+    fn all_gold_counts_every_passage() {
+        let q = Question {
+            id: "q".into(),
+            text: "?".into(),
+            answer: "x".into(),
+            aliases: vec![],
+            qtype: "3hop".into(),
+            gold: vec!["A".into(), "B".into(), "C".into()],
+            facts: vec![("A".into(), 0), ("C".into(), 1)],
+        };
+        let o = |g: [usize; 4], facts: Option<usize>| Outcome {
+            ranking: vec![],
+            gold_found: g,
+            answer_found: [false; 4],
+            seconds: 0.0,
+            hops: None,
+            stopped_early: None,
+            facts_found: facts,
+        };
+        let s = summarize(
+            &[q.clone(), q],
+            &[o([2, 2, 3, 3], Some(1)), o([1, 2, 2, 3], Some(2))],
+        );
+        assert_eq!(s["both_gold_at_5"], json!(0.0));
+        assert_eq!(s["both_gold_at_10"], json!(0.5));
+        assert_eq!(s["both_gold_at_20"], json!(1.0));
+        assert!((s["recall_at_2"].as_f64().unwrap() - 0.5).abs() < 1e-12);
+        assert_eq!(s["fact_recall"], json!(0.75));
+        assert_eq!(s["gold_per_question"], json!(3.0));
     }
 }

@@ -45,8 +45,11 @@ enum Bench {
 
 #[derive(clap::Args)]
 struct MultihopBench {
-    /// BEIR folder whose queries carry metadata.supporting_facts.
+    /// A multi-hop BEIR folder (gold passages in qrels or metadata.supporting_facts).
     dataset: PathBuf,
+    /// Qrels split whose questions are timed.
+    #[arg(long, default_value = "test")]
+    split: String,
     /// Index of the dataset (with --multi token vectors for the maxsim condenser).
     #[arg(long)]
     index: PathBuf,
@@ -560,7 +563,8 @@ fn print_maxsim(a: &MaxsimBench, bandwidth: &[(usize, f64)], rows: &[serde_json:
 
 fn multihop(a: MultihopBench) -> anyhow::Result<()> {
     let beir = BeirDir::open(&a.dataset)?;
-    let questions = seine_eval::multihop::questions(&beir.queries()?)?;
+    let (queries, qrels) = beir.split(&a.split)?;
+    let questions = seine_eval::multihop::questions(&queries, &qrels)?;
     let questions = &questions[..a.questions.min(questions.len())];
     let searcher = Searcher::open(IndexDir::open(&a.index)?)?;
     let fusion = a.fusion.fusion()?;

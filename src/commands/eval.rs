@@ -42,8 +42,10 @@ pub struct Args {
     rerank: RerankArgs,
     #[command(flatten)]
     plaid: super::PlaidArgs,
-    /// Multi-hop evaluation (queries with metadata.supporting_facts): single-hop and
-    /// multi-hop side by side, passage recall, both-gold and answer recall @2/5/10/20.
+    /// Multi-hop evaluation (gold passages from the split's qrels, else
+    /// metadata.supporting_facts): single-hop and multi-hop side by side, passage
+    /// recall, all-gold ("both-gold") and answer recall (answer + answer_aliases)
+    /// @2/5/10/20, by question type, and the chain's supporting-fact recall.
     #[arg(long)]
     multihop: bool,
     #[command(flatten)]
@@ -233,7 +235,7 @@ fn run_multihop(
     rerank: Option<seine_engine::Rerank>,
 ) -> anyhow::Result<()> {
     use seine_eval::multihop;
-    let questions = multihop::questions(&split.queries)?;
+    let questions = multihop::questions(&split.queries, &split.qrels)?;
     let cfg = a
         .hops
         .config(&a.retriever, fusion.clone(), rerank, a.rerank.flipr_k)?;

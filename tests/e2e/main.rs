@@ -9,6 +9,7 @@ mod late;
 mod malformed;
 mod models;
 mod multihop;
+mod multihop_qrels;
 mod plaid;
 mod search;
 mod server;
