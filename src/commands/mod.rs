@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod bench_encode;
 pub mod bench_filter;
+pub mod bench_multihop;
 pub mod bench_scale;
 mod bench_scale_plot;
 pub mod bench_splade;
