@@ -507,6 +507,14 @@ pub struct MultiHopArgs {
     /// --rerank is set), maxsim, or none.
     #[arg(long)]
     pub later_rerank: Option<String>,
+    /// Passages the previous hop's picks name by title, put first in a later hop's
+    /// candidates (at most this many; 0: off).
+    #[arg(long, default_value_t = settings::DEFAULT_LINKS)]
+    pub hop_links: usize,
+    /// First-hop passages titled with an entity the question names lead the final
+    /// ranking (true|false).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub named_first: bool,
 }
 
 impl MultiHopArgs {
@@ -539,6 +547,8 @@ impl MultiHopArgs {
             facts: self.facts,
             scorer: self.condense_scorer,
             filter: None,
+            links: self.hop_links,
+            named_first: self.named_first,
         };
         cfg.validate()?;
         Ok(cfg)

@@ -13,6 +13,7 @@
 //! finds no new fact (or no new passage) ends the chain early.
 
 mod condense;
+pub(crate) mod links;
 mod sentences;
 
 pub use sentences::{sentence_spans, split_sentences};
@@ -24,7 +25,8 @@ use serde::Serialize;
 
 use crate::fusion::Fusion;
 use crate::settings::{
-    DEFAULT_CONDENSE_PASSAGES, DEFAULT_FACTS, DEFAULT_HOP_DEPTH, DEFAULT_HOPS, RetrieverSet,
+    DEFAULT_CONDENSE_PASSAGES, DEFAULT_FACTS, DEFAULT_HOP_DEPTH, DEFAULT_HOPS, DEFAULT_LINKS,
+    RetrieverSet,
 };
 use crate::{Error, Hit, Rerank, Result, Searcher};
 
@@ -112,6 +114,13 @@ pub struct MultiHop {
     pub scorer: Option<FactScorer>,
     /// A metadata filter every hop searches within.
     pub filter: Option<seine_index::filter::Filter>,
+    /// Passages the previous hop's picks name by title ([`links`]) put first in a
+    /// later hop's candidates, at most this many (0: none).
+    pub links: usize,
+    /// The first hop's passages titled with an entity the question names lead the
+    /// final ranking (in the first hop's order): a question about named entities
+    /// (a comparison) keeps them at the top whatever later hops add.
+    pub named_first: bool,
 }
 
 impl Default for MultiHop {
@@ -127,6 +136,8 @@ impl Default for MultiHop {
             facts: DEFAULT_FACTS,
             scorer: None,
             filter: None,
+            links: DEFAULT_LINKS,
+            named_first: true,
         }
     }
 }
@@ -217,6 +228,7 @@ impl Searcher {
         let mut seen: Vec<(DocId, usize, usize)> = Vec::new();
         let mut stopped_early = false;
         let mut query = question.trim().to_string();
+        let mut last_picks: Vec<DocId> = Vec::new();
         for hop in 0..cfg.hops {
             let rerank = if hop == 0 {
                 cfg.rerank
@@ -224,7 +236,7 @@ impl Searcher {
                 cfg.rerank_later
             };
             let want = cfg.depth + taken.len();
-            let hits: Vec<_> = self
+            let mut hits: Vec<_> = self
                 .search_with(
                     &cfg.retriever,
                     &query,
@@ -237,6 +249,9 @@ impl Searcher {
                 .filter(|h| !taken.contains(&h.hit.doc))
                 .take(cfg.depth)
                 .collect();
+            if hop > 0 && cfg.links > 0 {
+                hits = self.with_links(hits, &query, &last_picks, &facts, &taken, cfg)?;
+            }
             if hits.is_empty() {
                 stopped_early = hop + 1 < cfg.hops || hop == 0;
                 break;
@@ -263,6 +278,7 @@ impl Searcher {
                     .map_or(0.0, |h| h.hit.score);
                 picks.push((*d, score));
             }
+            last_picks = hop_picks.clone();
             traces.push(HopTrace {
                 query: query.clone(),
                 retrieved: hits.iter().map(|h| h.hit.id.clone()).collect(),
@@ -276,22 +292,23 @@ impl Searcher {
             facts.extend(new_facts);
             query = hop_query(question, &facts);
         }
-        // Picks in hop order, then the rest by rank (later hop first on ties).
+        // The question's named passages of the first hop, then the chain: picks in hop
+        // order, then the rest by rank (later hop first on ties).
+        let mut order: Vec<DocId> = Vec::new();
+        if cfg.named_first {
+            let first: Vec<DocId> = seen.iter().filter(|s| s.2 == 0).map(|s| s.0).collect();
+            order = self.question_names(question, &first)?;
+        }
+        order.extend(picks.iter().map(|p| p.0));
+        seen.sort_by(|a, b| a.1.cmp(&b.1).then(b.2.cmp(&a.2)));
+        order.extend(seen.iter().map(|s| s.0));
         let mut ranking: Vec<Hit> = Vec::new();
         let mut placed: HashSet<DocId> = HashSet::new();
-        let n = picks.len() + seen.len();
-        for (i, (d, score)) in picks.iter().enumerate() {
-            if placed.insert(*d) {
-                let mut h = self.hit(*d, *score);
-                h.score = (n - i) as f32;
-                ranking.push(h);
-            }
-        }
-        seen.sort_by(|a, b| a.1.cmp(&b.1).then(b.2.cmp(&a.2)));
-        for (d, _, _) in &seen {
-            if placed.insert(*d) {
+        let n = order.len();
+        for d in order {
+            if placed.insert(d) {
                 let i = ranking.len();
-                ranking.push(self.hit(*d, (n - i) as f32));
+                ranking.push(self.hit(d, (n - i) as f32));
             }
         }
         ranking.truncate(k);
@@ -300,6 +317,36 @@ impl Searcher {
             ranking,
             stopped_early,
         })
+    }
+}
+
+impl Searcher {
+    /// A later hop's candidates with the passages the previous picks name by title
+    /// first (scored by this hop's query, within the filter), then the rest.
+    fn with_links(
+        &self,
+        hits: Vec<crate::FusedSearchHit>,
+        query: &str,
+        picks: &[DocId],
+        facts: &[Fact],
+        taken: &HashSet<DocId>,
+        cfg: &MultiHop,
+    ) -> Result<Vec<crate::FusedSearchHit>> {
+        let mut linked = self.title_links(picks, facts, cfg.links, taken)?;
+        if let Some(f) = &cfg.filter {
+            let allowed = self.allowed(f)?;
+            linked.retain(|d| allowed.contains(*d));
+        }
+        let Some(&max) = linked.iter().max() else {
+            return Ok(hits);
+        };
+        let mut set = seine_index::DocSet::empty(max as usize + 1);
+        linked.iter().for_each(|d| set.insert(*d));
+        let mut out = self.search_docs(&cfg.retriever, query, linked.len(), &cfg.fusion, &set)?;
+        let first: HashSet<DocId> = out.iter().map(|h| h.hit.doc).collect();
+        out.extend(hits.into_iter().filter(|h| !first.contains(&h.hit.doc)));
+        out.truncate(cfg.depth.max(first.len()));
+        Ok(out)
     }
 }
 

@@ -44,6 +44,14 @@ pub struct FusedSearchHit {
     pub token_maxima: Option<Vec<f32>>,
 }
 
+/// Which documents a search ranks.
+#[derive(Clone, Copy)]
+pub(crate) enum Scope<'a> {
+    All,
+    Filter(&'a Filter),
+    Docs(&'a seine_index::DocSet),
+}
+
 /// Searches an index with the retrievers it has; takes writes (write-ahead log) and
 /// compacts them into a new generation.
 pub struct Searcher {
@@ -65,6 +73,8 @@ pub struct Searcher {
     live: RwLock<Live>,
     /// Serializes writers (and compaction against writers).
     writes: Mutex<()>,
+    /// Generation passages by title (multi-hop title links), built at first use.
+    pub(crate) titles: std::sync::OnceLock<crate::multihop::links::TitleIndex>,
 }
 
 impl Searcher {
@@ -123,6 +133,7 @@ impl Searcher {
             rerank: None,
             live: RwLock::new(Live::new(base_len, Some(wal))),
             writes: Mutex::new(()),
+            titles: std::sync::OnceLock::new(),
         };
         searcher.replay(records)?;
         Ok(searcher)
@@ -321,12 +332,25 @@ impl Searcher {
         if let Some(f) = filter {
             self.check_filter(f)?;
         }
+        let scope = filter.map_or(Scope::All, Scope::Filter);
         let Some(rerank) = rerank else {
-            return self.first_stage(set, query, k, fusion, filter);
+            return self.first_stage(set, query, k, fusion, scope);
         };
         self.check_rerank(&rerank)?;
-        let hits = self.first_stage(set, query, rerank.depth.max(k), fusion, filter)?;
+        let hits = self.first_stage(set, query, rerank.depth.max(k), fusion, scope)?;
         self.rerank_hits(hits, query, k, rerank)
+    }
+
+    /// The first stage of `set` (fused with `fusion`) over the documents of `docs` only.
+    pub(crate) fn search_docs(
+        &self,
+        set: &RetrieverSet,
+        query: &str,
+        k: usize,
+        fusion: &Fusion,
+        docs: &seine_index::DocSet,
+    ) -> Result<Vec<FusedSearchHit>> {
+        self.first_stage(set, query, k, fusion, Scope::Docs(docs))
     }
 
     /// Rescores the top `rerank.depth` of `hits` by late interaction.
@@ -397,7 +421,7 @@ impl Searcher {
         query: &str,
         k: usize,
         fusion: &Fusion,
-        filter: Option<&Filter>,
+        scope: Scope<'_>,
     ) -> Result<Vec<FusedSearchHit>> {
         for kind in set.parts() {
             self.retriever(*kind)?;
@@ -412,7 +436,11 @@ impl Searcher {
         };
         let (fused, ids) = {
             let live = self.live.read().expect("live lock");
-            let allowed = filter.map(|f| self.allowed_in(&live, f));
+            let allowed = match scope {
+                Scope::All => None,
+                Scope::Filter(f) => Some(self.allowed_in(&live, f)),
+                Scope::Docs(d) => Some(d.clone()),
+            };
             let mut lists = Vec::new();
             for kind in set.parts() {
                 let hits = self
