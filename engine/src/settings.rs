@@ -21,7 +21,7 @@ pub const DEFAULT_FLIPR_K: usize = 8;
 /// Hops of the multi-hop loop.
 pub const DEFAULT_HOPS: usize = 2;
 /// Title-linked passages put first in a later hop's candidates (multi-hop).
-pub const DEFAULT_LINKS: usize = 4;
+pub const DEFAULT_LINKS: usize = 8;
 /// Candidates kept per hop.
 pub const DEFAULT_HOP_DEPTH: usize = 20;
 /// Top passages per hop whose sentences the condenser scores.

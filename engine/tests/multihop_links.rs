@@ -1,7 +1,8 @@
 //! Title links and named-first ranking in multi-hop retrieval (issue 18), on the
 //! shared 2WikiMultihopQA passages with BM25 and the lexical condenser: the second
 //! passage of a compositional question comes from a title the first passage names,
-//! and a question naming two films starts its ranking with them.
+//! and a question naming two films starts its ranking with them and follows both
+//! films' links to their directors.
 
 use std::path::Path;
 
@@ -88,6 +89,11 @@ fn title_links_and_named_first() {
     assert!(on.hops[0].picks.contains(&"Sleep, My Love".to_string()));
     assert_eq!(on.hops[1].retrieved[0], "Douglas Sirk");
     assert!(top(&on, 10).contains(&"Douglas Sirk".to_string()));
+    // Both named films link: both directors (the four gold passages) in the top 10.
+    let ids = top(&s.search_multihop(q, 10, &cfg(8, true)).unwrap(), 10);
+    for g in ["Sleep, My Love", "The More the Merrier", "Douglas Sirk", "George Stevens"] {
+        assert!(ids.contains(&g.to_string()), "{g} not in {ids:?}");
+    }
     let off = s.search_multihop(q, 10, &cfg(0, false)).unwrap();
     assert!(!off.hops[1].retrieved.contains(&"Douglas Sirk".to_string()));
     assert!(!top(&off, 2).contains(&"The More the Merrier".to_string()));

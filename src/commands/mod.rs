@@ -507,8 +507,9 @@ pub struct MultiHopArgs {
     /// --rerank is set), maxsim, or none.
     #[arg(long)]
     pub later_rerank: Option<String>,
-    /// Passages the previous hop's picks name by title, put first in a later hop's
-    /// candidates (at most this many; 0: off).
+    /// Passages the previous hop's picks (and the first hop's passages the question
+    /// names) name by title, put first in a later hop's candidates (at most this
+    /// many; 0: off).
     #[arg(long, default_value_t = settings::DEFAULT_LINKS)]
     pub hop_links: usize,
     /// First-hop passages titled with an entity the question names lead the final

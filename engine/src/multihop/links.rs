@@ -1,4 +1,5 @@
-//! Title links: the passages whose title a hop's picks mention. In a Wikipedia-like
+//! Title links: the passages whose title a hop's picks (after the first hop, also the
+//! passages the question names) mention. In a Wikipedia-like
 //! corpus the next hop of a bridge question is usually an entity the first passage
 //! names; a passage titled with that name is a strong candidate even when the
 //! expanded query misses it. The generation's titles are indexed once (lowercase

@@ -114,8 +114,9 @@ pub struct MultiHop {
     pub scorer: Option<FactScorer>,
     /// A metadata filter every hop searches within.
     pub filter: Option<seine_index::filter::Filter>,
-    /// Passages the previous hop's picks name by title ([`links`]) put first in a
-    /// later hop's candidates, at most this many (0: none).
+    /// Passages the previous hop's picks (and, after the first hop, the passages the
+    /// question names) name by title ([`links`]), put first in a later hop's
+    /// candidates: at most this many (0: none).
     pub links: usize,
     /// The first hop's passages titled with an entity the question names lead the
     /// final ranking (in the first hop's order): a question about named entities
@@ -279,6 +280,16 @@ impl Searcher {
                 picks.push((*d, score));
             }
             last_picks = hop_picks.clone();
+            if hop == 0 && cfg.links > 0 {
+                // The passages the question names link too (a comparison of two named
+                // entities needs both entities' links).
+                let top: Vec<DocId> = hits.iter().map(|h| h.hit.doc).collect();
+                for d in self.question_names(question, &top)? {
+                    if !last_picks.contains(&d) {
+                        last_picks.push(d);
+                    }
+                }
+            }
             traces.push(HopTrace {
                 query: query.clone(),
                 retrieved: hits.iter().map(|h| h.hit.id.clone()).collect(),
