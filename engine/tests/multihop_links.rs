@@ -91,7 +91,12 @@ fn title_links_and_named_first() {
     assert!(top(&on, 10).contains(&"Douglas Sirk".to_string()));
     // Both named films link: both directors (the four gold passages) in the top 10.
     let ids = top(&s.search_multihop(q, 10, &cfg(8, true)).unwrap(), 10);
-    for g in ["Sleep, My Love", "The More the Merrier", "Douglas Sirk", "George Stevens"] {
+    for g in [
+        "Sleep, My Love",
+        "The More the Merrier",
+        "Douglas Sirk",
+        "George Stevens",
+    ] {
         assert!(ids.contains(&g.to_string()), "{g} not in {ids:?}");
     }
     let off = s.search_multihop(q, 10, &cfg(0, false)).unwrap();
