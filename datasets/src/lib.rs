@@ -22,6 +22,7 @@ pub mod embeddings;
 mod error;
 pub mod jsonl;
 pub mod parquet_io;
+pub mod parquet_meta;
 pub mod shards;
 pub mod sparse_io;
 pub mod textdir;

@@ -339,11 +339,26 @@ pub fn write_docs<I>(path: &Path, docs: I) -> Result<u64>
 where
     I: IntoIterator<Item = Result<Doc>>,
 {
-    let schema = Arc::new(Schema::new(vec![
+    write_docs_with(path, docs, &crate::parquet_meta::MetaColumns::default())
+}
+
+/// [`write_docs`] with the documents' metadata as the columns `meta` describes (see
+/// [`crate::parquet_meta`]; observe every document first).
+pub fn write_docs_with<I>(
+    path: &Path,
+    docs: I,
+    meta: &crate::parquet_meta::MetaColumns,
+) -> Result<u64>
+where
+    I: IntoIterator<Item = Result<Doc>>,
+{
+    let mut fields = vec![
         Field::new("id", DataType::Utf8, false),
         Field::new("title", DataType::Utf8, false),
         Field::new("text", DataType::Utf8, false),
-    ]));
+    ];
+    fields.extend(meta.fields());
+    let schema = Arc::new(Schema::new(fields));
     let tmp = tmp_path(path);
     let werr = |e: &dyn std::fmt::Display| Error::Write {
         path: path.to_path_buf(),
@@ -365,11 +380,12 @@ where
             let col = |f: fn(&Doc) -> &str| -> ArrayRef {
                 Arc::new(StringArray::from_iter_values(buf.iter().map(f)))
             };
-            let batch = RecordBatch::try_new(
-                schema.clone(),
-                vec![col(|d| &d.id), col(|d| &d.title), col(|d| &d.text)],
-            )
-            .map_err(|e| werr(&e))?;
+            let mut cols = vec![col(|d| &d.id), col(|d| &d.title), col(|d| &d.text)];
+            cols.extend(meta.arrays(buf).map_err(|e| match e {
+                Error::Write { message, .. } => werr(&message),
+                other => other,
+            })?);
+            let batch = RecordBatch::try_new(schema.clone(), cols).map_err(|e| werr(&e))?;
             writer.write(&batch).map_err(|e| werr(&e))?;
             buf.clear();
             Ok(())

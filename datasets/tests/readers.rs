@@ -200,3 +200,57 @@ fn parquet_extra_columns_are_metadata() {
     );
     assert_eq!((docs[1].id.as_str(), docs[1].text.as_str()), ("b", "y"));
 }
+
+/// JSONL → Parquet keeps metadata: typed columns (widened across documents), nulls for
+/// missing keys, mixed or nested values as JSON text; read back as the same metadata.
+#[test]
+fn parquet_writer_keeps_metadata() {
+    use seine_datasets::parquet_io::write_docs_with;
+    use seine_datasets::parquet_meta::MetaColumns;
+    let t = tempfile::tempdir().unwrap();
+    let path = t.path().join("m.parquet");
+    let meta = |v: serde_json::Value| v.as_object().unwrap().clone();
+    let docs = vec![
+        Doc {
+            id: "a".into(),
+            text: "x".into(),
+            metadata: meta(serde_json::json!({"year": 2015, "score": 1, "open": true,
+                "kind": "review", "mixed": 3, "tags": ["p", "q"], "published": "2015-03-01"})),
+            ..Doc::default()
+        },
+        Doc {
+            id: "b".into(),
+            text: "y".into(),
+            metadata: meta(serde_json::json!({"score": 0.5, "mixed": "three", "kind": null})),
+            ..Doc::default()
+        },
+    ];
+    let mut cols = MetaColumns::default();
+    for d in &docs {
+        cols.observe(&path, d).unwrap();
+    }
+    assert_eq!(cols.columns(), 7);
+    write_docs_with(&path, docs.iter().cloned().map(Ok), &cols).unwrap();
+    let back: Vec<Doc> = ParquetDocs::open(&path)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        serde_json::Value::Object(back[0].metadata.clone()),
+        serde_json::json!({"year": 2015, "score": 1.0, "open": true, "kind": "review",
+            "mixed": "3", "tags": "[\"p\",\"q\"]", "published": "2015-03-01"})
+    );
+    assert_eq!(
+        serde_json::Value::Object(back[1].metadata.clone()),
+        serde_json::json!({"score": 0.5, "mixed": "three"})
+    );
+    // A key named like a document column is refused, naming the document.
+    let mut bad = MetaColumns::default();
+    let d = Doc {
+        id: "c".into(),
+        metadata: meta(serde_json::json!({"title": "t"})),
+        ..Doc::default()
+    };
+    let e = bad.observe(&path, &d).unwrap_err().to_string();
+    assert!(e.contains("\"c\"") && e.contains("title"), "{e}");
+}

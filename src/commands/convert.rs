@@ -1,7 +1,8 @@
 use std::path::PathBuf;
 
 use seine_datasets::open_corpus;
-use seine_datasets::parquet_io::write_docs;
+use seine_datasets::parquet_io::write_docs_with;
+use seine_datasets::parquet_meta::MetaColumns;
 
 use super::CorpusArgs;
 
@@ -9,7 +10,8 @@ use super::CorpusArgs;
 pub struct Args {
     /// The corpus to read.
     corpus: PathBuf,
-    /// Parquet file to write (id, title, text).
+    /// Parquet file to write: id, title, text, and one column per metadata key (the
+    /// JSONL line's other fields).
     #[arg(long, short)]
     out: PathBuf,
     #[command(flatten)]
@@ -17,8 +19,17 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
+    // Two passes: the metadata columns' types cover every document, then the write.
+    let mut meta = MetaColumns::default();
+    for d in open_corpus(&a.corpus, &a.corpus_args.options())? {
+        meta.observe(&a.corpus, &d?)?;
+    }
     let docs = open_corpus(&a.corpus, &a.corpus_args.options())?;
-    let n = write_docs(&a.out, docs)?;
-    eprintln!("wrote {n} documents to {}", a.out.display());
+    let n = write_docs_with(&a.out, docs, &meta)?;
+    eprintln!(
+        "wrote {n} documents to {} ({} metadata columns)",
+        a.out.display(),
+        meta.columns()
+    );
     Ok(())
 }

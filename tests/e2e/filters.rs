@@ -58,6 +58,32 @@ fn index_fields_search_filter_and_server_filter() {
     assert_eq!(hits.len(), 20, "{v}");
     assert!(hits.iter().all(passes), "{v}");
 
+    // The same corpus through `seine convert` (metadata as Parquet columns) filters
+    // the same.
+    let pq = t.path().join("c.parquet");
+    ok(&["convert", path_str(&c), "--out", path_str(&pq)]);
+    let idx_pq = t.path().join("idx-pq");
+    ok(&[
+        "index",
+        path_str(&pq),
+        "--out",
+        path_str(&idx_pq),
+        "--fields",
+        "year:integer,kind:keyword",
+    ]);
+    let o = ok(&[
+        "search",
+        path_str(&idx_pq),
+        q,
+        "--filter",
+        filter,
+        "--json",
+        "-k",
+        "20",
+    ]);
+    let w: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(w["hits"], v["hits"]);
+
     // Errors name the field.
     let o = run(&["search", path_str(&idx), q, "--filter", "yeer > 2010"]);
     assert!(!o.status.success());
