@@ -94,23 +94,11 @@ fn json_at(col: &ArrayRef, i: usize) -> serde_json::Value {
         DataType::UInt64 => json!(col.as_primitive::<UInt64Type>().value(i)),
         DataType::Float32 => json!(col.as_primitive::<Float32Type>().value(i)),
         DataType::Float64 => json!(col.as_primitive::<Float64Type>().value(i)),
-        DataType::Date32 => json!(civil_date(col.as_primitive::<Date32Type>().value(i) as i64)),
+        DataType::Date32 => json!(crate::civil_date(
+            col.as_primitive::<Date32Type>().value(i) as i64
+        )),
         _ => string_at(col, i).map_or(serde_json::Value::Null, serde_json::Value::String),
     }
-}
-
-/// `YYYY-MM-DD` of days since 1970-01-01 (Howard Hinnant's civil-from-days).
-fn civil_date(z: i64) -> String {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
 }
 
 impl ParquetDocs {

@@ -232,10 +232,6 @@ impl FieldStore {
         })
     }
 
-    pub fn specs(&self) -> &[FieldSpec] {
-        &self.specs
-    }
-
     /// Generation documents this store covers.
     pub fn len(&self) -> usize {
         match self.columns.first() {
@@ -247,12 +243,6 @@ impl FieldStore {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    /// `doc`'s value of the field named `field`.
-    pub fn value(&self, doc: DocId, field: &str) -> Option<FieldValue> {
-        let i = self.specs.iter().position(|s| s.name == field)?;
-        self.columns[i].value(doc as usize)
     }
 
     /// `doc`'s declared fields as metadata (dates as `YYYY-MM-DD`): what compaction

@@ -230,6 +230,8 @@ impl Searcher {
         let mut stopped_early = false;
         let mut query = question.trim().to_string();
         let mut last_picks: Vec<DocId> = Vec::new();
+        // The first hop's passages whose titles the question names.
+        let mut named: Vec<DocId> = Vec::new();
         for hop in 0..cfg.hops {
             let rerank = if hop == 0 {
                 cfg.rerank
@@ -280,13 +282,16 @@ impl Searcher {
                 picks.push((*d, score));
             }
             last_picks = hop_picks.clone();
+            if hop == 0 && (cfg.links > 0 || cfg.named_first) {
+                let top: Vec<DocId> = hits.iter().map(|h| h.hit.doc).collect();
+                named = self.question_names(question, &top)?;
+            }
             if hop == 0 && cfg.links > 0 {
                 // The passages the question names link too (a comparison of two named
                 // entities needs both entities' links).
-                let top: Vec<DocId> = hits.iter().map(|h| h.hit.doc).collect();
-                for d in self.question_names(question, &top)? {
-                    if !last_picks.contains(&d) {
-                        last_picks.push(d);
+                for d in &named {
+                    if !last_picks.contains(d) {
+                        last_picks.push(*d);
                     }
                 }
             }
@@ -305,11 +310,7 @@ impl Searcher {
         }
         // The question's named passages of the first hop, then the chain: picks in hop
         // order, then the rest by rank (later hop first on ties).
-        let mut order: Vec<DocId> = Vec::new();
-        if cfg.named_first {
-            let first: Vec<DocId> = seen.iter().filter(|s| s.2 == 0).map(|s| s.0).collect();
-            order = self.question_names(question, &first)?;
-        }
+        let mut order: Vec<DocId> = if cfg.named_first { named } else { Vec::new() };
         order.extend(picks.iter().map(|p| p.0));
         seen.sort_by(|a, b| a.1.cmp(&b.1).then(b.2.cmp(&a.2)));
         order.extend(seen.iter().map(|s| s.0));
