@@ -52,6 +52,9 @@ enum Command {
     Bench(commands::bench::Args),
     /// Serve an index over HTTP (POST /search, GET /documents/{id}, GET /health).
     Serve(commands::serve::Args),
+    /// Repair an index's write-ahead log: keep the records that verify, drop corrupt
+    /// ones (the original is copied aside first). Takes the index's writer lock.
+    Repair(commands::repair::Args),
     /// Fine-tune a dense encoder or a ColBERT head contrastively (InfoNCE, mined hard
     /// negatives, confidence regularizer); writes a sentence-transformers/PyLate folder.
     Train(commands::train::Args),
@@ -83,6 +86,7 @@ fn main() -> std::process::ExitCode {
         Command::Bench(a) => commands::bench::run(a),
         Command::Serve(a) => commands::serve::run(a),
         Command::Train(a) => commands::train::run(a),
+        Command::Repair(a) => commands::repair::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

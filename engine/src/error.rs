@@ -22,6 +22,14 @@ pub enum Error {
     /// This searcher's generation was compacted away: reopen the index to write.
     #[error("the index was compacted; reopen it to write")]
     Retired,
+    /// The write-ahead log could not be written: the write was not applied (the log is
+    /// as it was). `full`: out of space (or over a file-size limit).
+    #[error("write not applied: {message}")]
+    Storage { message: String, full: bool },
+    /// This searcher reads only: writes go through the process holding the index's
+    /// write lock.
+    #[error("{0}")]
+    ReadOnly(String),
     /// Building an index failed; nothing was written.
     #[error("indexing {} failed; nothing was written to {}", corpus.display(), out.display())]
     Build {
@@ -33,6 +41,21 @@ pub enum Error {
     /// The tensor library failed.
     #[error("candle: {0}")]
     Candle(#[from] candle_core::Error),
+}
+
+impl Error {
+    /// A failed write to the index's storage.
+    pub fn storage(path: &std::path::Path, e: std::io::Error) -> Self {
+        let full = matches!(
+            e.raw_os_error(),
+            Some(libc::ENOSPC) | Some(libc::EFBIG) | Some(libc::EDQUOT)
+        ) || e.kind() == std::io::ErrorKind::StorageFull
+            || e.kind() == std::io::ErrorKind::FileTooLarge;
+        Error::Storage {
+            message: format!("{}: {e}", path.display()),
+            full,
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -32,7 +32,7 @@ pub use fusion::{Fusion, FusionMethod};
 pub use multi::MultiVectorEncoder;
 pub use plaid::MaxsimRetriever;
 pub use retriever::{Bm25Retriever, DenseRetriever, Retriever, SparseRetriever};
-pub use searcher::{FusedSearchHit, Hit, Searcher, TermContribution};
+pub use searcher::{FusedSearchHit, Hit, Searcher, TermContribution, check_doc_id};
 pub use seine_index::filter::{FieldSpec, FieldType, Filter};
 pub use seine_kernels::Reduce;
 pub use settings::{Plaid, Rerank, RerankKind, RetrieverKind, RetrieverSet};

@@ -41,15 +41,19 @@ fn gen_name(generation: u64) -> String {
     format!("gen-{generation:06}")
 }
 
-/// An open, committed index.
+/// An open, committed index, with a reader lease on its generation
+/// ([`crate::lock`]): a compaction elsewhere leaves it readable until the last clone is
+/// dropped.
 #[derive(Debug, Clone)]
 pub struct IndexDir {
     root: PathBuf,
     manifest: Manifest,
+    _lease: Option<std::sync::Arc<crate::lock::ReaderLease>>,
 }
 
 impl IndexDir {
-    /// Opens the committed index at `root` (reads only its manifest).
+    /// Opens the committed index at `root` (reads its manifest, takes a reader lease;
+    /// writes nothing).
     pub fn open(root: &Path) -> Result<Self> {
         if !root.is_dir() {
             return Err(Error::NotAnIndex {
@@ -57,11 +61,33 @@ impl IndexDir {
                 message: "no such index directory".into(),
             });
         }
-        let manifest = Manifest::read(root)?;
-        Ok(IndexDir {
-            root: root.to_path_buf(),
-            manifest,
+        let mut manifest = Manifest::read(root)?;
+        // The lease is taken after reading which generation is current; if a commit
+        // moved past it meanwhile, read again.
+        for _ in 0..20 {
+            let lease = crate::lock::ReaderLease::take(root, manifest.generation)?;
+            let again = Manifest::read(root)?;
+            if again.generation == manifest.generation {
+                return Ok(IndexDir {
+                    root: root.to_path_buf(),
+                    manifest,
+                    _lease: lease.map(std::sync::Arc::new),
+                });
+            }
+            manifest = again;
+        }
+        Err(Error::NotAnIndex {
+            path: root.to_path_buf(),
+            message: "the index kept changing while it was opened".into(),
         })
+    }
+
+    /// Removes generations a compaction replaced that no reader has open any more, and
+    /// creates the current generation's readers file where it is missing (an index
+    /// from before reader leases). For the index's writer only.
+    pub fn remove_unused_generations(&self) {
+        let _ = crate::lock::create_readers_file(&self.root, self.manifest.generation);
+        remove_stale_generations(&self.root, self.manifest.generation);
     }
 
     pub fn root(&self) -> &Path {
@@ -504,6 +530,7 @@ impl IndexWriter {
         sync_tree(&self.work_dir)?;
         match &self.staging {
             Staging::Fresh { dir } => {
+                crate::lock::create_readers_file(dir, self.generation)?;
                 manifest.write_atomic(dir)?;
                 // rename(2) replaces an empty directory, fails on a non-empty one: a
                 // concurrent build that committed first is never overwritten.
@@ -518,9 +545,14 @@ impl IndexWriter {
             Staging::NextGeneration { previous } => {
                 let gen_dir = self.root.join(&gen_dir_name);
                 std::fs::rename(&self.work_dir, &gen_dir).map_err(|e| Error::io(&gen_dir, e))?;
+                crate::lock::create_readers_file(&self.root, self.generation)?;
                 sync_dir(&self.root)?;
                 manifest.write_atomic(&self.root)?;
-                let _ = std::fs::remove_dir_all(self.root.join(gen_name(*previous)));
+                // Readers of the previous generation keep it until they close; the
+                // writer removes it later (`remove_unused_generations`) if it is open.
+                if crate::lock::unread(&self.root, *previous) {
+                    let _ = std::fs::remove_dir_all(self.root.join(gen_name(*previous)));
+                }
             }
         }
         self.committed = true;
@@ -556,7 +588,13 @@ fn remove_stale_generations(root: &Path, current: u64) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with("gen-") && name != gen_name(current) {
+        let Some(g) = name
+            .strip_prefix("gen-")
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        if g != current && entry.path().is_dir() && crate::lock::unread(root, g) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }

@@ -11,6 +11,9 @@ pub enum Error {
     /// No index at this path, or one we cannot read.
     #[error("{}: {message}", path.display())]
     NotAnIndex { path: PathBuf, message: String },
+    /// Another process (or open index) holds the index's writer lock.
+    #[error("{}: the index is locked by another writer: {holder}", path.display())]
+    Locked { path: PathBuf, holder: String },
     /// A bad parameter given by the user.
     #[error("invalid setting: {0}")]
     InvalidSetting(String),

@@ -17,7 +17,7 @@ use seine_datasets::{Doc, Metadata};
 use tantivy::schema::{FAST, Field, INDEXED, STRING, Schema};
 use tantivy::{Index, ReloadPolicy, TantivyDocument};
 
-use crate::filter::{FieldSpec, FieldType, FieldValue, Filter, Value, date_days};
+use crate::filter::{FieldSpec, FieldType, FieldValue, Filter, Matcher, date_days};
 use crate::{DocId, DocSet, Error, Result};
 
 /// tantivy's name for the `i`-th declared field (user names may hold `.`, which
@@ -166,6 +166,30 @@ impl FieldStore {
     /// Reads `dir` (written by [`FieldsWriter`] for `len` documents).
     pub fn open(dir: &Path, specs: &[FieldSpec], len: usize) -> Result<Self> {
         let index = Index::open_in_dir(dir)?;
+        // The stored columns must be the declared ones (a hand-edited manifest that
+        // retypes or adds a field is refused, not read as something else).
+        let (want, _, _) = schema(specs);
+        let have = index.schema();
+        for (name, entry) in want.fields().map(|(f, e)| (e.name(), (f, e))) {
+            let same = have
+                .get_field(name)
+                .ok()
+                .map(|f| have.get_field_entry(f).field_type().value_type())
+                == Some(entry.1.field_type().value_type());
+            if !same {
+                return Err(Error::NotAnIndex {
+                    path: dir.to_path_buf(),
+                    message: format!(
+                        "the stored metadata columns do not match the manifest's fields ({})",
+                        specs
+                            .iter()
+                            .map(|s| format!("{}:{}", s.name, s.ty))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                });
+            }
+        }
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -285,9 +309,9 @@ pub fn to_json(ty: FieldType, v: FieldValue) -> serde_json::Value {
 }
 
 /// A filter resolved against the columns: keyword conditions become a table over the
-/// dictionary, so a document costs one lookup per condition. Each leaf's verdict comes
-/// from [`Filter::matches`] itself, so semantics (missing values, `!=`, `NOT IN`) are
-/// the filter's.
+/// dictionary, so a document costs one lookup per condition; numeric conditions are
+/// [`Matcher`]s (`IN` lists as hash sets). Each leaf's verdict comes from the filter's
+/// own [`Matcher`], so semantics (missing values, `!=`, `NOT IN`) are the filter's.
 enum Plan<'a> {
     Keyword {
         ords: &'a [u32],
@@ -296,7 +320,7 @@ enum Plan<'a> {
     },
     Number {
         values: &'a [f64],
-        leaf: Filter,
+        leaf: Matcher,
         missing: bool,
     },
     /// A field this store lacks: every document has no value.
@@ -309,7 +333,8 @@ enum Plan<'a> {
 impl<'a> Plan<'a> {
     fn compile(f: &Filter, store: &'a FieldStore) -> Plan<'a> {
         let leaf = |field: &str| {
-            let missing = f.matches(&|_| None);
+            let m = Matcher::compile(f);
+            let missing = m.matches(&|_| None);
             let Some(i) = store.specs.iter().position(|s| s.name == field) else {
                 return Plan::Constant(missing);
             };
@@ -318,13 +343,13 @@ impl<'a> Plan<'a> {
                     ords,
                     table: dict
                         .iter()
-                        .map(|s| f.matches(&|_| Some(FieldValue::Keyword(s.clone()))))
+                        .map(|s| m.matches(&|_| Some(FieldValue::Keyword(s.clone()))))
                         .collect(),
                     missing,
                 },
                 Column::Number(values) => Plan::Number {
                     values,
-                    leaf: numeric_dates(f),
+                    leaf: m,
                     missing,
                 },
             }
@@ -360,32 +385,6 @@ impl<'a> Plan<'a> {
             Plan::Or(xs) => xs.iter().any(|x| x.matches(d)),
             Plan::Not(x) => !x.matches(d),
         }
-    }
-}
-
-/// A leaf with its date strings turned into day numbers (parsed once, not per
-/// document).
-fn numeric_dates(f: &Filter) -> Filter {
-    let num = |v: &Value| match v {
-        Value::Str(s) => date_days(s).map_or_else(|| v.clone(), |d| Value::Num(d as f64)),
-        v => v.clone(),
-    };
-    match f {
-        Filter::Cmp { field, op, value } => Filter::Cmp {
-            field: field.clone(),
-            op: *op,
-            value: num(value),
-        },
-        Filter::In {
-            field,
-            values,
-            negated,
-        } => Filter::In {
-            field: field.clone(),
-            values: values.iter().map(num).collect(),
-            negated: *negated,
-        },
-        other => other.clone(),
     }
 }
 

@@ -15,12 +15,88 @@
 //! "value": 2015}`, `{"field": "type", "in": ["review", "trial"]}`, or an expression
 //! string.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
+
+/// Bounds on a filter from outside — an expression, its JSON form, a Python dict —
+/// checked while it is read, so that no walk over a filter (validation, evaluation,
+/// display) recurses deeper than [`MAX_DEPTH`] and no filter costs more than
+/// [`MAX_NODES`] + [`MAX_VALUES`] lookups per document.
+pub mod limits {
+    /// Longest expression text, in bytes.
+    pub const MAX_BYTES: usize = 256 * 1024;
+    /// Deepest nesting of `(`, `NOT`, `AND`/`OR` groups.
+    pub const MAX_DEPTH: usize = 32;
+    /// Most conditions and operators (`AND`, `OR`, `NOT`) in one filter.
+    pub const MAX_NODES: usize = 1_000;
+    /// Most literal values in all (`IN` lists included).
+    pub const MAX_VALUES: usize = 10_000;
+    /// Longest field name, in bytes.
+    pub const MAX_NAME: usize = 128;
+}
+
+/// What reading a filter has used of [`limits`].
+#[derive(Default)]
+pub(crate) struct Budget {
+    nodes: usize,
+    values: usize,
+}
+
+impl Budget {
+    pub(crate) fn node(&mut self, depth: usize) -> Result<()> {
+        self.nodes += 1;
+        if depth > limits::MAX_DEPTH {
+            return Err(Error::InvalidSetting(format!(
+                "filter: nested deeper than {} levels",
+                limits::MAX_DEPTH
+            )));
+        }
+        if self.nodes > limits::MAX_NODES {
+            return Err(Error::InvalidSetting(format!(
+                "filter: more than {} conditions and operators",
+                limits::MAX_NODES
+            )));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn values(&mut self, n: usize) -> Result<()> {
+        self.values += n;
+        if self.values > limits::MAX_VALUES {
+            return Err(Error::InvalidSetting(format!(
+                "filter: more than {} values",
+                limits::MAX_VALUES
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A field name as read from outside: not empty, at most [`limits::MAX_NAME`] bytes
+/// (a longer one is refused without being echoed).
+pub(crate) fn check_name(name: &str) -> Result<()> {
+    if name.len() > limits::MAX_NAME {
+        return Err(Error::InvalidSetting(format!(
+            "filter: a field name is longer than {} bytes",
+            limits::MAX_NAME
+        )));
+    }
+    Ok(())
+}
+
+/// A value for an error message: at most 64 characters.
+fn shown(v: &Value) -> String {
+    let s = v.to_string();
+    match s.char_indices().nth(64) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s,
+    }
+}
 
 /// The type of a metadata field (`--fields year:integer,type:keyword`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -214,7 +290,7 @@ pub fn date_days(s: &str) -> Option<i64> {
     let y: i64 = it.next()?.parse().ok()?;
     let m: i64 = it.next()?.parse().ok()?;
     let d: i64 = it.next()?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) || !(-9999..=9999).contains(&y) {
         return None;
     }
     // Days from civil (Howard Hinnant's algorithm).
@@ -227,6 +303,15 @@ pub fn date_days(s: &str) -> Option<i64> {
     Some(era * 146_097 + doe - 719_468)
 }
 
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
 /// `YYYY-MM-DD` of a day number (the inverse of [`date_days`]).
 pub fn days_date(days: i64) -> String {
     seine_datasets::civil_date(days)
@@ -237,7 +322,18 @@ impl Filter {
     /// of the field's type (dates as `"YYYY-MM-DD"` strings; integers whole). Errors
     /// name the field.
     pub fn validate(&self, fields: &[FieldSpec]) -> Result<()> {
+        self.validate_at(fields, 0)
+    }
+
+    fn validate_at(&self, fields: &[FieldSpec], depth: usize) -> Result<()> {
+        if depth > limits::MAX_DEPTH {
+            return Err(Error::InvalidSetting(format!(
+                "filter: nested deeper than {} levels",
+                limits::MAX_DEPTH
+            )));
+        }
         let check = |field: &str, v: &Value| -> Result<()> {
+            check_name(field)?;
             let Some(spec) = fields.iter().find(|f| f.name == field) else {
                 let known: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
                 return Err(Error::InvalidSetting(format!(
@@ -251,8 +347,8 @@ impl Filter {
             };
             let ok = match (spec.ty, v) {
                 (FieldType::Keyword, Value::Str(_)) => true,
-                (FieldType::Float, Value::Num(_)) => true,
-                (FieldType::Integer, Value::Num(n)) => n.fract() == 0.0,
+                (FieldType::Float, Value::Num(n)) => n.is_finite(),
+                (FieldType::Integer, Value::Num(n)) => n.is_finite() && n.fract() == 0.0,
                 (FieldType::Date, Value::Str(s)) => date_days(s).is_some(),
                 _ => false,
             };
@@ -260,16 +356,19 @@ impl Filter {
                 Ok(())
             } else {
                 Err(Error::InvalidSetting(format!(
-                    "filter: field {field:?} is {}, but the filter compares it with {v}",
-                    spec.ty
+                    "filter: field {field:?} is {}, but the filter compares it with {}",
+                    spec.ty,
+                    shown(v)
                 )))
             }
         };
         match self {
             Filter::Cmp { field, value, .. } => check(field, value),
             Filter::In { field, values, .. } => values.iter().try_for_each(|v| check(field, v)),
-            Filter::And(xs) | Filter::Or(xs) => xs.iter().try_for_each(|x| x.validate(fields)),
-            Filter::Not(x) => x.validate(fields),
+            Filter::And(xs) | Filter::Or(xs) => xs
+                .iter()
+                .try_for_each(|x| x.validate_at(fields, depth + 1)),
+            Filter::Not(x) => x.validate_at(fields, depth + 1),
         }
     }
 
@@ -307,27 +406,51 @@ impl Filter {
         }
     }
 
-    /// The JSON form (see the module docs), or an expression string.
+    /// The JSON form (see the module docs), or an expression string; bounded by
+    /// [`limits`] like an expression.
     pub fn from_json(v: &serde_json::Value) -> Result<Self> {
+        Self::from_json_in(v, &mut Budget::default(), 0)
+    }
+
+    fn from_json_in(v: &serde_json::Value, budget: &mut Budget, depth: usize) -> Result<Self> {
         let bad = |m: String| Error::InvalidSetting(format!("filter: {m}"));
+        let brief = |x: &serde_json::Value| {
+            let s = x.to_string();
+            match s.char_indices().nth(64) {
+                Some((i, _)) => format!("{}…", &s[..i]),
+                None => s,
+            }
+        };
         let value = |x: &serde_json::Value| -> Result<Value> {
             match x {
                 serde_json::Value::String(s) => Ok(Value::Str(s.clone())),
-                serde_json::Value::Number(n) => Ok(Value::Num(n.as_f64().unwrap_or(f64::NAN))),
+                serde_json::Value::Number(n) => match n.as_f64() {
+                    Some(f) if f.is_finite() => Ok(Value::Num(f)),
+                    _ => Err(bad(format!("{n} is not a finite number"))),
+                },
                 o => Err(bad(format!(
-                    "a value must be a string or a number, got {o}"
+                    "a value must be a string or a number, got {}",
+                    brief(o)
                 ))),
             }
         };
-        let list = |x: &serde_json::Value| -> Result<Vec<Filter>> {
-            let xs = x
-                .as_array()
-                .ok_or_else(|| bad(format!("expected a list, got {x}")))?;
-            xs.iter().map(Filter::from_json).collect()
-        };
+        budget.node(depth)?;
         match v {
-            serde_json::Value::String(s) => s.parse(),
+            serde_json::Value::String(s) => {
+                if depth > 0 {
+                    return Err(bad("an expression string only at the top".into()));
+                }
+                s.parse()
+            }
             serde_json::Value::Object(m) => {
+                let mut list = |x: &serde_json::Value| -> Result<Vec<Filter>> {
+                    let xs = x
+                        .as_array()
+                        .ok_or_else(|| bad(format!("expected a list, got {}", brief(x))))?;
+                    xs.iter()
+                        .map(|x| Filter::from_json_in(x, budget, depth + 1))
+                        .collect()
+                };
                 if let Some(x) = m.get("and") {
                     return Ok(Filter::And(list(x)?));
                 }
@@ -335,17 +458,25 @@ impl Filter {
                     return Ok(Filter::Or(list(x)?));
                 }
                 if let Some(x) = m.get("not") {
-                    return Ok(Filter::Not(Box::new(Filter::from_json(x)?)));
+                    return Ok(Filter::Not(Box::new(Filter::from_json_in(
+                        x,
+                        budget,
+                        depth + 1,
+                    )?)));
                 }
                 let field = m
                     .get("field")
                     .and_then(|f| f.as_str())
-                    .ok_or_else(|| bad(format!("expected and/or/not or a \"field\": {v}")))?
+                    .ok_or_else(|| {
+                        bad(format!("expected and/or/not or a \"field\": {}", brief(v)))
+                    })?
                     .to_string();
+                check_name(&field)?;
                 if let Some(vs) = m.get("in") {
                     let vs = vs
                         .as_array()
                         .ok_or_else(|| bad("\"in\" takes a list".into()))?;
+                    budget.values(vs.len())?;
                     return Ok(Filter::In {
                         field,
                         values: vs.iter().map(value).collect::<Result<_>>()?,
@@ -353,17 +484,144 @@ impl Filter {
                     });
                 }
                 let op = m.get("op").and_then(|o| o.as_str()).unwrap_or("=");
-                let op = Op::parse(op).ok_or_else(|| bad(format!("unknown operator {op:?}")))?;
+                let op = Op::parse(op).ok_or_else(|| {
+                    bad(format!(
+                        "unknown operator {}",
+                        brief(&serde_json::Value::String(op.into()))
+                    ))
+                })?;
                 let val = m
                     .get("value")
-                    .ok_or_else(|| bad(format!("no \"value\": {v}")))?;
+                    .ok_or_else(|| bad(format!("no \"value\": {}", brief(v))))?;
+                budget.values(1)?;
                 Ok(Filter::Cmp {
                     field,
                     op,
                     value: value(val)?,
                 })
             }
-            o => Err(bad(format!("expected an object or a string, got {o}"))),
+            o => Err(bad(format!(
+                "expected an object or a string, got {}",
+                brief(o)
+            ))),
+        }
+    }
+}
+
+/// A [`Filter`] compiled for evaluation over many documents: `IN` lists become hash
+/// sets and date strings day numbers, so a document costs one lookup per condition
+/// whatever the length of its lists. Agrees with [`Filter::matches`], its oracle.
+#[derive(Debug, Clone)]
+pub enum Matcher {
+    Cmp {
+        field: String,
+        op: Op,
+        value: Value,
+        /// `value` as days, when it is a date string.
+        days: Option<f64>,
+    },
+    In {
+        field: String,
+        strs: HashSet<String>,
+        /// Numbers (and date strings as days) by their bits, `-0.0` as `0.0`.
+        nums: HashSet<u64>,
+        negated: bool,
+    },
+    And(Vec<Matcher>),
+    Or(Vec<Matcher>),
+    Not(Box<Matcher>),
+}
+
+fn num_key(x: f64) -> u64 {
+    if x == 0.0 { 0u64 } else { x.to_bits() }
+}
+
+impl Matcher {
+    pub fn compile(f: &Filter) -> Matcher {
+        match f {
+            Filter::Cmp { field, op, value } => Matcher::Cmp {
+                field: field.clone(),
+                op: *op,
+                value: value.clone(),
+                days: match value {
+                    Value::Str(s) => date_days(s).map(|d| d as f64),
+                    Value::Num(_) => None,
+                },
+            },
+            Filter::In {
+                field,
+                values,
+                negated,
+            } => {
+                let mut strs = HashSet::new();
+                let mut nums = HashSet::new();
+                for v in values {
+                    match v {
+                        Value::Str(s) => {
+                            if let Some(d) = date_days(s) {
+                                nums.insert(num_key(d as f64));
+                            }
+                            strs.insert(s.clone());
+                        }
+                        Value::Num(n) if !n.is_nan() => {
+                            nums.insert(num_key(*n));
+                        }
+                        Value::Num(_) => {}
+                    }
+                }
+                Matcher::In {
+                    field: field.clone(),
+                    strs,
+                    nums,
+                    negated: *negated,
+                }
+            }
+            Filter::And(xs) => Matcher::And(xs.iter().map(Matcher::compile).collect()),
+            Filter::Or(xs) => Matcher::Or(xs.iter().map(Matcher::compile).collect()),
+            Filter::Not(x) => Matcher::Not(Box::new(Matcher::compile(x))),
+        }
+    }
+
+    /// Whether a document passes (as [`Filter::matches`]).
+    pub fn matches(&self, get: &dyn Fn(&str) -> Option<FieldValue>) -> bool {
+        match self {
+            Matcher::Cmp {
+                field,
+                op,
+                value,
+                days,
+            } => {
+                let o = match (get(field), value) {
+                    (Some(FieldValue::Keyword(a)), Value::Str(b)) => {
+                        Some(a.as_str().cmp(b.as_str()))
+                    }
+                    (Some(FieldValue::Number(a)), Value::Num(b)) => a.partial_cmp(b),
+                    (Some(FieldValue::Number(a)), Value::Str(_)) => {
+                        days.and_then(|d| a.partial_cmp(&d))
+                    }
+                    _ => None,
+                };
+                match o {
+                    Some(o) => op.holds(o),
+                    None => *op == Op::Ne,
+                }
+            }
+            Matcher::In {
+                field,
+                strs,
+                nums,
+                negated,
+            } => {
+                let hit = match get(field) {
+                    Some(FieldValue::Keyword(a)) => strs.contains(&a),
+                    Some(FieldValue::Number(a)) => !a.is_nan() && nums.contains(&num_key(a)),
+                    None => false,
+                };
+                hit != *negated
+            }
+            Matcher::And(xs) => xs.iter().all(|x| x.matches(get)),
+            Matcher::Or(xs) => xs.iter().any(|x| x.matches(get)),
+            Matcher::Not(x) => !x.matches(get),
         }
     }
 }

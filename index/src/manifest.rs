@@ -276,7 +276,52 @@ impl Manifest {
                 ),
             });
         }
+        m.check(root).map_err(|message| Error::NotAnIndex { path, message })?;
         Ok(m)
+    }
+
+    /// The manifest against the files it names: a hand-edited or damaged manifest is
+    /// refused with what is wrong, before anything is sized by it.
+    fn check(&self, root: &Path) -> std::result::Result<(), String> {
+        if self.files.is_empty() {
+            return Err("the manifest lists no files".into());
+        }
+        let generation = format!("gen-{:06}/", self.generation);
+        for f in &self.files {
+            let bad = f.starts_with('/') || f.split('/').any(|c| c == ".." || c.is_empty());
+            if bad || !f.starts_with(&generation) {
+                return Err(format!(
+                    "file {f:?} is not inside this generation's folder {generation}"
+                ));
+            }
+            if !root.join(f).is_file() {
+                return Err(format!("file {f} is missing"));
+            }
+        }
+        let ids = format!("{generation}{}", crate::docmap::DOC_IDS_FILE);
+        let ids_len = std::fs::metadata(root.join(&ids)).map_or(0, |m| m.len());
+        // Each id is a JSON string on its own line: at least 3 bytes.
+        if self.doc_count > ids_len / 3 {
+            return Err(format!(
+                "doc_count {} does not fit {ids} ({ids_len} bytes)",
+                self.doc_count
+            ));
+        }
+        let mut names = std::collections::HashSet::new();
+        for f in &self.fields {
+            let spec = format!("{}:{}", f.name, f.ty);
+            if spec.parse::<crate::filter::FieldSpec>().is_err() || !names.insert(&f.name) {
+                return Err(format!("metadata field {:?} is invalid or repeated", f.name));
+            }
+        }
+        if self.lexical.is_none()
+            && self.dense.is_none()
+            && self.sparse.is_none()
+            && self.multi.is_none()
+        {
+            return Err("the manifest names no part to search (lexical, dense, sparse, multi)".into());
+        }
+        Ok(())
     }
 
     /// Writes `manifest.json` atomically: a temporary file, synced, renamed over the old

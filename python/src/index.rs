@@ -445,7 +445,13 @@ impl Index {
                 s.reopen(dir)
             })
             .map_err(engine_err)?;
-        *self.searcher.write().expect("not poisoned") = Arc::new(next);
+        let old = std::mem::replace(
+            &mut *self.searcher.write().expect("not poisoned"),
+            Arc::new(next),
+        );
+        drop((old, s));
+        // The replaced generation goes once nothing here reads it.
+        self.current().index().remove_unused_generations();
         Ok(())
     }
 

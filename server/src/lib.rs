@@ -53,6 +53,18 @@ pub struct Config {
     pub api_key: Option<String>,
     /// With an API key: let search and document reads through without it.
     pub public_search: bool,
+    /// Open connections at once (also capped at half the open-file limit, so index
+    /// work always has descriptors left); more wait in the kernel's accept queue.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers (an idle kept-alive connection
+    /// too), and then its body; slower connections are closed (408 for a body).
+    pub read_timeout: Duration,
+    /// Host names (the `Host` header) this server answers besides IP addresses and
+    /// `localhost`: a DNS-rebinding page reaches a server on 127.0.0.1 under a name of
+    /// its own, which is refused (403). `*` allows any.
+    pub allowed_hosts: Vec<String>,
+    /// Largest metadata of one written document, in bytes (as JSON).
+    pub max_metadata_bytes: usize,
 }
 
 impl Default for Config {
@@ -69,13 +81,17 @@ impl Default for Config {
             token_budget: 8192,
             api_key: None,
             public_search: false,
+            max_connections: 1024,
+            read_timeout: Duration::from_secs(10),
+            allowed_hosts: Vec::new(),
+            max_metadata_bytes: 64 * 1024,
         }
     }
 }
 
 pub(crate) struct AppState {
     searcher: Arc<RwLock<Arc<Searcher>>>,
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
     config: Config,
     metrics: metrics::Metrics,
     workers: workers::Workers,
@@ -83,42 +99,82 @@ pub(crate) struct AppState {
     compacting: tokio::sync::Mutex<()>,
 }
 
+/// Whether a job changes the index: a write that has started runs to its end and its
+/// outcome is the answer (never "503, but applied later").
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Work {
+    Read,
+    Write,
+}
+
+/// Cancels a queued job when its handler goes away (timeout or client gone).
+struct CancelOnDrop(workers::Ticket);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
 impl AppState {
     fn searcher(&self) -> Arc<Searcher> {
         self.searcher.read().expect("searcher lock").clone()
     }
 
-    /// Runs `f` on a worker against the current searcher, holding an admission
-    /// permit, within the request timeout. A write that meets a searcher retired by
-    /// a compaction is retried on the new one.
+    /// An admission permit, or 429.
+    fn admit(&self) -> Result<Arc<tokio::sync::OwnedSemaphorePermit>, ApiError> {
+        self.permits
+            .clone()
+            .try_acquire_owned()
+            .map(Arc::new)
+            .map_err(|_| ApiError::Overloaded)
+    }
+
+    /// Runs `f` on a worker against the current searcher, holding an admission permit
+    /// until the job has ended (not only until the answer). A job not started by the
+    /// request timeout is cancelled and answered 503: it never runs. A read still
+    /// running at the timeout is answered 503 (the permit stays taken until it ends);
+    /// a write that has started is waited for. A write that meets a searcher retired
+    /// by a compaction is retried on the new one.
     async fn run<T: Send + 'static>(
         self: &Arc<Self>,
+        work: Work,
         f: impl Fn(&Searcher) -> Result<T, seine_engine::Error> + Send + Sync + 'static,
     ) -> Result<T, ApiError> {
-        let Ok(_permit) = self.permits.try_acquire() else {
-            return Err(ApiError::Overloaded);
-        };
+        let permit = self.admit()?;
+        let deadline = tokio::time::Instant::now() + self.config.request_timeout;
         let f = Arc::new(f);
-        let work = async {
-            loop {
-                let s = self.searcher();
-                let f = f.clone();
-                let r = self
-                    .workers
-                    .run(move || f(&s))
-                    .await
-                    .map_err(ApiError::Internal)?;
-                match r {
-                    Err(seine_engine::Error::Retired) => {
-                        tokio::time::sleep(Duration::from_millis(50)).await
-                    }
-                    other => return other.map_err(engine_error),
+        loop {
+            let s = self.searcher();
+            let f = f.clone();
+            let p = permit.clone();
+            let ticket = workers::Ticket::default();
+            let _cancel = CancelOnDrop(ticket.clone());
+            let mut rx = self.workers.submit(ticket.clone(), move || {
+                let _permit = p;
+                f(&s)
+            });
+            let r = match tokio::time::timeout_at(deadline, &mut rx).await {
+                Ok(r) => r,
+                Err(_) if ticket.cancel() || work == Work::Read => {
+                    return Err(ApiError::Timeout);
                 }
+                Err(_) => rx.await,
+            };
+            match r {
+                Err(_) => {
+                    return Err(ApiError::Internal(
+                        "the job failed on its worker (see the server log)".into(),
+                    ));
+                }
+                Ok(Err(seine_engine::Error::Retired)) => {
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(ApiError::Timeout);
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
+                Ok(other) => return other.map_err(engine_error),
             }
-        };
-        match tokio::time::timeout(self.config.request_timeout, work).await {
-            Ok(r) => r,
-            Err(_) => Err(ApiError::Timeout),
         }
     }
 }
@@ -138,8 +194,22 @@ pub enum ApiError {
     Unauthorized,
     #[error("server busy: too many requests in flight")]
     Overloaded,
-    #[error("request timed out")]
+    #[error("request timed out (not applied)")]
     Timeout,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    RequestTimeout(String),
+    /// Storage is full: the write was not applied.
+    #[error("{0}")]
+    InsufficientStorage(String),
+    /// The index cannot take the request now (storage failing, writer lost).
+    #[error("{0}")]
+    Unavailable(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -154,6 +224,16 @@ impl ApiError {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Overloaded => (StatusCode::TOO_MANY_REQUESTS, "overloaded"),
             ApiError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            ApiError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            ApiError::InsufficientStorage(_) => {
+                (StatusCode::INSUFFICIENT_STORAGE, "insufficient_storage")
+            }
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -171,7 +251,9 @@ impl IntoResponse for ApiError {
         )
             .into_response();
         match status {
-            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+            StatusCode::TOO_MANY_REQUESTS
+            | StatusCode::SERVICE_UNAVAILABLE
+            | StatusCode::INSUFFICIENT_STORAGE => {
                 r.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
@@ -202,6 +284,11 @@ pub(crate) fn engine_error(e: seine_engine::Error) -> ApiError {
         E::UnknownRetriever { .. } | E::InvalidArgument(_) => {
             ApiError::Unprocessable(e.to_string())
         }
+        E::Storage { full: true, .. } => ApiError::InsufficientStorage(e.to_string()),
+        E::Storage { full: false, .. } | E::ReadOnly(_) | E::Retired => {
+            ApiError::Unavailable(e.to_string())
+        }
+        E::Index(seine_index::Error::Locked { .. }) => ApiError::Unavailable(e.to_string()),
         other => ApiError::Internal(other.to_string()),
     }
 }
@@ -231,7 +318,65 @@ fn presented_key(h: &HeaderMap) -> Option<&str> {
     h.get("x-api-key").and_then(|v| v.to_str().ok())
 }
 
-/// Auth, then the handler, then metrics.
+/// Whether the `Host` header names this server: an IP address, `localhost`, or a
+/// configured name (a missing header, as HTTP/1.0 allows, passes).
+fn host_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(host) = headers.get(header::HOST) else {
+        return true;
+    };
+    let Ok(host) = host.to_str() else {
+        return false;
+    };
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        // [v6]:port
+        return rest
+            .split(']')
+            .next()
+            .is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok());
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, _)| h)
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name.parse::<std::net::Ipv4Addr>().is_ok()
+        || name == "localhost"
+        || name.ends_with(".localhost")
+        || allowed
+            .iter()
+            .any(|a| a == "*" || a.eq_ignore_ascii_case(&name))
+}
+
+/// Whether a request body is declared JSON (`application/json` or `…+json`).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .is_some_and(|m| m == "application/json" || m.ends_with("+json"))
+}
+
+/// The headers every answer carries: no framing, no sniffing, no outside scripts.
+fn secure(resp: &mut Response) {
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        ),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+}
+
+/// Host check, auth, JSON content type on every POST (a cross-site form or
+/// `text/plain` request cannot be JSON without a CORS preflight, which this server
+/// never grants), the body read under the read timeout, then the handler, then
+/// security headers and metrics.
 async fn middleware(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
@@ -239,15 +384,11 @@ async fn middleware(State(s): State<Arc<AppState>>, req: Request, next: Next) ->
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched".to_string(), |p| p.as_str().to_string());
-    let resp = match &s.config.api_key {
-        Some(key)
-            if needs_key(&method, req.uri().path(), s.config.public_search)
-                && !presented_key(req.headers()).is_some_and(|k| same_key(k, key)) =>
-        {
-            ApiError::Unauthorized.into_response()
-        }
-        _ => next.run(req).await,
+    let mut resp = match check_request(&s, req).await {
+        Ok(req) => next.run(req).await,
+        Err(e) => e.into_response(),
     };
+    secure(&mut resp);
     s.metrics.record(
         method.as_str(),
         &route,
@@ -255,6 +396,63 @@ async fn middleware(State(s): State<Arc<AppState>>, req: Request, next: Next) ->
         start.elapsed().as_secs_f64(),
     );
     resp
+}
+
+async fn check_request(s: &AppState, req: Request) -> Result<Request, ApiError> {
+    if !host_allowed(req.headers(), &s.config.allowed_hosts) {
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("?")
+            .chars()
+            .take(100)
+            .collect::<String>();
+        return Err(ApiError::Forbidden(format!(
+            "host {host:?} is not allowed: start the server with --allow-host NAME to \
+             answer under that name"
+        )));
+    }
+    if let Some(key) = &s.config.api_key
+        && needs_key(req.method(), req.uri().path(), s.config.public_search)
+        && !presented_key(req.headers()).is_some_and(|k| same_key(k, key))
+    {
+        return Err(ApiError::Unauthorized);
+    }
+    if req.method() == axum::http::Method::POST && !is_json(req.headers()) {
+        return Err(ApiError::UnsupportedMediaType(
+            "POST bodies must be JSON: send Content-Type: application/json".into(),
+        ));
+    }
+    // Read the body here, under the read timeout: a client trickling it in holds a
+    // connection, never a worker.
+    let (parts, body) = req.into_parts();
+    let limit = s.config.max_body_bytes;
+    let bytes = match tokio::time::timeout(
+        s.config.read_timeout,
+        axum::body::to_bytes(body, limit.saturating_add(1)),
+    )
+    .await
+    {
+        Err(_) => {
+            return Err(ApiError::RequestTimeout(format!(
+                "the request body did not arrive within {} s",
+                s.config.read_timeout.as_secs_f64()
+            )));
+        }
+        Ok(Err(_)) => {
+            return Err(ApiError::TooLarge(format!(
+                "the request body is over {limit} bytes (or was cut off)"
+            )));
+        }
+        Ok(Ok(b)) if b.len() > limit => {
+            return Err(ApiError::TooLarge(format!(
+                "the request body is over {limit} bytes"
+            )));
+        }
+        Ok(Ok(b)) => b,
+    };
+    Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
 }
 
 async fn fallback() -> ApiError {
@@ -270,7 +468,7 @@ pub fn router(searcher: Searcher, config: Config) -> Router {
     };
     let state = Arc::new(AppState {
         searcher: shared,
-        permits: Semaphore::new(config.max_in_flight.max(1)),
+        permits: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
         config: config.clone(),
         metrics: metrics::Metrics::default(),
         workers: workers::Workers::start(config.workers, config.token_budget, current),
@@ -302,20 +500,95 @@ pub fn router(searcher: Searcher, config: Config) -> Router {
         .with_state(state)
 }
 
+/// Connections allowed at once: `want`, but at most half the open-file limit (raised
+/// to its hard limit first), so that index work (compaction opens many files) always
+/// has descriptors left.
+fn connection_cap(want: usize) -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local rlimit.
+    let soft = unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return want.max(1);
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim.rlim_cur = lim.rlim_max;
+            }
+        }
+        lim.rlim_cur
+    };
+    let half = usize::try_from(soft / 2).unwrap_or(usize::MAX);
+    want.min(half).max(1)
+}
+
 /// Serves until ctrl-c or SIGTERM: stops accepting, lets in-flight requests finish
 /// (their writes are already durable). `on_bound` gets the address actually bound
-/// (port 0 picks a free one).
+/// (port 0 picks a free one). Connections are capped ([`Config::max_connections`]) and
+/// must send their headers and body within [`Config::read_timeout`].
 pub async fn serve(
     searcher: Searcher,
     addr: SocketAddr,
     config: Config,
     on_bound: impl FnOnce(SocketAddr),
 ) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
     let listener = tokio::net::TcpListener::bind(addr).await?;
+    let cap = connection_cap(config.max_connections);
+    if cap < config.max_connections {
+        eprintln!(
+            "connections capped at {cap} (half the open-file limit; raise it with ulimit -n)"
+        );
+    }
+    let read_timeout = config.read_timeout;
+    let app = router(searcher, config);
     on_bound(listener.local_addr()?);
-    axum::serve(listener, router(searcher, config))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    let slots = Arc::new(Semaphore::new(cap));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(read_timeout);
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            p = slots.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+            _ = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            r = listener.accept() => match r {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    // Out of descriptors or a connection reset before accept: wait, go on.
+                    eprintln!("accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => {},
+        _ = tokio::time::sleep(Duration::from_secs(60)) => {
+            eprintln!("requests still running after 60 s; stopping anyway");
+        },
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -25,7 +25,15 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Counts a request. Labels are bounded whatever clients send: a method outside
+    /// HTTP's own is `other`, a path outside the routes is `unmatched` (the caller's).
     pub fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        const METHODS: [&str; 7] = ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"];
+        let method = if METHODS.contains(&method) {
+            method
+        } else {
+            "other"
+        };
         *self
             .requests
             .lock()

@@ -4,9 +4,18 @@
 //! takes an embedding job also takes every other queued embedding job of the same kind
 //! and side, up to a token budget, and encodes them as one batch (one forward pass
 //! over many requests' texts); other jobs run one at a time.
+//!
+//! A job carries a [`Ticket`]: a handler that gives up (timeout, client gone) cancels
+//! it, and a cancelled job is dropped unrun — so a write answered 503 is never applied
+//! later. A job that panics is answered as failed; its worker goes on. The pool
+//! reports itself stuck when a queued job waited, or every worker has been on one job,
+//! longer than a limit ([`Workers::stuck`]).
 
 use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use seine_engine::settings::EmbedKind;
 use seine_engine::{Searcher, Side};
@@ -23,21 +32,51 @@ pub enum Embedding {
 
 type Reply<T> = oneshot::Sender<Result<T, seine_engine::Error>>;
 
+/// A job's state, shared by the handler that queued it and the worker that takes it.
+#[derive(Clone, Default)]
+pub struct Ticket(Arc<AtomicU8>);
+
+const QUEUED: u8 = 0;
+const STARTED: u8 = 1;
+const CANCELLED: u8 = 2;
+
+impl Ticket {
+    /// Cancels the job unless a worker has started it; true when cancelled (then it
+    /// never runs).
+    pub fn cancel(&self) -> bool {
+        self.0
+            .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+            || self.0.load(Ordering::Acquire) == CANCELLED
+    }
+
+    /// Claims the job for a worker; false when it was cancelled.
+    fn start(&self) -> bool {
+        self.0
+            .compare_exchange(QUEUED, STARTED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+}
+
 struct EmbedJob {
     kind: EmbedKind,
     side: Side,
     texts: Vec<String>,
     reply: Reply<Vec<Embedding>>,
+    ticket: Ticket,
 }
 
 enum Job {
     Embed(EmbedJob),
-    Task(Box<dyn FnOnce() + Send>),
+    Task(Box<dyn FnOnce() + Send>, Ticket),
 }
 
 struct Queue {
-    jobs: Mutex<VecDeque<Job>>,
+    /// Jobs with the time they were queued.
+    jobs: Mutex<VecDeque<(Job, Instant)>>,
     ready: Condvar,
+    /// Per worker: since when it runs its current job.
+    busy: Vec<Mutex<Option<Instant>>>,
 }
 
 /// The pool; dropping it lets the workers finish the queue and exit.
@@ -60,6 +99,7 @@ impl Workers {
         let queue = Arc::new(Queue {
             jobs: Mutex::new(VecDeque::new()),
             ready: Condvar::new(),
+            busy: (0..threads.max(1)).map(|_| Mutex::new(None)).collect(),
         });
         for i in 0..threads.max(1) {
             let q = queue.clone();
@@ -71,8 +111,8 @@ impl Workers {
                     // encoders' ops run serially inside a request: under concurrent load,
                     // requests side by side beat one request's ops split over the cores.
                     match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
-                        Ok(pool) => pool.install(|| worker(&q, token_budget, searcher.as_ref())),
-                        Err(_) => worker(&q, token_budget, searcher.as_ref()),
+                        Ok(pool) => pool.install(|| worker(&q, i, token_budget, searcher.as_ref())),
+                        Err(_) => worker(&q, i, token_budget, searcher.as_ref()),
                     }
                 })
                 .expect("spawn worker thread");
@@ -81,54 +121,135 @@ impl Workers {
     }
 
     fn push(&self, job: Job) {
-        self.queue.jobs.lock().expect("queue").push_back(job);
+        self.queue
+            .jobs
+            .lock()
+            .expect("queue")
+            .push_back((job, Instant::now()));
         self.queue.ready.notify_one();
     }
 
-    /// Runs `f` on a worker.
+    /// Queues `f` for a worker; `ticket` cancels it while it waits. The reply is an
+    /// error when the job was cancelled or panicked.
+    pub fn submit<T: Send + 'static>(
+        &self,
+        ticket: Ticket,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> oneshot::Receiver<T> {
+        let (tx, rx) = oneshot::channel();
+        self.push(Job::Task(
+            Box::new(move || {
+                let _ = tx.send(f());
+            }),
+            ticket,
+        ));
+        rx
+    }
+
+    /// Runs `f` on a worker and waits for it (not cancellable).
     pub async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, String> {
-        let (tx, rx) = oneshot::channel();
-        self.push(Job::Task(Box::new(move || {
-            let _ = tx.send(f());
-        })));
-        rx.await.map_err(|_| "worker stopped".to_string())
+        self.submit(Ticket::default(), f)
+            .await
+            .map_err(|_| "the job failed on its worker (see the server log)".to_string())
     }
 
-    /// Encodes `texts`, batched with other queued requests of the same kind and side.
-    pub async fn embed(
+    /// Encodes `texts`, batched with other queued requests of the same kind and side;
+    /// `ticket` cancels it while it waits.
+    pub fn embed(
         &self,
+        ticket: Ticket,
         kind: EmbedKind,
         side: Side,
         texts: Vec<String>,
-    ) -> Result<Result<Vec<Embedding>, seine_engine::Error>, String> {
+    ) -> oneshot::Receiver<Result<Vec<Embedding>, seine_engine::Error>> {
         let (tx, rx) = oneshot::channel();
         self.push(Job::Embed(EmbedJob {
             kind,
             side,
             texts,
             reply: tx,
+            ticket,
         }));
-        rx.await.map_err(|_| "worker stopped".to_string())
+        rx
+    }
+
+    /// Why the pool cannot take work now, if it cannot: a queued job has waited longer
+    /// than `limit`, or every worker has been on its current job longer than `limit`.
+    pub fn stuck(&self, limit: Duration) -> Option<String> {
+        let now = Instant::now();
+        if let Some((_, t)) = self.queue.jobs.lock().expect("queue").front() {
+            let waited = now - *t;
+            if waited > limit {
+                return Some(format!(
+                    "the oldest queued job has waited {:.1} s",
+                    waited.as_secs_f64()
+                ));
+            }
+        }
+        let ages: Vec<Option<Duration>> = self
+            .queue
+            .busy
+            .iter()
+            .map(|b| b.lock().expect("busy").map(|t| now - t))
+            .collect();
+        if ages.iter().all(|a| a.is_some_and(|a| a > limit)) {
+            let least = ages.iter().flatten().min().copied().unwrap_or_default();
+            return Some(format!(
+                "every worker has been on one job for over {:.1} s",
+                least.as_secs_f64()
+            ));
+        }
+        None
     }
 }
 
-fn worker(q: &Queue, budget: usize, searcher: &(dyn Fn() -> Arc<Searcher> + Send + Sync)) {
+fn worker(
+    q: &Queue,
+    me: usize,
+    budget: usize,
+    searcher: &(dyn Fn() -> Arc<Searcher> + Send + Sync),
+) {
     loop {
         let first = {
             let mut jobs = q.jobs.lock().expect("queue");
             loop {
-                if let Some(j) = jobs.pop_front() {
+                if let Some((j, _)) = jobs.pop_front() {
                     break j;
                 }
                 jobs = q.ready.wait(jobs).expect("queue");
             }
         };
+        *q.busy[me].lock().expect("busy") = Some(Instant::now());
+        // A panicking job must not take its worker down: its reply is dropped (the
+        // handler answers 500) and the worker takes the next job.
+        let r = catch_unwind(AssertUnwindSafe(|| run_job(q, first, budget, searcher)));
+        if r.is_err() {
+            eprintln!("seine-worker-{me}: a job panicked; its request was answered 500");
+        }
+        *q.busy[me].lock().expect("busy") = None;
+    }
+}
+
+fn run_job(
+    q: &Queue,
+    first: Job,
+    budget: usize,
+    searcher: &(dyn Fn() -> Arc<Searcher> + Send + Sync),
+) {
+    {
         match first {
-            Job::Task(f) => f(),
+            Job::Task(f, ticket) => {
+                if ticket.start() {
+                    f()
+                }
+            }
             Job::Embed(job) => {
+                if !job.ticket.start() {
+                    return;
+                }
                 // Take compatible queued jobs while they fit in the budget.
                 let mut batch = vec![job];
                 let mut tokens = est_tokens(&batch[0].texts);
@@ -136,18 +257,21 @@ fn worker(q: &Queue, budget: usize, searcher: &(dyn Fn() -> Arc<Searcher> + Send
                     let mut jobs = q.jobs.lock().expect("queue");
                     let mut i = 0;
                     while i < jobs.len() {
-                        let take = match &jobs[i] {
+                        let take = match &jobs[i].0 {
                             Job::Embed(e) => {
                                 e.kind == batch[0].kind
                                     && e.side == batch[0].side
                                     && tokens + est_tokens(&e.texts) <= budget
                             }
-                            Job::Task(_) => false,
+                            Job::Task(..) => false,
                         };
                         if take {
-                            let Some(Job::Embed(e)) = jobs.remove(i) else {
+                            let Some((Job::Embed(e), _)) = jobs.remove(i) else {
                                 unreachable!()
                             };
+                            if !e.ticket.start() {
+                                continue; // cancelled while queued: dropped unrun
+                            }
                             tokens += est_tokens(&e.texts);
                             batch.push(e);
                         } else {

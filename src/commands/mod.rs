@@ -12,6 +12,7 @@ pub mod embed;
 pub mod eval;
 pub mod index;
 pub mod search;
+pub mod repair;
 pub mod serve;
 pub mod train;
 

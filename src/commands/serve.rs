@@ -49,6 +49,20 @@ pub struct Args {
     /// With --api-key: search and document reads need no key.
     #[arg(long)]
     public_search: bool,
+    /// Open connections at once (at most half the open-file limit); more wait.
+    #[arg(long, default_value_t = Config::default().max_connections)]
+    max_connections: usize,
+    /// Seconds a client has to send a request's headers, and then its body.
+    #[arg(long, default_value_t = Config::default().read_timeout.as_secs())]
+    read_timeout_s: u64,
+    /// Answer under this host name too (the Host header), besides IP addresses and
+    /// localhost; repeat for more, `*` for any. Other names are refused (403): a
+    /// DNS-rebinding page cannot reach the server.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    allow_host: Vec<String>,
+    /// Largest metadata of one written document, in bytes (as JSON).
+    #[arg(long, default_value_t = Config::default().max_metadata_bytes)]
+    max_metadata_bytes: usize,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
@@ -58,6 +72,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         a.index.display()
     );
     let searcher = Searcher::open_on(dir, &seine_engine::model::resolve_device(a.device)?)?;
+    // One writer per index: a second server (or a Python Index writing) is refused
+    // here, with who holds it.
+    searcher.take_writer(&format!("seine serve on {}", a.addr))?;
+    // A file-size limit must fail a write (EFBIG, answered 507), not kill the process.
+    // SAFETY: setting a signal's disposition to SIG_IGN runs no handler code.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let config = Config {
         max_in_flight: a.max_in_flight,
         max_k: a.max_k,
@@ -73,6 +95,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         token_budget: a.token_budget.max(1),
         api_key: a.api_key.filter(|k| !k.is_empty()),
         public_search: a.public_search,
+        max_connections: a.max_connections.max(1),
+        read_timeout: std::time::Duration::from_secs(a.read_timeout_s.max(1)),
+        allowed_hosts: a.allow_host,
+        max_metadata_bytes: a.max_metadata_bytes,
     };
     if config.public_search && config.api_key.is_none() {
         anyhow::bail!("--public-search only makes sense with --api-key");

@@ -7,23 +7,21 @@ use seine_index::{BuildOptions, DocParts, IndexDir, IndexWriter};
 
 use super::Searcher;
 use crate::live::Live;
-use crate::{Error, Result};
+use crate::Result;
 
 impl Searcher {
     /// Rebuilds the index as one new generation: the generation's documents less the
     /// deleted, plus the added (vectors, sparse weights and token vectors are copied,
     /// not re-encoded; the HNSW graph and BM25 statistics are rebuilt). Writers wait
     /// meanwhile; searches go on. Afterwards this searcher refuses writes
-    /// ([`Error::Retired`]): open the returned directory with [`Searcher::reopen`].
+    /// ([`crate::Error::Retired`]): open the returned directory with [`Searcher::reopen`].
     pub fn compact(&self) -> Result<IndexDir> {
         let _w = self.writes.lock().expect("writes lock");
+        self.ensure_writer(&mut self.live.write().expect("live lock"), None)?;
         let dir = {
             // One read lock for the whole copy: helpers take `&Live`, never the lock
             // again (a re-entrant read can deadlock behind a waiting writer).
             let live = self.live.read().expect("live lock");
-            if live.wal.is_none() {
-                return Err(Error::Retired);
-            }
             let m = self.index.manifest();
             let opts = BuildOptions {
                 source: m.source.clone(),
@@ -64,6 +62,7 @@ impl Searcher {
         if let Some(w) = live.wal.take() {
             w.remove();
         }
+        live.retired = true;
         Ok(dir)
     }
 

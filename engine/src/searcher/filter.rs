@@ -4,7 +4,7 @@
 //! from their metadata.
 
 use seine_index::fields::extract;
-use seine_index::filter::{FieldSpec, Filter};
+use seine_index::filter::{FieldSpec, Filter, Matcher};
 use seine_index::{DocId, DocSet};
 
 use super::Searcher;
@@ -47,12 +47,13 @@ impl Searcher {
             None => DocSet::empty(universe),
         };
         let specs = self.fields();
+        let matcher = Matcher::compile(filter);
         for (id, d) in live.iter() {
             let get = |name: &str| {
                 let spec = specs.iter().find(|s| s.name == name)?;
                 extract(spec, &d.doc.id, &d.doc.metadata).ok().flatten()
             };
-            if filter.matches(&get) {
+            if matcher.matches(&get) {
                 set.insert(id);
             }
         }

@@ -12,6 +12,31 @@ use super::Searcher;
 use crate::live::{LiveDoc, WalRecord};
 use crate::{Error, Result, Side};
 
+/// Longest document id, in bytes.
+pub const MAX_ID_BYTES: usize = 512;
+
+/// Whether `id` can name a written document: 1..=512 bytes, not blank, and no control
+/// or invisible formatting characters (zero-width spaces, bidirectional overrides,
+/// byte-order marks): two ids that print the same must be the same id.
+pub fn check_doc_id(id: &str) -> Result<()> {
+    let invisible = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}'
+                | '\u{17B4}' | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}'
+                | '\u{E0000}'..='\u{E0FFF}')
+    };
+    if id.trim().is_empty() || id.len() > MAX_ID_BYTES || id.chars().any(invisible) {
+        let shown: String = id.chars().take(64).flat_map(char::escape_default).collect();
+        return Err(Error::InvalidArgument(format!(
+            "document id \"{shown}\" must be 1..={MAX_ID_BYTES} bytes, not blank, without \
+             control or invisible characters (zero-width, bidirectional, byte-order mark)"
+        )));
+    }
+    Ok(())
+}
+
 impl Searcher {
     /// Every part of `docs` this index has, encoded with the index's own encoders
     /// (SPLADE pruned and quantized as the generation's documents are).
@@ -136,9 +161,7 @@ impl Searcher {
     pub fn put_documents(&self, docs: &[Doc]) -> Result<Vec<DocId>> {
         let mut seen = HashSet::new();
         for d in docs {
-            if d.id.is_empty() {
-                return Err(Error::InvalidArgument("document id is empty".into()));
-            }
+            check_doc_id(&d.id)?;
             if !seen.insert(d.id.as_str()) {
                 return Err(Error::InvalidArgument(format!(
                     "document id {:?} appears twice in one batch",
@@ -159,7 +182,8 @@ impl Searcher {
                 metadata: d.metadata.clone(),
             })
             .collect();
-        live.wal.as_mut().ok_or(Error::Retired)?.append(&records)?;
+        self.ensure_writer(&mut live, None)?;
+        live.wal.as_mut().expect("writer").append(&records)?;
         Ok(encoded
             .into_iter()
             .map(|d| {
@@ -173,6 +197,7 @@ impl Searcher {
     pub fn delete(&self, id: &str) -> Result<bool> {
         let _w = self.writes.lock().expect("writes lock");
         let mut live = self.live.write().expect("live lock");
+        self.ensure_writer(&mut live, None)?;
         let base = self.doc_map.internal(id);
         let visible =
             live.by_id.contains_key(id) || base.is_some_and(|b| !live.hidden.contains(&b));
@@ -181,7 +206,7 @@ impl Searcher {
         }
         live.wal
             .as_mut()
-            .ok_or(Error::Retired)?
+            .expect("writer")
             .append(&[WalRecord::Del { id: id.to_string() }])?;
         Ok(live.remove(id, base))
     }

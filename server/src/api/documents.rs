@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{ErrorBody, check_text};
-use crate::{ApiError, AppState, engine_error};
+use crate::{ApiError, AppState, Work, engine_error};
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -90,10 +90,13 @@ pub async fn put_documents(
         )));
     }
     for d in &req.documents {
-        if d.id.trim().is_empty() || d.id.len() > 512 || d.id.chars().any(char::is_control) {
-            return Err(ApiError::Unprocessable(format!(
-                "document id {:?} must be 1..=512 bytes without control characters",
-                d.id
+        seine_engine::check_doc_id(&d.id).map_err(engine_error)?;
+        let meta = serde_json::to_vec(&d.metadata).map_or(usize::MAX, |v| v.len());
+        if meta > s.config.max_metadata_bytes {
+            return Err(ApiError::TooLarge(format!(
+                "document {:?}: metadata of {meta} bytes; the limit is {}",
+                d.id.chars().take(64).collect::<String>(),
+                s.config.max_metadata_bytes
             )));
         }
         check_text(
@@ -116,7 +119,7 @@ pub async fn put_documents(
     let ids: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
     let docs = Arc::new(docs);
     let n = s
-        .run(move |searcher| {
+        .run(Work::Write, move |searcher| {
             searcher.put_documents(&docs)?;
             Ok(searcher.doc_count())
         })
@@ -162,7 +165,9 @@ pub async fn delete_document(
 ) -> Result<Json<DeleteResponse>, ApiError> {
     let key = id.clone();
     let (deleted, n) = s
-        .run(move |searcher| Ok((searcher.delete(&key)?, searcher.doc_count())))
+        .run(Work::Write, move |searcher| {
+            Ok((searcher.delete(&key)?, searcher.doc_count()))
+        })
         .await?;
     if !deleted {
         return Err(ApiError::NotFound(format!("no document {id:?}")));

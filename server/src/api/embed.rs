@@ -132,12 +132,15 @@ async fn run_embed(
     side: Side,
     texts: Vec<String>,
 ) -> Result<Vec<Embedding>, ApiError> {
-    let Ok(_permit) = s.permits.try_acquire() else {
-        return Err(ApiError::Overloaded);
-    };
-    match tokio::time::timeout(s.config.request_timeout, s.workers.embed(kind, side, texts)).await {
+    let _permit = s.admit()?;
+    let ticket = crate::workers::Ticket::default();
+    let _cancel = crate::CancelOnDrop(ticket.clone());
+    let rx = s.workers.embed(ticket, kind, side, texts);
+    match tokio::time::timeout(s.config.request_timeout, rx).await {
         Ok(Ok(r)) => r.map_err(engine_error),
-        Ok(Err(e)) => Err(ApiError::Internal(e)),
+        Ok(Err(_)) => Err(ApiError::Internal(
+            "the job failed on its worker (see the server log)".into(),
+        )),
         Err(_) => Err(ApiError::Timeout),
     }
 }

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{ErrorBody, check_text};
-use crate::{ApiError, AppState, engine_error};
+use crate::{Work, ApiError, AppState, engine_error};
 
 type EngineResult<T> = Result<T, seine_engine::Error>;
 
@@ -272,7 +272,7 @@ pub async fn search(
 ) -> Result<Json<SearchResponse>, ApiError> {
     let Json(req) = body?;
     let plan = parse(&req, &s)?;
-    s.run(move |searcher| run(searcher, &req, &plan))
+    s.run(Work::Read, move |searcher| run(searcher, &req, &plan))
         .await
         .map(Json)
 }
