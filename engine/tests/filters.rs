@@ -323,8 +323,11 @@ fn filters_cover_written_documents_and_survive_compaction() {
         .insert("year".into(), serde_json::json!("soon"));
     let e = searcher.put_documents(&[bad]).unwrap_err().to_string();
     assert!(e.contains("\"year\"") && e.contains("new-c"), "{e}");
-    // Replayed from the log, then compacted: the metadata stays.
-    let reopened = Searcher::open(IndexDir::open(searcher.index().root()).unwrap()).unwrap();
+    // Replayed from the log, then compacted: the metadata stays. (The first searcher,
+    // this process's writer, closes first: one writer per index.)
+    let root = searcher.index().root().to_path_buf();
+    drop(searcher);
+    let reopened = Searcher::open(IndexDir::open(&root).unwrap()).unwrap();
     assert_eq!(search(&reopened), vec!["new-a"]);
     let compacted = reopened.reopen(reopened.compact().unwrap()).unwrap();
     assert_eq!(search(&compacted), vec!["new-a"]);

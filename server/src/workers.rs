@@ -357,3 +357,83 @@ pub fn encode(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(threads: usize) -> Workers {
+        // Task jobs never ask for the searcher.
+        Workers::start(threads, 100, Arc::new(|| panic!("no searcher in these tests")))
+    }
+
+    /// Regression: a job whose handler gave up (answered 503) still ran later — a
+    /// write answered 503 was applied afterwards.
+    #[test]
+    fn a_cancelled_job_never_runs() {
+        let w = pool(1);
+        let (hold_tx, hold_rx) = std::sync::mpsc::channel::<()>();
+        let busy = w.submit(Ticket::default(), move || {
+            let _ = hold_rx.recv();
+        });
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let r = ran.clone();
+        let ticket = Ticket::default();
+        let rx = w.submit(ticket.clone(), move || r.store(true, Ordering::SeqCst));
+        assert!(ticket.cancel());
+        hold_tx.send(()).unwrap();
+        busy.blocking_recv().unwrap();
+        assert!(rx.blocking_recv().is_err(), "cancelled: no reply");
+        // The pool is idle again and the cancelled job did not run.
+        let after = w.submit(Ticket::default(), || 7);
+        assert_eq!(after.blocking_recv().unwrap(), 7);
+        assert!(!ran.load(Ordering::SeqCst));
+        // A started job cannot be cancelled.
+        let t = Ticket::default();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+        let rx = w.submit(t.clone(), move || {
+            started_tx.send(()).unwrap();
+            let _ = go_rx.recv();
+            1
+        });
+        started_rx.recv().unwrap();
+        assert!(!t.cancel());
+        go_tx.send(()).unwrap();
+        assert_eq!(rx.blocking_recv().unwrap(), 1);
+    }
+
+    /// Regression: a panicking job killed its worker thread for good (with one worker,
+    /// the server then answered nothing).
+    #[test]
+    fn a_panicking_job_fails_alone_and_the_worker_goes_on() {
+        let w = pool(1);
+        let rx = w.submit(Ticket::default(), || -> u32 { panic!("boom") });
+        assert!(rx.blocking_recv().is_err());
+        for i in 0..3 {
+            assert_eq!(w.submit(Ticket::default(), move || i).blocking_recv().unwrap(), i);
+        }
+    }
+
+    #[test]
+    fn a_stuck_pool_says_so() {
+        let w = pool(1);
+        assert_eq!(w.stuck(Duration::from_millis(50)), None);
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let done = w.submit(Ticket::default(), move || {
+            let _ = rx.recv();
+        });
+        std::thread::sleep(Duration::from_millis(120));
+        let why = w.stuck(Duration::from_millis(50)).expect("stuck");
+        assert!(why.contains("every worker"), "{why}");
+        let queued = w.submit(Ticket::default(), || ());
+        std::thread::sleep(Duration::from_millis(120));
+        let why = w.stuck(Duration::from_millis(50)).expect("stuck");
+        assert!(why.contains("queued job has waited"), "{why}");
+        tx.send(()).unwrap();
+        done.blocking_recv().unwrap();
+        queued.blocking_recv().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(w.stuck(Duration::from_millis(50)), None);
+    }
+}

@@ -510,7 +510,7 @@ fn crash_during_acknowledged_writes() {
                 };
                 let b = body.to_string();
                 let head = format!(
-                    "POST /documents HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    "POST /documents HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                     b.len()
                 );
                 if stream
