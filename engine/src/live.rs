@@ -99,7 +99,11 @@ fn decode_record(line: &[u8]) -> std::result::Result<WalRecord, String> {
     };
     let parsed = field(0).and_then(|(n, at)| {
         let (crc, json_at) = field(at)?;
-        Some((n.parse::<usize>().ok()?, u32::from_str_radix(crc, 16).ok()?, json_at))
+        Some((
+            n.parse::<usize>().ok()?,
+            u32::from_str_radix(crc, 16).ok()?,
+            json_at,
+        ))
     });
     let Some((n, crc, at)) = parsed else {
         return Err("no length and checksum".into());
@@ -423,7 +427,8 @@ mod tests {
         drop(wal);
         // A crash mid-append leaves half a record.
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(b"57 0badf00d {\"op\":\"put\",\"id\":\"c\",\"te").unwrap();
+        f.write_all(b"57 0badf00d {\"op\":\"put\",\"id\":\"c\",\"te")
+            .unwrap();
         drop(f);
         let before = std::fs::read(&path).unwrap();
         let read = read_log(&path).unwrap();
@@ -459,7 +464,9 @@ mod tests {
         std::fs::write(&path, good.replacen("text of b", "text of B", 1)).unwrap();
         let err = read_log(&path).err().unwrap().to_string();
         assert!(
-            err.contains("wal-000001.jsonl:2") && err.contains("checksum") && err.contains("seine repair"),
+            err.contains("wal-000001.jsonl:2")
+                && err.contains("checksum")
+                && err.contains("seine repair"),
             "{err}"
         );
         let (read, corrupt) = repair_log(dir.path(), 1).unwrap();

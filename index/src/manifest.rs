@@ -276,7 +276,8 @@ impl Manifest {
                 ),
             });
         }
-        m.check(root).map_err(|message| Error::NotAnIndex { path, message })?;
+        m.check(root)
+            .map_err(|message| Error::NotAnIndex { path, message })?;
         Ok(m)
     }
 
@@ -311,7 +312,10 @@ impl Manifest {
         for f in &self.fields {
             let spec = format!("{}:{}", f.name, f.ty);
             if spec.parse::<crate::filter::FieldSpec>().is_err() || !names.insert(&f.name) {
-                return Err(format!("metadata field {:?} is invalid or repeated", f.name));
+                return Err(format!(
+                    "metadata field {:?} is invalid or repeated",
+                    f.name
+                ));
             }
         }
         if self.lexical.is_none()
@@ -319,7 +323,9 @@ impl Manifest {
             && self.sparse.is_none()
             && self.multi.is_none()
         {
-            return Err("the manifest names no part to search (lexical, dense, sparse, multi)".into());
+            return Err(
+                "the manifest names no part to search (lexical, dense, sparse, multi)".into(),
+            );
         }
         Ok(())
     }

@@ -364,7 +364,11 @@ mod tests {
 
     fn pool(threads: usize) -> Workers {
         // Task jobs never ask for the searcher.
-        Workers::start(threads, 100, Arc::new(|| panic!("no searcher in these tests")))
+        Workers::start(
+            threads,
+            100,
+            Arc::new(|| panic!("no searcher in these tests")),
+        )
     }
 
     /// Regression: a job whose handler gave up (answered 503) still ran later — a
@@ -411,7 +415,12 @@ mod tests {
         let rx = w.submit(Ticket::default(), || -> u32 { panic!("boom") });
         assert!(rx.blocking_recv().is_err());
         for i in 0..3 {
-            assert_eq!(w.submit(Ticket::default(), move || i).blocking_recv().unwrap(), i);
+            assert_eq!(
+                w.submit(Ticket::default(), move || i)
+                    .blocking_recv()
+                    .unwrap(),
+                i
+            );
         }
     }
 

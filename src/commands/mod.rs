@@ -11,8 +11,8 @@ pub mod convert;
 pub mod embed;
 pub mod eval;
 pub mod index;
-pub mod search;
 pub mod repair;
+pub mod search;
 pub mod serve;
 pub mod train;
 

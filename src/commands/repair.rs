@@ -25,13 +25,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     for c in &corrupt {
-        println!(
-            "dropped line {} (byte {}): {}",
-            c.line, c.offset, c.reason
-        );
+        println!("dropped line {} (byte {}): {}", c.line, c.offset, c.reason);
     }
     if read.torn > 0 {
-        println!("dropped a torn tail of {} bytes (never acknowledged)", read.torn);
+        println!(
+            "dropped a torn tail of {} bytes (never acknowledged)",
+            read.torn
+        );
     }
     println!(
         "{}: kept {} records; the original is beside it as {}.corrupt-<time>",

@@ -6,8 +6,8 @@ use seine_datasets::Doc;
 use seine_index::{BuildOptions, DocParts, IndexDir, IndexWriter};
 
 use super::Searcher;
-use crate::live::Live;
 use crate::Result;
+use crate::live::Live;
 
 impl Searcher {
     /// Rebuilds the index as one new generation: the generation's documents less the

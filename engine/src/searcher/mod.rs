@@ -7,6 +7,7 @@ mod compact;
 mod explain;
 mod filter;
 mod write;
+mod writer;
 
 pub use explain::TermContribution;
 pub use write::check_doc_id;
@@ -20,23 +21,13 @@ use seine_index::{DocId, DocMap, FieldStore, IndexDir};
 
 use crate::encoders::Encoders;
 use crate::fusion::{FusedHit, Fusion, SourceHit, fuse};
-use crate::live::{Live, Wal};
+use crate::live::Live;
 use crate::retriever::SparseRetriever;
 use crate::settings::{Plaid, Rerank, RetrieverKind, RetrieverSet};
 use crate::{
     Bm25Retriever, DenseRetriever, Error, MaxsimRetriever, MultiVectorEncoder, Result, Retriever,
     Side,
 };
-
-/// Who this process is, for the writer lock: its command line (shortened).
-fn process_name() -> String {
-    let args: Vec<String> = std::env::args().collect();
-    let mut s = args.join(" ");
-    if let Some((i, _)) = s.char_indices().nth(200) {
-        s.truncate(i);
-    }
-    s
-}
 
 /// A search result with its external id.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,16 +118,7 @@ impl Searcher {
             (Some(_), Some(e)) => Some(SparseRetriever::new(e.clone(), index.sparse()?)),
             _ => None,
         };
-        if doc_map.len() as u64 != m.doc_count {
-            return Err(Error::Index(seine_index::Error::NotAnIndex {
-                path: index.root().to_path_buf(),
-                message: format!(
-                    "the manifest says {} documents, the generation's id map has {}",
-                    m.doc_count,
-                    doc_map.len()
-                ),
-            }));
-        }
+        writer::check_doc_count(&index, doc_map.len())?;
         let fields = index.fields()?;
         let base_len = doc_map.len() as u32;
         // Read only: the log is opened for appending when this process becomes the
@@ -162,60 +144,6 @@ impl Searcher {
         };
         searcher.replay(log.records)?;
         Ok(searcher)
-    }
-
-    /// Makes this process the index's one writer: takes its writer lock (`holder` says
-    /// who, for a second writer's error) and opens the write-ahead log for appending.
-    /// Fails, naming the holder, when another process writes the index. Writes take the
-    /// lock by themselves when not yet held; a server takes it at start to fail early.
-    pub fn take_writer(&self, holder: &str) -> Result<()> {
-        let _w = self.writes.lock().expect("writes lock");
-        let mut live = self.live.write().expect("live lock");
-        self.ensure_writer(&mut live, Some(holder))
-    }
-
-    /// Whether this searcher holds the index's writer lock.
-    pub fn is_writer(&self) -> bool {
-        self.live.read().expect("live lock").wal.is_some()
-    }
-
-    /// [`Searcher::take_writer`] under the locks the caller holds (`writes` and `live`).
-    pub(crate) fn ensure_writer(&self, live: &mut Live, holder: Option<&str>) -> Result<()> {
-        if live.retired {
-            return Err(Error::Retired);
-        }
-        if live.wal.is_some() {
-            return Ok(());
-        }
-        let lock = match &live.lock {
-            Some(l) => l.clone(),
-            None => {
-                let who = holder.map_or_else(process_name, str::to_string);
-                Arc::new(seine_index::WriterLock::acquire(self.index.root(), &who)?)
-            }
-        };
-        let root = self.index.root();
-        let generation = self.index.manifest().generation;
-        let now = IndexDir::open(root)?.manifest().generation;
-        if now != generation {
-            return Err(Error::ReadOnly(format!(
-                "{}: the index was compacted since it was opened (generation {generation}, \
-                 now {now}): reopen it to write",
-                root.display()
-            )));
-        }
-        let log = crate::live::read_log(&crate::live::wal_path(root, generation))?;
-        if log.good_len != live.log_len {
-            return Err(Error::ReadOnly(format!(
-                "{}: documents were written to the index since it was opened: reopen it to \
-                 write",
-                root.display()
-            )));
-        }
-        live.wal = Some(Wal::open_writer(root, generation, log.good_len)?);
-        live.lock = Some(lock);
-        self.index.remove_unused_generations();
-        Ok(())
     }
 
     /// Opens another generation of the same index with this searcher's encoders and

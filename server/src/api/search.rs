@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{ErrorBody, check_text};
-use crate::{Work, ApiError, AppState, engine_error};
+use crate::{ApiError, AppState, Work, engine_error};
 
 type EngineResult<T> = Result<T, seine_engine::Error>;
 
