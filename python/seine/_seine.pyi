@@ -111,7 +111,10 @@ class Index:
         fields: Optional[Sequence[str]] = None,
     ) -> "Index": ...
     @staticmethod
-    def open(path: _Path, device: str = "cpu") -> "Index": ...
+    def open(path: _Path, device: str = "cpu") -> "Index":
+        """Opens an index read-only: nothing in it changes until the first ``add``,
+        ``delete`` or ``compact``, which takes the index's writer lock (an error naming
+        the holder when a server or another process writes it)."""
     @property
     def path(self) -> str: ...
     @property

@@ -71,8 +71,10 @@ pub struct DeleteResponse {
 #[utoipa::path(post, path = "/documents", request_body = PutDocumentsRequest, responses(
     (status = 200, body = PutDocumentsResponse),
     (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-    (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
-    (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)
+    (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+    (status = 422, body = ErrorBody),
+    (status = 429, body = ErrorBody), (status = 503, body = ErrorBody),
+    (status = 507, body = ErrorBody)
 ))]
 pub async fn put_documents(
     State(s): State<Arc<AppState>>,
@@ -157,7 +159,8 @@ pub async fn get_document(
 #[utoipa::path(delete, path = "/documents/{id}", params(("id" = String, Path, description = "External document id")), responses(
     (status = 200, body = DeleteResponse),
     (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-    (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)
+    (status = 429, body = ErrorBody), (status = 503, body = ErrorBody),
+    (status = 507, body = ErrorBody)
 ))]
 pub async fn delete_document(
     State(s): State<Arc<AppState>>,

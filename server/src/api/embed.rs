@@ -149,7 +149,8 @@ async fn run_embed(
 #[utoipa::path(post, path = "/embed", request_body = EmbedRequest, responses(
     (status = 200, body = EmbedResponse),
     (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-    (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+    (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+    (status = 422, body = ErrorBody),
     (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)
 ))]
 pub async fn embed(
@@ -203,7 +204,8 @@ pub async fn embed(
 #[utoipa::path(post, path = "/v1/embeddings", request_body = OpenAiEmbeddingRequest, responses(
     (status = 200, body = OpenAiEmbeddingResponse),
     (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-    (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+    (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+    (status = 422, body = ErrorBody),
     (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)
 ))]
 pub async fn openai_embeddings(

@@ -263,7 +263,8 @@ fn parse(req: &SearchRequest, s: &AppState) -> Result<Plan, ApiError> {
 #[utoipa::path(post, path = "/search", request_body = SearchRequest, responses(
     (status = 200, body = SearchResponse),
     (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-    (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+    (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+    (status = 422, body = ErrorBody),
     (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)
 ))]
 pub async fn search(
