@@ -9,7 +9,8 @@
 # Env: DURATION (default 15s), CONC (concurrent connections, default 8), QUERIES
 # (default ../shared/datasets/scifact/queries.jsonl), RETRIEVERS (default: every single
 # retriever of the index and their fusion, plus bm25 with a MaxSim rerank when the index
-# has token vectors), SERVE_ARGS (extra `seine serve` flags, e.g. --workers 8).
+# has token vectors), SERVE_ARGS (extra `seine serve` flags, e.g. --workers 8), SEINE_BIN
+# (a seine binary to measure instead of building target/release/seine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${INDEX:?set INDEX to an index directory (e.g. one built with --dense minilm [--sparse splade-tiny])}"
@@ -26,8 +27,12 @@ if ! command -v oha >/dev/null; then
   fi
   PATH="$PWD/bench-out/oha/bin:$PATH"
 fi
-cargo build --release --quiet
-BIN=target/release/seine
+if [ -n "${SEINE_BIN:-}" ]; then
+  BIN=$SEINE_BIN # a binary built elsewhere (e.g. an older commit, side by side)
+else
+  cargo build --release --quiet
+  BIN=target/release/seine
+fi
 
 start_server() { # args: extra flags; sets PID and URL
   "$BIN" serve "$INDEX" --addr 127.0.0.1:0 "$@" >"$OUT/serve.out" 2>"$OUT/serve.err" &

@@ -44,6 +44,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         a.threads,
         &a.corpus_args.fields,
     );
+    // A rebuild replaces what a server may be writing: it is a writer too (one per index).
+    let _lock = match a.overwrite && a.out.join("manifest.json").is_file() {
+        true => Some(seine_index::WriterLock::acquire(
+            &a.out,
+            "seine index --overwrite",
+        )?),
+        false => None,
+    };
     let (dir, stats) = build_index(&a.corpus, &a.out, &corpus_opts, opts, parts)?;
     let m = dir.manifest();
     eprintln!(

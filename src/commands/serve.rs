@@ -65,16 +65,39 @@ pub struct Args {
     max_metadata_bytes: usize,
 }
 
+/// The index's writer lock, waiting up to 10 s for a previous holder to exit (a
+/// restart); then the error naming who holds it.
+fn writer_lock(index: &std::path::Path, holder: &str) -> anyhow::Result<seine_index::WriterLock> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut said = false;
+    loop {
+        match seine_index::WriterLock::acquire(index, holder) {
+            Err(e @ seine_index::Error::Locked { .. }) if std::time::Instant::now() < deadline => {
+                if !said {
+                    eprintln!("{e}; waiting up to 10 s for it to exit");
+                    said = true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            r => return Ok(r?),
+        }
+    }
+}
+
 pub fn run(a: Args) -> anyhow::Result<()> {
+    // One writer per index: a second server (or a Python Index writing) is refused,
+    // with who holds it. Taken before the index is read, so nobody writes after.
+    if !a.index.is_dir() {
+        IndexDir::open(&a.index)?; // the usual "no such index" error
+    }
+    let lock = writer_lock(&a.index, &format!("seine serve on {}", a.addr))?;
     let dir = IndexDir::open(&a.index)?;
     eprintln!(
         "opening {} (replaying logged writes, if any)",
         a.index.display()
     );
     let searcher = Searcher::open_on(dir, &seine_engine::model::resolve_device(a.device)?)?;
-    // One writer per index: a second server (or a Python Index writing) is refused
-    // here, with who holds it.
-    searcher.take_writer(&format!("seine serve on {}", a.addr))?;
+    searcher.adopt_writer(lock)?;
     // A file-size limit must fail a write (EFBIG, answered 507), not kill the process.
     // SAFETY: setting a signal's disposition to SIG_IGN runs no handler code.
     unsafe {

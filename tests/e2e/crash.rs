@@ -99,6 +99,7 @@ fn sigkill_leaves_no_index_or_the_previous_one() {
     let gens: Vec<_> = std::fs::read_dir(&target)
         .unwrap()
         .flatten()
+        .filter(|e| e.path().is_dir())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("gen-"))
         .collect();

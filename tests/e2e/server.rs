@@ -81,7 +81,9 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        // Reaped before the next server opens the index (one writer per index).
         let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

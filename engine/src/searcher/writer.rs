@@ -46,6 +46,17 @@ impl Searcher {
         self.ensure_writer(&mut live, Some(holder))
     }
 
+    /// [`Searcher::take_writer`] with a lock the caller already took (before opening
+    /// the index, so nobody can have written since).
+    pub fn adopt_writer(&self, lock: seine_index::WriterLock) -> Result<()> {
+        let _w = self.writes.lock().expect("writes lock");
+        let mut live = self.live.write().expect("live lock");
+        if live.lock.is_none() {
+            live.lock = Some(Arc::new(lock));
+        }
+        self.ensure_writer(&mut live, None)
+    }
+
     /// Whether this searcher holds the index's writer lock.
     pub fn is_writer(&self) -> bool {
         self.live.read().expect("live lock").wal.is_some()
