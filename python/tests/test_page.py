@@ -164,8 +164,11 @@ def test_narrow_window_and_keyboard(server, browser):
         browser.set_window_size(1280, 1100)
 
 
-def test_api_key_entry(page_index, browser):
-    p, url = serve(page_index, "--api-key", "s3cret")
+def test_api_key_entry(page_index, browser, tmp_path):
+    # A second server needs an index of its own: one writer per index.
+    copy = tmp_path / "index"
+    shutil.copytree(page_index, copy, ignore=shutil.ignore_patterns("write.lock"))
+    p, url = serve(copy, "--api-key", "s3cret")
     try:
         browser.get(url + "/")
         browser.execute_script("localStorage.clear()")
