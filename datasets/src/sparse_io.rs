@@ -3,20 +3,17 @@
 //! brought in from elsewhere.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::builder::{Float32Builder, ListBuilder, StringBuilder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Float32Type;
-use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow_array::{Array, ArrayRef, StringArray};
 use arrow_schema::{DataType, Field, Schema};
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
 
-use crate::parquet_io::tmp_path;
+use crate::atomic_parquet::AtomicParquet;
 use crate::{Error, Location, Result};
 
 fn schema() -> Arc<Schema> {
@@ -40,29 +37,13 @@ pub type SparseRow = (String, Vec<String>, Vec<f32>);
 
 /// Writes sparse vectors to a temporary file renamed into place by [`SparseWriter::finish`].
 pub struct SparseWriter {
-    path: PathBuf,
-    tmp: PathBuf,
-    writer: Option<ArrowWriter<File>>,
-    rows: u64,
+    file: AtomicParquet,
 }
 
 impl SparseWriter {
     pub fn create(path: &Path) -> Result<Self> {
-        let tmp = tmp_path(path);
-        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::default()))
-            .build();
-        let writer =
-            ArrowWriter::try_new(file, schema(), Some(props)).map_err(|e| Error::Write {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?;
         Ok(SparseWriter {
-            path: path.to_path_buf(),
-            tmp,
-            writer: Some(writer),
-            rows: 0,
+            file: AtomicParquet::create(path, schema())?,
         })
     }
 
@@ -78,45 +59,18 @@ impl SparseWriter {
             terms.append(true);
             weights.append(true);
         }
-        let batch = RecordBatch::try_new(
-            schema(),
+        self.file.write(
+            rows.len(),
             vec![
                 Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))) as ArrayRef,
                 Arc::new(terms.finish()) as ArrayRef,
                 Arc::new(weights.finish()) as ArrayRef,
             ],
         )
-        .map_err(|e| self.err(e))?;
-        let w = self.writer.as_mut().expect("not finished");
-        w.write(&batch).map_err(|e| Error::Write {
-            path: self.path.clone(),
-            message: e.to_string(),
-        })?;
-        self.rows += rows.len() as u64;
-        Ok(())
     }
 
-    fn err(&self, e: impl std::fmt::Display) -> Error {
-        Error::Write {
-            path: self.path.clone(),
-            message: e.to_string(),
-        }
-    }
-
-    pub fn finish(mut self) -> Result<u64> {
-        let w = self.writer.take().expect("not finished");
-        let file = w.into_inner().map_err(|e| self.err(e))?;
-        file.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
-        Ok(self.rows)
-    }
-}
-
-impl Drop for SparseWriter {
-    fn drop(&mut self) {
-        if self.writer.is_some() {
-            let _ = std::fs::remove_file(&self.tmp);
-        }
+    pub fn finish(self) -> Result<u64> {
+        self.file.finish()
     }
 }
 

@@ -2,20 +2,17 @@
 //! (list<FixedSizeList<Float32, dim>>): one row per document, one inner list per token.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::builder::{FixedSizeListBuilder, Float32Builder, ListBuilder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Float32Type;
-use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow_array::{Array, ArrayRef, StringArray};
 use arrow_schema::{DataType, Field, Schema};
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
 
-use crate::parquet_io::tmp_path;
+use crate::atomic_parquet::AtomicParquet;
 use crate::{Error, Location, Result};
 
 fn token_field(dim: usize) -> DataType {
@@ -39,39 +36,16 @@ fn schema(dim: usize) -> Arc<Schema> {
 /// Writes token vectors to a temporary file renamed into place by
 /// [`TokensWriter::finish`]; dropped unfinished, it removes the temporary file.
 pub struct TokensWriter {
-    path: PathBuf,
-    tmp: PathBuf,
+    file: AtomicParquet,
     dim: usize,
-    writer: Option<ArrowWriter<File>>,
-    rows: u64,
 }
 
 impl TokensWriter {
     pub fn create(path: &Path, dim: usize) -> Result<Self> {
-        let tmp = tmp_path(path);
-        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::default()))
-            .build();
-        let writer =
-            ArrowWriter::try_new(file, schema(dim), Some(props)).map_err(|e| Error::Write {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?;
         Ok(TokensWriter {
-            path: path.to_path_buf(),
-            tmp,
+            file: AtomicParquet::create(path, schema(dim))?,
             dim,
-            writer: Some(writer),
-            rows: 0,
         })
-    }
-
-    fn err(&self, e: impl std::fmt::Display) -> Error {
-        Error::Write {
-            path: self.path.clone(),
-            message: e.to_string(),
-        }
     }
 
     /// Appends rows: `tokens[i]` is document `ids[i]`'s token vectors, row-major.
@@ -86,7 +60,8 @@ impl TokensWriter {
         )));
         for t in tokens {
             if dim == 0 || t.len() % dim != 0 {
-                return Err(self.err(format!("{} values are not whole {dim}-d tokens", t.len())));
+                let msg = format!("{} values are not whole {dim}-d tokens", t.len());
+                return Err(self.file.err(msg));
             }
             for tok in t.chunks_exact(dim) {
                 list.values().values().append_slice(tok);
@@ -94,38 +69,17 @@ impl TokensWriter {
             }
             list.append(true);
         }
-        let batch = RecordBatch::try_new(
-            schema(dim),
+        self.file.write(
+            ids.len(),
             vec![
                 Arc::new(StringArray::from_iter_values(ids.iter().copied())) as ArrayRef,
                 Arc::new(list.finish()) as ArrayRef,
             ],
         )
-        .map_err(|e| self.err(e))?;
-        let path = self.path.clone();
-        let w = self.writer.as_mut().expect("not finished");
-        w.write(&batch).map_err(|e| Error::Write {
-            path,
-            message: e.to_string(),
-        })?;
-        self.rows += ids.len() as u64;
-        Ok(())
     }
 
-    pub fn finish(mut self) -> Result<u64> {
-        let w = self.writer.take().expect("not finished");
-        let file = w.into_inner().map_err(|e| self.err(e))?;
-        file.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
-        Ok(self.rows)
-    }
-}
-
-impl Drop for TokensWriter {
-    fn drop(&mut self) {
-        if self.writer.is_some() {
-            let _ = std::fs::remove_file(&self.tmp);
-        }
+    pub fn finish(self) -> Result<u64> {
+        self.file.finish()
     }
 }
 

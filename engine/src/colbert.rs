@@ -56,7 +56,25 @@ fn read_json(p: &Path) -> Result<Value> {
     serde_json::from_str(&text).map_err(|e| Error::Model(format!("{}: {e}", p.display())))
 }
 
-const PUNCTUATION: &str = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+use crate::settings::{DEFAULT_COLBERT_DOC_LEN, DEFAULT_COLBERT_QUERY_LEN, PUNCTUATION};
+
+/// A ColBERT checkpoint's settings, read from either layout; each default applied
+/// once, in the layout's reader.
+#[derive(Debug, Clone)]
+struct ColbertMeta {
+    query_maxlen: usize,
+    doc_maxlen: usize,
+    query_marker: String,
+    doc_marker: String,
+    mask_punctuation: bool,
+    attend_to_mask: bool,
+    expand_query: bool,
+    skiplist_words: Vec<String>,
+}
+
+fn len_or(v: &Value, default: usize) -> usize {
+    v.as_u64().map_or(default, |n| n as usize)
+}
 
 impl ColbertEncoder {
     /// Whether a folder is a ColBERT checkpoint in one of the supported layouts.
@@ -78,7 +96,11 @@ impl ColbertEncoder {
 
     /// The ColBERT v2 layout: `linear.weight` beside `bert.*`, settings in
     /// `artifact.metadata`.
-    fn v2_projection(dir: &ModelDir, hidden: usize, device: &Device) -> Result<(Linear, Value)> {
+    fn v2_projection(
+        dir: &ModelDir,
+        hidden: usize,
+        device: &Device,
+    ) -> Result<(Linear, ColbertMeta)> {
         let root = &dir.root;
         let meta = read_json(&root.join("artifact.metadata"))?;
         let dim = meta["dim"].as_u64().unwrap_or(128) as usize;
@@ -89,16 +111,19 @@ impl ColbertEncoder {
                 root.display()
             ))
         })?;
-        let m = serde_json::json!({
-            "query_maxlen": meta["query_maxlen"].as_u64().unwrap_or(32),
-            "doc_maxlen": meta["doc_maxlen"].as_u64().unwrap_or(180),
-            "query_marker": meta["query_token_id"].as_str().unwrap_or("[unused0]"),
-            "doc_marker": meta["doc_token_id"].as_str().unwrap_or("[unused1]"),
-            "mask_punctuation": meta["mask_punctuation"].as_bool().unwrap_or(true),
-            "attend_to_mask": meta["attend_to_mask_tokens"].as_bool().unwrap_or(false),
-            "expand_query": true,
-            "skiplist_words": [],
-        });
+        let m = ColbertMeta {
+            query_maxlen: len_or(&meta["query_maxlen"], DEFAULT_COLBERT_QUERY_LEN),
+            doc_maxlen: len_or(&meta["doc_maxlen"], DEFAULT_COLBERT_DOC_LEN),
+            query_marker: meta["query_token_id"]
+                .as_str()
+                .unwrap_or("[unused0]")
+                .into(),
+            doc_marker: meta["doc_token_id"].as_str().unwrap_or("[unused1]").into(),
+            mask_punctuation: meta["mask_punctuation"].as_bool().unwrap_or(true),
+            attend_to_mask: meta["attend_to_mask_tokens"].as_bool().unwrap_or(false),
+            expand_query: true,
+            skiplist_words: Vec::new(),
+        };
         Ok((Linear::new(w, None), m))
     }
 
@@ -109,7 +134,7 @@ impl ColbertEncoder {
         dense_dir: &Path,
         hidden: usize,
         device: &Device,
-    ) -> Result<(Linear, Value)> {
+    ) -> Result<(Linear, ColbertMeta)> {
         let dcfg = read_json(&dense_dir.join("config.json"))?;
         let (inp, out) = (
             dcfg["in_features"].as_u64().unwrap_or(hidden as u64) as usize,
@@ -127,16 +152,23 @@ impl ColbertEncoder {
             None
         };
         let st = read_json(&root.join("config_sentence_transformers.json")).unwrap_or(Value::Null);
-        let m = serde_json::json!({
-            "query_maxlen": st["query_length"].as_u64().unwrap_or(32),
-            "doc_maxlen": st["document_length"].as_u64().unwrap_or(180),
-            "query_marker": st["query_prefix"].as_str().unwrap_or("[Q] "),
-            "doc_marker": st["document_prefix"].as_str().unwrap_or("[D] "),
-            "mask_punctuation": true,
-            "attend_to_mask": st["attend_to_expansion_tokens"].as_bool().unwrap_or(false),
-            "expand_query": st["do_query_expansion"].as_bool().unwrap_or(true),
-            "skiplist_words": st["skiplist_words"].clone(),
-        });
+        let m = ColbertMeta {
+            query_maxlen: len_or(&st["query_length"], DEFAULT_COLBERT_QUERY_LEN),
+            doc_maxlen: len_or(&st["document_length"], DEFAULT_COLBERT_DOC_LEN),
+            query_marker: st["query_prefix"].as_str().unwrap_or("[Q] ").into(),
+            doc_marker: st["document_prefix"].as_str().unwrap_or("[D] ").into(),
+            mask_punctuation: true,
+            attend_to_mask: st["attend_to_expansion_tokens"].as_bool().unwrap_or(false),
+            expand_query: st["do_query_expansion"].as_bool().unwrap_or(true),
+            skiplist_words: st["skiplist_words"]
+                .as_array()
+                .map(|w| {
+                    w.iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        };
         Ok((Linear::new(w, b), m))
     }
 
@@ -162,8 +194,7 @@ impl ColbertEncoder {
                 root.display()
             )));
         };
-        let qlen = meta["query_maxlen"].as_u64().unwrap_or(32) as usize;
-        let dlen = meta["doc_maxlen"].as_u64().unwrap_or(180) as usize;
+        let (qlen, dlen) = (meta.query_maxlen, meta.doc_maxlen);
         if qlen < 3 || dlen < 3 {
             return Err(Error::Model(format!(
                 "{}: query/doc max length below 3",
@@ -174,20 +205,18 @@ impl ColbertEncoder {
         let query_tok = TextTokenizer::load(&dir.tokenizer, qlen - 1)?;
         let doc_tok = TextTokenizer::load(&dir.tokenizer, dlen - 1)?;
         let mut skiplist = HashSet::new();
-        if meta["mask_punctuation"].as_bool().unwrap_or(true) {
+        if meta.mask_punctuation {
             skiplist.extend(
                 PUNCTUATION
                     .chars()
                     .filter_map(|c| doc_tok.token_id(&c.to_string())),
             );
         }
-        if let Some(words) = meta["skiplist_words"].as_array() {
-            skiplist.extend(
-                words
-                    .iter()
-                    .filter_map(|w| w.as_str().and_then(|w| doc_tok.token_id(w))),
-            );
-        }
+        skiplist.extend(
+            meta.skiplist_words
+                .iter()
+                .filter_map(|w| doc_tok.token_id(w)),
+        );
         let dim = linear.weight().dim(0)?;
         let native_linear = match bert {
             Bert::Native(_) => {
@@ -209,15 +238,12 @@ impl ColbertEncoder {
             native_linear,
             dim,
             query_maxlen: qlen,
-            query_marker: marker(
-                &query_tok,
-                meta["query_marker"].as_str().unwrap_or("[unused0]"),
-            )?,
-            doc_marker: marker(&doc_tok, meta["doc_marker"].as_str().unwrap_or("[unused1]"))?,
+            query_marker: marker(&query_tok, &meta.query_marker)?,
+            doc_marker: marker(&doc_tok, &meta.doc_marker)?,
             mask_id: query_tok.token_id("[MASK]").unwrap_or(103),
             pad_id: query_tok.pad_id(),
-            expand_query: meta["expand_query"].as_bool().unwrap_or(true),
-            attend_to_mask: meta["attend_to_mask"].as_bool().unwrap_or(false),
+            expand_query: meta.expand_query,
+            attend_to_mask: meta.attend_to_mask,
             skiplist,
             query_tok,
             doc_tok,
@@ -334,7 +360,7 @@ impl ColbertEncoder {
         let dim = self.dim;
         let mut results = vec![Vec::new(); inputs.len()];
         let seqs = inputs.iter().map(|(ids, _, _)| ids.as_slice());
-        for pack in packed_batches(seqs, crate::dense::DEFAULT_TOKEN_BUDGET) {
+        for pack in packed_batches(seqs, crate::settings::DEFAULT_TOKEN_BUDGET) {
             // The mask is 1 on a prefix (the real tokens) and 0 on the expansion.
             let keys: Vec<usize> = pack
                 .indices

@@ -14,9 +14,8 @@ use crate::model::{
 };
 use crate::{Error, Result};
 
-/// Default padded tokens per forward pass.
-pub const DEFAULT_TOKEN_BUDGET: usize = 8192;
-const MAX_BATCH: usize = 128;
+pub use crate::settings::DEFAULT_TOKEN_BUDGET;
+use crate::settings::MAX_ENCODE_BATCH as MAX_BATCH;
 
 /// Loads a BERT encoder's weights from a model folder into candle's `BertModel`.
 pub(crate) fn load_bert(dir: &ModelDir, device: &Device) -> Result<BertModel> {

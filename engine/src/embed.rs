@@ -14,7 +14,7 @@ use crate::indexer::{doc_text, sparse_terms};
 use crate::{DenseEncoder, Encoder, MultiVectorEncoder, Result, Side, SpladeEncoder};
 
 /// Documents encoded per call to the encoder.
-pub const CHUNK: usize = 256;
+pub use crate::settings::ENCODE_CHUNK as CHUNK;
 
 /// An encoder and the Parquet file its vectors go to (written atomically: the file
 /// appears at [`VectorsWriter::finish`]).

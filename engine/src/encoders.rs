@@ -190,6 +190,37 @@ impl Encoders {
         })
     }
 
+    /// One encoder by name (a folder, `$SEINE_MODELS` or `./models`), outside any
+    /// index: `seine embed`, `seine bench encode` and Python's `Encoder`. A sparse
+    /// encoder prunes documents and queries alike with `pruning`.
+    pub fn standalone(
+        kind: crate::settings::EmbedKind,
+        model: &str,
+        pruning: Pruning,
+        device: &Device,
+    ) -> Result<Self> {
+        use crate::settings::EmbedKind;
+        let dir = ModelDir::open(&resolve_model(model)?)?;
+        Ok(match kind {
+            EmbedKind::Dense => Encoders {
+                dense: Some(Arc::new(DenseEncoder::load(&dir, device)?)),
+                ..Encoders::default()
+            },
+            EmbedKind::Sparse => {
+                let p = checked(pruning)?;
+                let enc = SpladeEncoder::load(&dir, None, device)?.with_pruning(p, p);
+                Encoders {
+                    sparse: Some(Arc::new(enc)),
+                    ..Encoders::default()
+                }
+            }
+            EmbedKind::Multi => Encoders {
+                multi: Some(Arc::new(MultiVectorEncoder::load(&dir, device)?)),
+                ..Encoders::default()
+            },
+        })
+    }
+
     /// The token vectors come from the dense model's forward pass: one pass gives
     /// both the pooled vector and the token vectors.
     pub fn multi_shares_dense(&self) -> bool {
@@ -202,15 +233,20 @@ impl Encoders {
 
 /// SPLADE document pruning as the settings record it.
 fn pruning(s: &SparseSettings) -> Result<Pruning> {
-    if s.top_k == Some(0) {
+    checked(Pruning {
+        top_k: s.top_k,
+        threshold: s.threshold,
+    })
+}
+
+/// The one check of SPLADE pruning settings.
+fn checked(p: Pruning) -> Result<Pruning> {
+    if p.top_k == Some(0) {
         return Err(crate::Error::InvalidArgument(
             "sparse top-k must be at least 1".into(),
         ));
     }
-    Ok(Pruning {
-        top_k: s.top_k,
-        threshold: s.threshold,
-    })
+    Ok(p)
 }
 
 /// A model folder's name for reports (`minilm` for `models/minilm`).

@@ -9,8 +9,7 @@ use seine_index::{BuildOptions, IndexDir, IndexWriter};
 use crate::Result;
 use crate::encoder::{Encoder, Side};
 
-/// Documents encoded per chunk.
-const CHUNK: usize = 256;
+use crate::settings::ENCODE_CHUNK as CHUNK;
 
 pub use crate::imported::{PrecomputedSparse, PrecomputedTokens, PrecomputedVectors};
 

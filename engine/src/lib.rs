@@ -35,5 +35,7 @@ pub use retriever::{Bm25Retriever, DenseRetriever, Retriever, SparseRetriever};
 pub use searcher::{FusedSearchHit, Hit, Searcher, TermContribution, check_doc_id};
 pub use seine_index::filter::{FieldSpec, FieldType, Filter};
 pub use seine_kernels::Reduce;
-pub use settings::{Plaid, Rerank, RerankKind, RetrieverKind, RetrieverSet};
+pub use settings::{
+    Plaid, QueryParams, Rerank, RerankKind, RetrieverKind, RetrieverSet, SearchRequest,
+};
 pub use splade::{Pruning, SparseVector, SpladeEncoder};

@@ -25,7 +25,7 @@ impl MultiVectorEncoder {
     /// Token vectors from a dense encoder's hidden states.
     pub fn from_dense(dense: Arc<DenseEncoder>) -> Self {
         // ColBERT's skiplist: every ASCII punctuation character that is a token.
-        let skiplist = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+        let skiplist = crate::settings::PUNCTUATION
             .chars()
             .filter_map(|c| dense.tokenizer().token_id(&c.to_string()))
             .collect();

@@ -25,7 +25,7 @@ use crate::encoder::Side;
 use crate::live::Live;
 use crate::multi::MultiVectorEncoder;
 use crate::retriever::{Retriever, finish};
-use crate::settings::{Plaid, RetrieverKind};
+use crate::settings::{Plaid, QueryParams, RetrieverKind};
 
 /// PLAID first-stage retrieval over an index's token vectors.
 pub struct MaxsimRetriever {
@@ -75,8 +75,20 @@ impl MaxsimRetriever {
         live: &Live,
         allowed: Option<&DocSet>,
     ) -> Vec<ScoredDoc> {
+        self.retrieve_tokens_with(q, k, live, allowed, self.params)
+    }
+
+    /// [`MaxsimRetriever::retrieve_tokens`] with this call's PLAID parameters.
+    fn retrieve_tokens_with(
+        &self,
+        q: &[f32],
+        k: usize,
+        live: &Live,
+        allowed: Option<&DocSet>,
+        plaid: Option<Plaid>,
+    ) -> Vec<ScoredDoc> {
         let dim = self.store.dim();
-        let mut hits = self.search_tokens(q, k + live.hidden.len(), allowed);
+        let mut hits = search(&self.store, q, k + live.hidden.len(), plaid, allowed);
         hits.extend(live.iter().filter_map(|(id, d)| {
             if !crate::retriever::passes(allowed, id) {
                 return None;
@@ -102,9 +114,11 @@ impl Retriever for MaxsimRetriever {
         k: usize,
         live: &Live,
         allowed: Option<&DocSet>,
+        params: &QueryParams,
     ) -> Result<Vec<ScoredDoc>> {
         let q = self.encode_query(query)?;
-        Ok(self.retrieve_tokens(&q, k, live, allowed))
+        let plaid = params.plaid.or(self.params);
+        Ok(self.retrieve_tokens_with(&q, k, live, allowed, plaid))
     }
 }
 

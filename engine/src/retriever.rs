@@ -8,7 +8,7 @@ use seine_index::{DenseIndex, DocSet, ScoredDoc};
 
 use crate::encoder::{Encoder, Side};
 use crate::live::Live;
-use crate::settings::RetrieverKind;
+use crate::settings::{QueryParams, RetrieverKind};
 use seine_index::lexical::{Bm25Params, LexicalIndex};
 
 use crate::Result;
@@ -21,12 +21,14 @@ pub trait Retriever: Send + Sync {
     /// The top `k` of the generation (less what `live` hides) and of `live`'s added
     /// documents; with `allowed` (a metadata filter's documents), the top `k` of those
     /// only — the filter applies inside the search, not to its top `k`.
+    /// `params` override the retriever's own parameters for this call.
     fn retrieve(
         &self,
         query: &str,
         k: usize,
         live: &Live,
         allowed: Option<&DocSet>,
+        params: &QueryParams,
     ) -> Result<Vec<ScoredDoc>>;
 }
 
@@ -91,11 +93,12 @@ impl Retriever for Bm25Retriever {
         k: usize,
         live: &Live,
         allowed: Option<&DocSet>,
+        params: &QueryParams,
     ) -> Result<Vec<ScoredDoc>> {
         let want = k + live.hidden.len();
-        let mut hits = self
-            .index
-            .search_within(query, want, self.params, allowed)?;
+        let mut hits =
+            self.index
+                .search_within(query, want, params.bm25.unwrap_or(self.params), allowed)?;
         let added: Vec<_> = live
             .iter()
             .filter(|(id, _)| passes(allowed, *id))
@@ -178,10 +181,22 @@ impl DenseRetriever {
         live: &Live,
         allowed: Option<&DocSet>,
     ) -> Result<Vec<ScoredDoc>> {
+        self.retrieve_vector_with(q, k, live, allowed, self.ef)
+    }
+
+    /// [`DenseRetriever::retrieve_vector`] with this call's HNSW beam width.
+    fn retrieve_vector_with(
+        &self,
+        q: &[f32],
+        k: usize,
+        live: &Live,
+        allowed: Option<&DocSet>,
+        ef: Option<usize>,
+    ) -> Result<Vec<ScoredDoc>> {
         let want = k + live.hidden.len();
         let mut hits = match allowed {
-            None => self.search_vector(q, want)?,
-            Some(a) => self.index.search_filtered(q, want, self.ef, a, None)?.0,
+            None => self.index.search(q, want, ef)?,
+            Some(a) => self.index.search_filtered(q, want, ef, a, None)?.0,
         };
         hits.extend(live.iter().filter_map(|(id, d)| {
             d.dense
@@ -203,9 +218,10 @@ impl Retriever for DenseRetriever {
         k: usize,
         live: &Live,
         allowed: Option<&DocSet>,
+        params: &QueryParams,
     ) -> Result<Vec<ScoredDoc>> {
         let q = self.encode_query(query)?;
-        self.retrieve_vector(&q, k, live, allowed)
+        self.retrieve_vector_with(&q, k, live, allowed, params.ef.or(self.ef))
     }
 }
 
@@ -250,6 +266,7 @@ impl Retriever for SparseRetriever {
         k: usize,
         live: &Live,
         allowed: Option<&DocSet>,
+        _params: &QueryParams,
     ) -> Result<Vec<ScoredDoc>> {
         let terms = self.query_terms(query)?;
         let refs: Vec<(&str, f32)> = terms.iter().map(|(t, w)| (t.as_str(), *w)).collect();

@@ -28,6 +28,22 @@ pub const DEFAULT_HOP_DEPTH: usize = 20;
 pub const DEFAULT_CONDENSE_PASSAGES: usize = 5;
 /// Facts (sentences) kept per hop.
 pub const DEFAULT_FACTS: usize = 2;
+/// Most hops of the multi-hop loop (1..=MAX_HOPS).
+pub const MAX_HOPS: usize = 4;
+
+/// Documents read and encoded per chunk (indexing, `seine embed`, the Python encoder).
+pub const ENCODE_CHUNK: usize = 256;
+/// Padded tokens per transformer forward pass, every encoder (and the server's
+/// `--token-budget`).
+pub const DEFAULT_TOKEN_BUDGET: usize = 8192;
+/// Texts per forward pass at most.
+pub const MAX_ENCODE_BATCH: usize = 128;
+/// ColBERT's query length (`query_maxlen`) when the model folder does not say.
+pub const DEFAULT_COLBERT_QUERY_LEN: usize = 32;
+/// ColBERT's document length (`doc_maxlen`) when the model folder does not say.
+pub const DEFAULT_COLBERT_DOC_LEN: usize = 180;
+/// ColBERT's skiplist: ASCII punctuation, dropped from documents' token vectors.
+pub const PUNCTUATION: &str = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
 
 /// A first-stage retriever.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -106,6 +122,90 @@ impl Plaid {
             )));
         }
         Ok(())
+    }
+}
+
+/// Per-call retriever parameters; `None`: the index's own (BM25 as built, HNSW's
+/// stored `ef_search`, PLAID by each search's `k`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct QueryParams {
+    /// BM25 `k1` and `b`.
+    pub bm25: Option<seine_index::lexical::Bm25Params>,
+    /// HNSW beam width of dense searches.
+    pub ef: Option<usize>,
+    /// PLAID's parameters of a `maxsim` first stage.
+    pub plaid: Option<Plaid>,
+}
+
+impl QueryParams {
+    pub fn validate(&self) -> Result<()> {
+        if let Some(b) = &self.bm25 {
+            b.validate()?;
+        }
+        if self.ef == Some(0) {
+            return Err(Error::InvalidArgument("ef must be at least 1".into()));
+        }
+        if let Some(p) = &self.plaid {
+            p.validate()?;
+        }
+        Ok(())
+    }
+}
+
+/// One search as a front end asks for it: the CLI's flags, the HTTP body and Python's
+/// keyword arguments each build one (defaults from here), and the searcher, which
+/// holds no per-search state, runs it for a query
+/// ([`crate::Searcher::search_fused`]). The multi-hop loop builds one per hop.
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    /// The first stage: one retriever or a fusion.
+    pub retrievers: RetrieverSet,
+    /// Hits returned.
+    pub k: usize,
+    /// How a fusion combines its retrievers' lists.
+    pub fusion: crate::fusion::Fusion,
+    /// Late-interaction rerank of the first stage's top `rerank.depth`.
+    pub rerank: Option<Rerank>,
+    pub params: QueryParams,
+    /// Only documents whose metadata pass (applied inside every retriever).
+    pub filter: Option<seine_index::filter::Filter>,
+}
+
+impl Default for SearchRequest {
+    fn default() -> Self {
+        SearchRequest {
+            retrievers: RetrieverSet::default(),
+            k: DEFAULT_K,
+            fusion: crate::fusion::Fusion::default(),
+            rerank: None,
+            params: QueryParams::default(),
+            filter: None,
+        }
+    }
+}
+
+impl SearchRequest {
+    /// The top `k` of `retrievers`, every other setting at its default.
+    pub fn new(retrievers: RetrieverSet, k: usize) -> Self {
+        SearchRequest {
+            retrievers,
+            k,
+            ..SearchRequest::default()
+        }
+    }
+
+    /// The settings alone (the searcher checks them against its index).
+    pub fn validate(&self) -> Result<()> {
+        if self.k == 0 {
+            return Err(Error::InvalidArgument("k must be at least 1".into()));
+        }
+        if self.retrievers.is_fusion() {
+            self.fusion.validate(self.retrievers.parts().len())?;
+        }
+        if let Some(r) = &self.rerank {
+            r.validate()?;
+        }
+        self.params.validate()
     }
 }
 

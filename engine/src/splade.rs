@@ -21,11 +21,10 @@ use crate::model::{
 };
 use crate::{Error, Result};
 
-/// Padded tokens per transformer forward pass. The vocabulary logits are never
-/// materialized for a whole batch: they are computed per text, [`LOGIT_CHUNK`] tokens at
-/// a time, without the padding, and max-pooled as they go.
-pub const DEFAULT_SPLADE_TOKEN_BUDGET: usize = 8192;
-const MAX_BATCH: usize = 128;
+// Padded tokens per forward pass: the shared default. The vocabulary logits are never
+// materialized for a whole batch: they are computed per text, LOGIT_CHUNK tokens at a
+// time, without the padding, and max-pooled as they go.
+use crate::settings::{DEFAULT_TOKEN_BUDGET, MAX_ENCODE_BATCH as MAX_BATCH};
 
 /// A sparse vector over a vocabulary: term ids ascending, weights > 0.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -302,7 +301,7 @@ impl SpladeEncoder {
             query,
             vocab,
             device: device.clone(),
-            token_budget: DEFAULT_SPLADE_TOKEN_BUDGET,
+            token_budget: DEFAULT_TOKEN_BUDGET,
             doc_pruning: Pruning::default(),
             query_pruning: Pruning::default(),
         })

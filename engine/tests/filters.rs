@@ -14,14 +14,23 @@ use candle_core::Device;
 use seine_datasets::{CorpusOptions, Doc, Metadata, open_corpus};
 use seine_engine::indexer::{Imported, build};
 use seine_engine::multihop::MultiHop;
-use seine_engine::{Fusion, Rerank, RerankKind, RetrieverSet, Searcher};
-use seine_index::fields::extract;
+use seine_engine::{Rerank, RerankKind, RetrieverSet, SearchRequest, Searcher};
+use seine_index::filter::fields::extract;
 use seine_index::filter::{FieldSpec, Filter};
 use seine_index::lexical::{Bm25Mode, Bm25Params};
 use seine_index::{
-    BuildOptions, Compression, DenseSettings, IndexDir, LexicalSettings, MultiSettings, SourceInfo,
-    SparseSettings, VectorDtype,
+    BuildOptions, Compression, DenseSettings, GraphMode, HnswParams, IndexDir, LexicalSettings,
+    MultiSettings, SourceInfo, SparseSettings, VectorDtype,
 };
+
+/// A search of `set` for `k` hits within `filter` (rerank as given).
+fn request(set: &RetrieverSet, k: usize, rerank: Option<Rerank>, filter: &Filter) -> SearchRequest {
+    SearchRequest {
+        rerank,
+        filter: Some(filter.clone()),
+        ..SearchRequest::new(set.clone(), k)
+    }
+}
 
 fn model(name: &str) -> String {
     format!("{}/../models/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -84,7 +93,8 @@ fn build_index(dir: &Path, corpus: &Path, fields: Vec<FieldSpec>, models: bool) 
     let opts = BuildOptions {
         source: SourceInfo::of(corpus, "jsonl"),
         lexical: Some(LexicalSettings::new(Bm25Mode::Flat, Bm25Params::default())),
-        dense: models.then(|| DenseSettings::new(&model("minilm"), None, false)),
+        dense: models
+            .then(|| DenseSettings::new(&model("minilm"), GraphMode::Off, HnswParams::default())),
         sparse: models.then(|| SparseSettings::new(&model("splade-tiny"))),
         multi: models.then(|| MultiSettings {
             compression: Compression::Bits(2),
@@ -181,7 +191,9 @@ fn oracle_scores(
     k: usize,
     keep: &dyn Fn(&str) -> bool,
 ) -> Vec<f32> {
-    let all = s.search(set, q, s.doc_count()).unwrap();
+    let all = s
+        .search(q, &SearchRequest::new(set.clone(), s.doc_count()))
+        .unwrap();
     all.iter()
         .filter(|h| keep(&h.id))
         .take(k)
@@ -242,7 +254,7 @@ fn random_filters_hold_in_every_retriever_on_scifact() {
         for set in all_sets {
             let set: RetrieverSet = set.parse().unwrap();
             let hits = searcher
-                .search_with(&set, q, 10, &Fusion::default(), None, Some(&filter))
+                .search_fused(q, &request(&set, 10, None, &filter))
                 .unwrap();
             assert!(hits.len() <= 10.min(want));
             for h in &hits {
@@ -259,7 +271,7 @@ fn random_filters_hold_in_every_retriever_on_scifact() {
         let rerank = Rerank::new(RerankKind::MaxSim, 50, 8);
         let set: RetrieverSet = "bm25+dense".parse().unwrap();
         let hits = searcher
-            .search_with(&set, q, 10, &Fusion::default(), Some(rerank), Some(&filter))
+            .search_fused(q, &request(&set, 10, Some(rerank), &filter))
             .unwrap();
         assert!(hits.iter().all(|h| keep(&h.hit.id)), "rerank with {expr}");
         if round % 6 == 0 {
@@ -303,18 +315,11 @@ fn filters_cover_written_documents_and_survive_compaction() {
         .unwrap();
     let f: Filter = "year >= 2025 AND kind = \"trial\"".parse().unwrap();
     let search = |s: &Searcher| -> Vec<String> {
-        s.search_with(
-            &bm25,
-            "vitamin D bone fractures",
-            10,
-            &Fusion::default(),
-            None,
-            Some(&f),
-        )
-        .unwrap()
-        .into_iter()
-        .map(|h| h.hit.id)
-        .collect()
+        s.search_fused("vitamin D bone fractures", &request(&bm25, 10, None, &f))
+            .unwrap()
+            .into_iter()
+            .map(|h| h.hit.id)
+            .collect()
     };
     assert_eq!(search(&searcher), vec!["new-a"]);
     // A wrong type is refused before anything is logged.
@@ -398,7 +403,7 @@ fn type_filter_on_hotpotqa() {
         assert!(searcher.allowed(&f).unwrap().len() > 300, "{expr}");
         for q in questions.iter().skip(i).step_by(97).take(8) {
             let hits = searcher
-                .search_with(&bm25, q, 20, &Fusion::default(), None, Some(&f))
+                .search_fused(q, &request(&bm25, 20, None, &f))
                 .unwrap();
             assert!(hits.iter().all(|h| keep(&h.hit.id)), "{expr}: {q}");
             let got: Vec<f32> = hits.iter().map(|h| h.hit.score).collect();

@@ -102,7 +102,8 @@ fn compaction_with_a_concurrent_writer() {
                     Err(e) => panic!("{e}"),
                 }
                 // Readers meanwhile: a search takes the same lock.
-                s.search(&"bm25".parse().unwrap(), "cells", 5).unwrap();
+                let req = seine_engine::SearchRequest::new("bm25".parse().unwrap(), 5);
+                s.search("cells", &req).unwrap();
             }
             acked
         })

@@ -23,8 +23,8 @@ use std::collections::{BTreeMap, HashSet};
 use rayon::prelude::*;
 use seine_datasets::Query;
 use seine_datasets::beir::Qrels;
-use seine_engine::Searcher;
 use seine_engine::multihop::{HopTrace, MultiHop};
+use seine_engine::{SearchRequest, Searcher};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -223,14 +223,10 @@ fn score(searcher: &Searcher, q: &Question, ids: Vec<(u32, String)>) -> Result<O
     })
 }
 
-/// Single-hop retrieval with the searcher's pipeline (`retriever`, fusion, rerank).
-pub fn single_hop(
-    searcher: &Searcher,
-    q: &Question,
-    retriever: &seine_engine::RetrieverSet,
-) -> Result<Outcome> {
+/// Single-hop retrieval: `req` (the multi-hop loop's first hop, for 20 hits).
+pub fn single_hop(searcher: &Searcher, q: &Question, req: &SearchRequest) -> Result<Outcome> {
     let t = std::time::Instant::now();
-    let hits = searcher.search_fused(retriever, &q.text, 20)?;
+    let hits = searcher.search_fused(&q.text, req)?;
     let seconds = t.elapsed().as_secs_f64();
     let mut o = score(
         searcher,
@@ -341,19 +337,21 @@ pub fn summarize(questions: &[Question], outcomes: &[Outcome]) -> Value {
 }
 
 /// Runs both pipelines over every question, in parallel over questions.
+/// Each question single-hop (the loop's first hop alone: same retrievers, fusion,
+/// rerank and parameters) and multi-hop, in parallel over questions.
 pub fn run(
     searcher: &Searcher,
     questions: &[Question],
-    retriever: &seine_engine::RetrieverSet,
     cfg: &MultiHop,
     on_done: &(dyn Fn() + Sync),
 ) -> Result<(Vec<Outcome>, Vec<Outcome>)> {
-    searcher.check(retriever)?;
+    let single = cfg.hop_request(cfg.rerank, 20);
+    searcher.check(&single)?;
     cfg.validate()?;
     let pairs = questions
         .par_iter()
         .map(|q| {
-            let s = single_hop(searcher, q, retriever)?;
+            let s = single_hop(searcher, q, &single)?;
             let m = multi_hop(searcher, q, cfg)?;
             on_done();
             Ok((s, m))

@@ -5,7 +5,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 use seine_datasets::Query;
 use seine_datasets::beir::{BeirDir, Qrels};
-use seine_engine::Searcher;
+use seine_engine::{SearchRequest, Searcher};
 
 use crate::metrics::{EvalOptions, MeasureSet, evaluate};
 use crate::{Error, Result, Run};
@@ -13,8 +13,9 @@ use crate::{Error, Result, Run};
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct RunSpec {
-    /// The first stage (one retriever or a fusion).
-    pub retriever: seine_engine::RetrieverSet,
+    /// The search each query runs (retrievers, fusion, rerank, parameters, filter);
+    /// its `k` is set from `depth`.
+    pub request: SearchRequest,
     /// Hits kept per query (the deepest cut-off evaluated).
     pub depth: usize,
     pub eval: EvalOptions,
@@ -33,21 +34,25 @@ pub struct BeirResult {
     pub search_seconds: f64,
 }
 
-/// Retrieves `depth` hits for each query, in parallel over queries.
+/// Retrieves `depth` hits for each query as `request` says, in parallel over queries.
 pub fn retrieve_all(
     searcher: &Searcher,
-    retriever: &seine_engine::RetrieverSet,
+    request: &SearchRequest,
     queries: &[Query],
     depth: usize,
     on_done: &(dyn Fn() + Sync),
 ) -> Result<Run> {
-    // Fail early on an unknown retriever rather than once per query.
-    searcher.check(retriever)?;
     // BEIR drops a hit equal to the query id: fetch one more so `depth` remain.
+    let req = SearchRequest {
+        k: depth + 1,
+        ..request.clone()
+    };
+    // Fail early on an unknown retriever rather than once per query.
+    searcher.check(&req)?;
     let hits = queries
         .par_iter()
         .map(|q| {
-            let hits = searcher.search(retriever, &q.text, depth + 1)?;
+            let hits = searcher.search(&q.text, &req)?;
             on_done();
             let hits = hits.into_iter().map(|h| (h.id, f64::from(h.score)));
             Ok((q.id.clone(), hits.collect()))
@@ -95,7 +100,7 @@ pub fn run_beir(
     let start = Instant::now();
     let mut run = retrieve_all(
         searcher,
-        &spec.retriever,
+        &spec.request,
         &split.queries,
         spec.depth,
         on_query,
@@ -108,7 +113,7 @@ pub fn run_beir(
     Ok(BeirResult {
         dataset: split.dataset.clone(),
         split: split.name.clone(),
-        retriever: spec.retriever.to_string(),
+        retriever: spec.request.retrievers.to_string(),
         queries: split.queries.len(),
         run,
         measures,

@@ -24,12 +24,9 @@ use crate::dense::DenseWriter;
 use crate::docmap::{DOC_IDS_FILE, DocMapWriter};
 use crate::lexical::{LexicalIndex, LexicalWriter};
 use crate::manifest::{now_rfc3339, sync_dir};
-use crate::multi::{MultiIndex, MultiSettings, MultiWriter};
-use crate::sparse::{SparseIndex, SparseSettings, SparseWriter};
-use crate::{
-    DenseIndex, DenseSettings, DocId, DocMap, Error, FORMAT_VERSION, LexicalSettings, Manifest,
-    Result, SourceInfo,
-};
+use crate::multi::{MultiIndex, MultiWriter};
+use crate::sparse::{SparseIndex, SparseWriter};
+use crate::{BuildOptions, DenseIndex, DocId, DocMap, Error, FORMAT_VERSION, Manifest, Result};
 
 const LEXICAL_DIR: &str = "lexical";
 const DENSE_DIR: &str = "dense";
@@ -170,27 +167,6 @@ impl IndexDir {
     }
 }
 
-/// What to build.
-#[derive(Debug, Clone)]
-pub struct BuildOptions {
-    pub source: SourceInfo,
-    pub lexical: Option<LexicalSettings>,
-    /// Dense vectors (given to [`IndexWriter::add`]) and how to search them.
-    pub dense: Option<DenseSettings>,
-    /// Learned-sparse term weights (given to [`IndexWriter::add_with`]).
-    pub sparse: Option<SparseSettings>,
-    /// Late-interaction token vectors (given to [`IndexWriter::add_doc`]).
-    pub multi: Option<MultiSettings>,
-    /// Replace an existing index at the target (atomically).
-    pub overwrite: bool,
-    /// Recorded in the manifest.
-    pub command: Option<String>,
-    /// Indexing threads (tantivy); 0 = all cores.
-    pub threads: usize,
-    /// Metadata fields stored for filtering.
-    pub fields: Vec<crate::filter::FieldSpec>,
-}
-
 /// Everything of one document besides its text, for [`IndexWriter::add_doc`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DocParts<'a> {
@@ -222,7 +198,7 @@ pub struct IndexWriter {
     dense: Option<DenseWriter>,
     sparse: Option<SparseWriter>,
     multi: Option<MultiWriter>,
-    fields: Option<crate::fields::FieldsWriter>,
+    fields: Option<crate::filter::fields::FieldsWriter>,
     committed: bool,
 }
 
@@ -355,7 +331,7 @@ impl IndexWriter {
         };
         if !writer.opts.fields.is_empty() {
             let dir = writer.work_dir.join(FIELDS_DIR);
-            writer.fields = Some(crate::fields::FieldsWriter::create(
+            writer.fields = Some(crate::filter::fields::FieldsWriter::create(
                 &dir,
                 &writer.opts.fields,
             )?);
@@ -528,10 +504,12 @@ impl IndexWriter {
             files,
         };
         sync_tree(&self.work_dir)?;
+        crate::faults::pause("commit-start");
         match &self.staging {
             Staging::Fresh { dir } => {
                 crate::lock::create_readers_file(dir, self.generation)?;
                 manifest.write_atomic(dir)?;
+                crate::faults::pause("commit-rename");
                 // rename(2) replaces an empty directory, fails on a non-empty one: a
                 // concurrent build that committed first is never overwritten.
                 std::fs::rename(dir, &self.root).map_err(|e| Error::Target {
@@ -544,9 +522,11 @@ impl IndexWriter {
             }
             Staging::NextGeneration { previous } => {
                 let gen_dir = self.root.join(&gen_dir_name);
+                crate::faults::pause("commit-rename");
                 std::fs::rename(&self.work_dir, &gen_dir).map_err(|e| Error::io(&gen_dir, e))?;
                 crate::lock::create_readers_file(&self.root, self.generation)?;
                 sync_dir(&self.root)?;
+                crate::faults::pause("commit-manifest");
                 manifest.write_atomic(&self.root)?;
                 // Readers of the previous generation keep it until they close; the
                 // writer removes it later (`remove_unused_generations`) if it is open.

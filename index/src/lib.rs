@@ -6,15 +6,13 @@
 //! - [`DocMap`]: external document id ↔ internal [`DocId`].
 //! - Shared vocabulary: [`DocId`], [`Score`], [`ScoredDoc`].
 
+mod build_options;
 pub mod dense;
-pub mod dense_quant;
 mod dir;
 mod docmap;
-pub mod docset;
 mod error;
-pub mod fields;
+pub mod faults;
 pub mod filter;
-mod hnsw_graph;
 pub mod lexical;
 pub mod lock;
 mod manifest;
@@ -22,13 +20,14 @@ pub mod multi;
 pub mod sparse;
 mod types;
 
-pub use dense::{DenseIndex, DenseSettings, HnswParams};
-pub use dense_quant::Quantization;
-pub use dir::{BuildOptions, DocParts, IndexDir, IndexWriter};
+pub use build_options::BuildOptions;
+pub use dense::quant::Quantization;
+pub use dense::{DenseIndex, DenseSettings, GraphMode, HnswParams};
+pub use dir::{DocParts, IndexDir, IndexWriter};
 pub use docmap::DocMap;
-pub use docset::DocSet;
 pub use error::{Error, Result};
-pub use fields::FieldStore;
+pub use filter::docset::DocSet;
+pub use filter::fields::FieldStore;
 pub use lock::WriterLock;
 pub use manifest::{FORMAT_VERSION, LexicalSettings, Manifest, ModelId, SourceInfo};
 pub use multi::{Compression, MultiIndex, MultiSettings, VectorDtype, auto_centroids};

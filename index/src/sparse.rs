@@ -381,7 +381,7 @@ impl SparseIndex {
             return Ok(Vec::new());
         }
         let searcher = self.reader.searcher();
-        let top = crate::docset::collect_top(&searcher, &self.query(terms), k, allowed)?;
+        let top = crate::filter::docset::collect_top(&searcher, &self.query(terms), k, allowed)?;
         let mut hits: Vec<ScoredDoc> = top
             .into_iter()
             .map(|(s, a)| {

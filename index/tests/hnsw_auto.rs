@@ -4,7 +4,9 @@
 
 use seine_datasets::Doc;
 use seine_index::dense::HNSW_AUTO_MIN_DOCS;
-use seine_index::{BuildOptions, DenseSettings, HnswParams, IndexDir, IndexWriter, SourceInfo};
+use seine_index::{
+    BuildOptions, DenseSettings, GraphMode, HnswParams, IndexDir, IndexWriter, SourceInfo,
+};
 
 fn build(root: &std::path::Path, dense: DenseSettings, n: usize, overwrite: bool) -> IndexDir {
     let opts = BuildOptions {
@@ -42,7 +44,7 @@ fn build(root: &std::path::Path, dense: DenseSettings, n: usize, overwrite: bool
 fn hnsw_auto_survives_a_rebuild_from_the_manifest() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("idx");
-    let mut settings = DenseSettings::new("m", Some(HnswParams::default()), true);
+    let mut settings = DenseSettings::new("m", GraphMode::Auto, HnswParams::default());
     settings.dim = 8;
     let small = build(&root, settings, 100, false);
     let d = small.manifest().dense.clone().unwrap();

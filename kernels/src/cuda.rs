@@ -384,6 +384,8 @@ mod tests {
                 for docs in [&t32, &t16, &tc] {
                     let want = crate::score_batch(&q, dim, docs, reduce);
                     let got = gpu.score(&q, dim, docs, reduce).unwrap();
+                    assert_eq!(got.len(), want.len(), "one GPU score per document");
+                    assert_eq!(want.len(), docs.len());
                     for (g, w) in got.iter().zip(&want) {
                         assert!(
                             (g - w).abs() <= 1e-4 * w.abs().max(1.0),

@@ -1,7 +1,9 @@
-//! seine-kernels: the numeric hot loops, with run-time SIMD dispatch on the CPU
-//! (AVX2+FMA where the machine has it, portable code otherwise).
+//! seine-kernels: the numeric hot loops, with run-time SIMD dispatch on the CPU: the
+//! level ([`cpu::Level`]: portable, AVX2, AVX-512, + VNNI, + BF16) is decided once in
+//! [`cpu`], and every kernel picks its body from it.
 
 pub mod bert;
+pub mod cpu;
 pub mod cuda;
 pub mod kmeans;
 pub mod maxsim;
@@ -9,8 +11,9 @@ pub mod quant;
 pub mod residual;
 pub mod simd;
 
+pub use cpu::Level;
 pub use maxsim::{Compressed, PackedQuery, Reduce, Tokens, score_batch, token_maxima};
-pub use simd::{dot, simd_level};
+pub use simd::dot;
 
 /// L2-normalizes `v` in place: the one normalization of seine (encoders, the dense
 /// index, the write path). Returns false, leaving `v` unchanged, when its norm is zero

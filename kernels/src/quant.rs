@@ -11,7 +11,7 @@
 //! Dot kernels: AVX-512 (16 codes per step), AVX2+FMA (8), portable (the oracle); the
 //! f32 dot itself is in [`crate::simd`].
 
-use crate::simd::{SimdLevel, simd_level};
+use crate::cpu::Level;
 
 /// Per-dimension int8 ranges.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,40 +27,7 @@ pub struct QuantQuery {
     w8: Vec<i8>,
     qscale: f32,
     offset: f32,
-    level: Int8Dot,
-}
-
-/// The integer dot kernel this machine runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Int8Dot {
-    Avx512Vnni,
-    Avx2,
-    Portable,
-}
-
-impl Int8Dot {
-    /// The best level of this CPU (`SEINE_SIMD` caps it like the other kernels).
-    pub fn detect() -> Int8Dot {
-        #[cfg(target_arch = "x86_64")]
-        {
-            let level = simd_level();
-            if level == SimdLevel::Avx512
-                && is_x86_feature_detected!("avx512vnni")
-                && is_x86_feature_detected!("avx512bw")
-            {
-                return Int8Dot::Avx512Vnni;
-            }
-            if level.has_avx2() {
-                return Int8Dot::Avx2;
-            }
-        }
-        Int8Dot::Portable
-    }
-
-    fn best() -> Int8Dot {
-        static L: std::sync::OnceLock<Int8Dot> = std::sync::OnceLock::new();
-        *L.get_or_init(Int8Dot::detect)
-    }
+    level: Level,
 }
 
 impl ScalarQuant {
@@ -112,22 +79,14 @@ impl ScalarQuant {
     }
 
     pub fn prepare(&self, q: &[f32]) -> QuantQuery {
-        self.prepare_at(Int8Dot::best(), q)
+        self.prepare_at(Level::active(), q)
     }
 
-    /// [`ScalarQuant::prepare`] for a given kernel (lowered to what the CPU has).
-    pub fn prepare_at(&self, level: Int8Dot, q: &[f32]) -> QuantQuery {
+    /// [`ScalarQuant::prepare`] for a given level (VNNI, AVX2 or portable integer dot).
+    pub fn prepare_at(&self, level: Level, q: &[f32]) -> QuantQuery {
         let w: Vec<f32> = q.iter().zip(&self.scale).map(|(a, b)| a * b).collect();
         let m = w.iter().fold(0f32, |m, x| m.max(x.abs()));
         let qscale = if m > 0.0 { m / 127.0 } else { 1.0 };
-        let best = Int8Dot::best();
-        let level = match (level, best) {
-            (Int8Dot::Avx512Vnni, Int8Dot::Avx512Vnni) => Int8Dot::Avx512Vnni,
-            (Int8Dot::Avx512Vnni | Int8Dot::Avx2, Int8Dot::Avx512Vnni | Int8Dot::Avx2) => {
-                Int8Dot::Avx2
-            }
-            _ => Int8Dot::Portable,
-        };
         QuantQuery {
             w8: w
                 .iter()
@@ -152,12 +111,14 @@ impl QuantQuery {
     pub fn int_dot(&self, codes: &[u8]) -> i32 {
         assert_eq!(codes.len(), self.w8.len(), "codes of another dimension");
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the level was lowered to what the CPU has in `prepare_at`.
-        unsafe {
-            match self.level {
-                Int8Dot::Avx512Vnni => return x86::dot_u8i8_vnni(codes, &self.w8),
-                Int8Dot::Avx2 => return x86::dot_u8i8_avx2(codes, &self.w8),
-                Int8Dot::Portable => {}
+        {
+            if self.level.has_vnni() {
+                // SAFETY: the level guarantees AVX-512F/BW and VNNI.
+                return unsafe { x86::dot_u8i8_vnni(codes, &self.w8) };
+            }
+            if self.level.has_avx2() {
+                // SAFETY: the level guarantees AVX2.
+                return unsafe { x86::dot_u8i8_avx2(codes, &self.w8) };
             }
         }
         dot_u8i8_portable(codes, &self.w8)
@@ -190,23 +151,21 @@ pub fn dot_u8_portable(w: &[f32], c: &[u8]) -> f32 {
 /// `Σ w_t · c_t`, dispatched.
 #[inline]
 pub fn dot_u8(w: &[f32], c: &[u8]) -> f32 {
-    dot_u8_at(simd_level(), w, c)
+    dot_u8_at(Level::active(), w, c)
 }
 
-/// [`dot_u8`] at a given level (lowered to what the CPU has).
-pub fn dot_u8_at(level: SimdLevel, w: &[f32], c: &[u8]) -> f32 {
+/// [`dot_u8`] at a given level.
+pub fn dot_u8_at(level: Level, w: &[f32], c: &[u8]) -> f32 {
     assert_eq!(w.len(), c.len(), "dot of slices of different lengths");
     #[cfg(target_arch = "x86_64")]
     {
-        let best = crate::simd::detected_level();
-        // SAFETY: each path runs only where the CPU has its features.
-        unsafe {
-            if level == SimdLevel::Avx512 && best == SimdLevel::Avx512 {
-                return x86::dot_u8_512(w, c);
-            }
-            if level.has_avx2() && best.has_avx2() {
-                return x86::dot_u8_256(w, c);
-            }
+        if level.has_avx512() {
+            // SAFETY: the level guarantees AVX-512F/BW and AVX2+FMA.
+            return unsafe { x86::dot_u8_512(w, c) };
+        }
+        if level.has_avx2() {
+            // SAFETY: the level guarantees AVX2 and FMA.
+            return unsafe { x86::dot_u8_256(w, c) };
         }
     }
     let _ = level;
@@ -230,18 +189,12 @@ pub fn sign_bits(v: &[f32], out: &mut Vec<u64>) {
 #[inline]
 pub fn sign_similarity(a: &[u64], b: &[u64], dim: usize) -> f32 {
     #[cfg(target_arch = "x86_64")]
-    if popcnt() {
-        // SAFETY: POPCNT is present.
+    if Level::active().has_avx2() {
+        // SAFETY: the AVX2 tier guarantees POPCNT.
         return unsafe { x86::sign_similarity_popcnt(a, b, dim) };
     }
     let h: u32 = a.iter().zip(b).map(|(x, y)| (x ^ y).count_ones()).sum();
     dim as f32 - 2.0 * h as f32
-}
-
-#[cfg(target_arch = "x86_64")]
-fn popcnt() -> bool {
-    static P: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *P.get_or_init(|| is_x86_feature_detected!("popcnt"))
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -406,7 +359,7 @@ mod tests {
                 }
                 let want: f64 = q.iter().zip(&dec).map(|(a, b)| *a as f64 * *b as f64).sum();
                 let exact = dot_u8i8_portable(&codes, &pq.w8);
-                for level in [Int8Dot::Avx512Vnni, Int8Dot::Avx2, Int8Dot::Portable] {
+                for level in Level::available() {
                     let p = sq.prepare_at(level, &q);
                     assert_eq!(p.int_dot(&codes), exact, "{level:?} dim {dim}");
                     // The query's rounding bounds the error against the decoded dot.
@@ -417,7 +370,7 @@ mod tests {
                         "{level:?}"
                     );
                 }
-                for level in [SimdLevel::Avx512, SimdLevel::Avx2Fma, SimdLevel::Portable] {
+                for level in Level::available() {
                     let w: Vec<f32> = q.iter().zip(&sq.scale).map(|(a, b)| a * b).collect();
                     let off: f32 = q.iter().zip(&sq.min).map(|(a, b)| a * b).sum();
                     let got = off + dot_u8_at(level, &w, &codes);

@@ -191,7 +191,7 @@ impl Codec {
 
     /// Decodes rows `j0..j0 + n` of a document into `out` (`n × dim`).
     pub fn decode_rows(&self, cids: &[u32], codes: &[u8], j0: usize, n: usize, out: &mut [f32]) {
-        self.decode_rows_at(crate::simd::simd_level(), cids, codes, j0, n, out)
+        self.decode_rows_at(crate::cpu::Level::active(), cids, codes, j0, n, out)
     }
 
     /// [`Codec::decode_rows`] at a given level: AVX-512 decodes 16 dimensions per step
@@ -199,7 +199,7 @@ impl Codec {
     /// for the norm); other levels go through the byte table.
     pub fn decode_rows_at(
         &self,
-        level: crate::simd::SimdLevel,
+        level: crate::cpu::Level,
         cids: &[u32],
         codes: &[u8],
         j0: usize,
@@ -209,8 +209,8 @@ impl Codec {
         let (dim, rb) = (self.dim, self.row_bytes());
         assert!(cids.len() >= j0 + n && codes.len() >= (j0 + n) * rb && out.len() >= n * dim);
         #[cfg(target_arch = "x86_64")]
-        if level == crate::simd::SimdLevel::Avx512 && x86::available() {
-            // SAFETY: AVX-512F/BW detected; rows, centroids and `out` are in bounds
+        if level.has_avx512() {
+            // SAFETY: the level guarantees AVX-512F/BW; rows, centroids and `out` are in bounds
             // (asserted above and by the codec's shapes).
             unsafe { x86::decode512(self, &cids[j0..j0 + n], &codes[j0 * rb..(j0 + n) * rb], out) };
             return;
@@ -228,15 +228,6 @@ mod x86 {
     use std::arch::x86_64::*;
 
     use super::Codec;
-
-    /// AVX-512F and BW (detected once: decoding runs per 24-row chunk).
-    pub(super) fn available() -> bool {
-        static OK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *OK.get_or_init(|| {
-            crate::simd::detected_level() == crate::simd::SimdLevel::Avx512
-                && is_x86_feature_detected!("avx512bw")
-        })
-    }
 
     /// Rows: `out[r] = normalize?(c[cids[r]] + w[code_r])`.
     ///
@@ -410,7 +401,7 @@ mod tests {
 
     #[test]
     fn every_decode_level_equals_the_table_decode() {
-        use crate::simd::SimdLevel;
+        use crate::cpu::Level;
         for (bits, dim) in [(1u8, 40), (2, 37), (2, 384), (4, 33), (4, 128), (1, 7)] {
             let codec = Codec::train(&sample(500, dim, 3), dim, 8, bits, 2, 4);
             let rows = sample(20, dim, 5);
@@ -421,7 +412,7 @@ mod tests {
             for (r, o) in want.chunks_exact_mut(dim).enumerate() {
                 codec.decode(cids[r + 2], &codes[(r + 2) * rb..(r + 3) * rb], o);
             }
-            for level in [SimdLevel::Avx512, SimdLevel::Avx2Fma, SimdLevel::Portable] {
+            for level in Level::available() {
                 let mut got = vec![0f32; 18 * dim];
                 codec.decode_rows_at(level, &cids, &codes, 2, 18, &mut got);
                 for (g, w) in got.iter().zip(&want) {

@@ -1,101 +1,38 @@
-//! Vector primitives with run-time dispatch. The portable versions are the oracles the
-//! SIMD versions are tested against.
+//! Vector primitives with run-time dispatch (the level from [`crate::cpu`]). The
+//! portable versions are the oracles the SIMD versions are tested against.
 
-use std::sync::OnceLock;
-
-/// The instruction set the dispatched kernels use on this machine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SimdLevel {
-    /// AVX-512F (with AVX2, FMA, F16C): the MaxSim kernel uses 16-lane tiles; the other
-    /// kernels use their AVX2 versions.
-    Avx512,
-    /// AVX2, FMA and F16C.
-    Avx2Fma,
-    Portable,
-}
-
-impl SimdLevel {
-    /// AVX2+FMA+F16C kernels can run (true at the AVX-512 level too).
-    pub fn has_avx2(self) -> bool {
-        matches!(self, SimdLevel::Avx512 | SimdLevel::Avx2Fma)
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            SimdLevel::Avx512 => "avx512f",
-            SimdLevel::Avx2Fma => "avx2+fma",
-            SimdLevel::Portable => "portable",
-        }
-    }
-}
-
-/// The best level this CPU supports.
-pub fn detected_level() -> SimdLevel {
-    #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx2")
-        && is_x86_feature_detected!("fma")
-        && is_x86_feature_detected!("f16c")
-    {
-        if is_x86_feature_detected!("avx512f") {
-            return SimdLevel::Avx512;
-        }
-        return SimdLevel::Avx2Fma;
-    }
-    SimdLevel::Portable
-}
-
-/// Detected once; `SEINE_SIMD=portable|avx2` caps it (for comparisons).
-pub fn simd_level() -> SimdLevel {
-    static LEVEL: OnceLock<SimdLevel> = OnceLock::new();
-    *LEVEL.get_or_init(|| {
-        let best = detected_level();
-        match std::env::var("SEINE_SIMD").as_deref() {
-            Ok("portable") => SimdLevel::Portable,
-            Ok("avx2") if best.has_avx2() => SimdLevel::Avx2Fma,
-            _ => best,
-        }
-    })
-}
+use crate::cpu::Level;
 
 /// Dot product of two equal-length slices.
 #[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len(), "dot of slices of different lengths");
-    #[cfg(target_arch = "x86_64")]
-    match simd_level() {
-        // SAFETY: simd_level is at most what the CPU has.
-        SimdLevel::Avx512 => return unsafe { x86::dot_avx512(a, b) },
-        // SAFETY: as above.
-        SimdLevel::Avx2Fma => return unsafe { x86::dot_avx2(a, b) },
-        SimdLevel::Portable => {}
-    }
-    dot_portable(a, b)
+    dot_at(Level::active(), a, b)
 }
 
-/// [`dot`] at a given level (lowered to what the CPU has); tests run every level.
+/// [`dot`] at a given level (tests run every level of [`Level::available`]).
 #[inline]
-pub fn dot_at(level: SimdLevel, a: &[f32], b: &[f32]) -> f32 {
+pub fn dot_at(level: Level, a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "dot of slices of different lengths");
     #[cfg(target_arch = "x86_64")]
     {
-        let best = detected_level();
-        if level == SimdLevel::Avx512 && best == SimdLevel::Avx512 {
-            // SAFETY: the CPU has AVX-512F (detected above).
+        if level.has_avx512() {
+            // SAFETY: the level guarantees AVX-512F, AVX2 and FMA.
             return unsafe { x86::dot_avx512(a, b) };
         }
-        if level.has_avx2() && best.has_avx2() {
-            // SAFETY: the CPU has AVX2 and FMA (detected above).
+        if level.has_avx2() {
+            // SAFETY: the level guarantees AVX2 and FMA.
             return unsafe { x86::dot_avx2(a, b) };
         }
     }
+    let _ = level;
     dot_portable(a, b)
 }
 
 /// Sum of a slice (a streaming read: the memory-bandwidth probe of the benchmarks).
 pub fn sum(a: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
-    if simd_level().has_avx2() {
-        // SAFETY: AVX2 is present (checked at run time above).
+    if Level::active().has_avx2() {
+        // SAFETY: the level guarantees AVX2 and FMA.
         return unsafe { x86::sum_avx2(a) };
     }
     a.iter().sum()
@@ -162,7 +99,7 @@ pub(crate) mod x86 {
     }
 
     /// # Safety
-    /// The CPU must support AVX-512F; `a` and `b` have the same length.
+    /// The CPU must support AVX-512F, AVX2 and FMA; `a` and `b` have the same length.
     #[target_feature(enable = "avx512f,avx2,fma")]
     pub(crate) unsafe fn dot_avx512(a: &[f32], b: &[f32]) -> f32 {
         let n = a.len();
@@ -252,8 +189,7 @@ mod tests {
             let a: Vec<f32> = (0..n).map(|_| rnd()).collect();
             let b: Vec<f32> = (0..n).map(|_| rnd()).collect();
             let want = naive(&a, &b);
-            let levels = [SimdLevel::Avx512, SimdLevel::Avx2Fma, SimdLevel::Portable];
-            for got in levels.map(|l| dot_at(l, &a, &b)) {
+            for got in Level::available().into_iter().map(|l| dot_at(l, &a, &b)) {
                 assert!(
                     (got as f64 - want).abs() <= 1e-5 * (1.0 + want.abs()),
                     "n={n}: {got} vs {want}"

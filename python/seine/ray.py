@@ -39,6 +39,14 @@ FORMAT = "seine-shards/1"
 _PathLike = Union[str, os.PathLike]
 
 
+def _test_gate() -> None:
+    """Test hook: while the file ``SEINE_RAY_TEST_GATE`` names exists, an actor that has
+    finished a shard waits (so a test can kill an actor mid-run without racing)."""
+    gate = os.environ.get("SEINE_RAY_TEST_GATE")
+    while gate and os.path.exists(gate):
+        time.sleep(0.01)
+
+
 def _write_json(path: Path, value: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(json.dumps(value, indent=2) + "\n")
@@ -77,6 +85,7 @@ class _ShardEncoder:
             out["seconds"].append(time.perf_counter() - start)
             out["skipped"].append(skipped)
             out["pid"].append(os.getpid())
+            _test_gate()
         return out
 
 

@@ -8,7 +8,9 @@ use pyo3::exceptions::{PyImportError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 use seine_engine::embed::VectorsWriter;
-use seine_engine::model::{DeviceSpec, ModelDir, resolve_device, resolve_model};
+use seine_engine::encoders::Encoders;
+use seine_engine::model::{DeviceSpec, resolve_device};
+use seine_engine::settings::EmbedKind;
 use seine_engine::{DenseEncoder, Encoder as _, MultiVectorEncoder, Pruning, Side, SpladeEncoder};
 
 use crate::{engine_err, parse};
@@ -64,31 +66,20 @@ impl Encoder {
         sparse_threshold: f32,
     ) -> PyResult<Self> {
         let spec: DeviceSpec = parse("device", device)?;
-        if sparse_top_k == Some(0) {
-            return Err(PyValueError::new_err("sparse_top_k must be at least 1"));
-        }
         let model = model.to_string();
-        let kind = kind.to_string();
+        let kind: EmbedKind = parse("kind", kind)?;
         py.detach(move || {
             let device = resolve_device(spec)?;
-            let dir = ModelDir::open(&resolve_model(&model)?)?;
-            Ok(match kind.as_str() {
-                "dense" => Kind::Dense(Arc::new(DenseEncoder::load(&dir, &device)?)),
-                "sparse" => {
-                    let p = Pruning {
-                        top_k: sparse_top_k,
-                        threshold: sparse_threshold,
-                    };
-                    Kind::Sparse(Arc::new(
-                        SpladeEncoder::load(&dir, None, &device)?.with_pruning(p, p),
-                    ))
-                }
-                "multi" => Kind::Multi(Arc::new(MultiVectorEncoder::load(&dir, &device)?)),
-                other => {
-                    return Err(seine_engine::Error::InvalidArgument(format!(
-                        "kind must be dense, sparse or multi, got {other:?}"
-                    )));
-                }
+            let pruning = Pruning {
+                top_k: sparse_top_k,
+                threshold: sparse_threshold,
+            };
+            let e = Encoders::standalone(kind, &model, pruning, &device)?;
+            Ok(match (e.dense, e.sparse, e.multi) {
+                (Some(d), _, _) => Kind::Dense(d),
+                (_, Some(s), _) => Kind::Sparse(s),
+                (_, _, Some(m)) => Kind::Multi(m),
+                _ => unreachable!("standalone loads the kind asked for"),
             })
         })
         .map(|kind| Encoder { kind })

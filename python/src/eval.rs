@@ -10,12 +10,14 @@ use pyo3::types::PyDict;
 use seine_datasets::beir::BeirDir;
 use seine_engine::model::{DeviceSpec, resolve_device};
 use seine_engine::settings::{DEFAULT_FLIPR_K, DEFAULT_RERANK_DEPTH};
-use seine_engine::{RetrieverSet, Searcher};
+use seine_engine::{QueryParams, RetrieverSet, SearchRequest, Searcher};
 use seine_eval::metrics::{EvalOptions, MeasureSet};
 use seine_eval::run::Run;
 use seine_eval::runner::{RunSpec, Split, run_beir};
 use seine_index::lexical::Bm25Mode;
-use seine_index::{BuildOptions, DenseSettings, LexicalSettings, SourceInfo, SparseSettings};
+use seine_index::{
+    BuildOptions, DenseSettings, GraphMode, LexicalSettings, SourceInfo, SparseSettings,
+};
 
 use crate::{data_err, engine_err, eval_err, parse};
 
@@ -114,18 +116,18 @@ pub fn evaluate<'py>(
                     multi,
                 )
             });
-            let opts = BuildOptions {
-                source: SourceInfo::of(beir.root(), "beir"),
-                lexical: Some(LexicalSettings::new(mode, params)),
-                dense: dense.map(|m| DenseSettings::new(m, Some(Default::default()), true)),
-                sparse: sparse.map(SparseSettings::new),
-                multi: multi
-                    .map(|m| seine_index::MultiSettings::new(m, seine_index::VectorDtype::F16)),
-                overwrite: false,
-                command: Some("python: seine.evaluate".into()),
-                threads: 0,
-                fields: Vec::new(),
-            };
+            let opts = BuildOptions::new(
+                SourceInfo::of(beir.root(), "beir"),
+                "python: seine.evaluate",
+            )
+            .with_lexical(Some(LexicalSettings::new(mode, params)))
+            .with_dense(dense.map(|m| DenseSettings::new(m, GraphMode::Auto, Default::default())))
+            .with_sparse(sparse.map(SparseSettings::new))
+            .with_multi(
+                multi.map(|m| {
+                    seine_index::MultiSettings::new(m, seine_index::VectorDtype::default())
+                }),
+            );
             let dev = resolve_device(spec)?;
             let mut log = crate::LogProgress::new("indexed", progress);
             let line = crate::LogProgress::new("", progress);
@@ -139,12 +141,19 @@ pub fn evaluate<'py>(
                 &mut |m| line.line(m),
                 &mut |p, n| log.update(p, n),
             )?;
-            let mut searcher = Searcher::open_on(dir, &dev)?;
-            searcher.set_bm25_params(params)?;
-            searcher.set_fusion(fusion);
-            searcher.set_rerank(rerank)?;
+            let searcher = Searcher::open_on(dir, &dev)?;
             let spec = RunSpec {
-                retriever: set,
+                request: SearchRequest {
+                    retrievers: set,
+                    k: depth,
+                    fusion,
+                    rerank,
+                    params: QueryParams {
+                        bm25: Some(params),
+                        ..QueryParams::default()
+                    },
+                    filter: None,
+                },
                 depth,
                 eval: EvalOptions {
                     ignore_identical_ids: !keep_identical_ids,

@@ -9,12 +9,14 @@ use pyo3::types::{PyDict, PyList};
 use seine_engine::build::VectorFiles;
 use seine_engine::model::{DeviceSpec, resolve_device};
 use seine_engine::multihop::MultiHop;
-use seine_engine::settings::{DEFAULT_FLIPR_K, DEFAULT_RERANK_DEPTH};
-use seine_engine::{Fusion, FusionMethod, Rerank, RerankKind, RetrieverSet, Searcher};
+use seine_engine::settings::{DEFAULT_FLIPR_K, DEFAULT_K, DEFAULT_RERANK_DEPTH};
+use seine_engine::{
+    Fusion, FusionMethod, QueryParams, Rerank, RerankKind, RetrieverSet, SearchRequest, Searcher,
+};
 use seine_index::lexical::{Bm25Mode, Bm25Params};
 use seine_index::{
-    BuildOptions, DenseSettings, HnswParams, IndexDir, LexicalSettings, MultiSettings, SourceInfo,
-    SparseSettings,
+    BuildOptions, DenseSettings, GraphMode, HnswParams, IndexDir, LexicalSettings, MultiSettings,
+    SourceInfo, SparseSettings,
 };
 
 use crate::{engine_err, parse, to_py};
@@ -96,44 +98,33 @@ impl Parts<'_> {
     fn options(&self, lexical: LexicalSettings) -> PyResult<BuildOptions> {
         let dense = match self.dense {
             Some(m) => {
-                let (graph, auto) = match self.hnsw {
-                    "auto" => (true, true),
-                    "on" => (true, false),
-                    "off" => (false, false),
-                    o => {
-                        return Err(PyValueError::new_err(format!(
-                            "hnsw: auto, on or off, got {o:?}"
-                        )));
-                    }
-                };
+                let mode: GraphMode = parse("hnsw", self.hnsw)?;
                 Some(DenseSettings {
                     quantization: parse("dense_quantization", self.dense_quantization)?,
-                    ..DenseSettings::new(m, graph.then(HnswParams::default), auto)
+                    ..DenseSettings::new(m, mode, HnswParams::default())
                 })
             }
             None => None,
         };
-        Ok(BuildOptions {
-            source: SourceInfo::default(),
-            lexical: Some(lexical),
-            dense,
-            sparse: self.sparse.map(|m| SparseSettings {
-                top_k: self.sparse_top_k,
-                threshold: self.sparse_threshold,
-                ..SparseSettings::new(m)
+        let multi = match self.multi {
+            Some(m) => Some(MultiSettings {
+                compression: parse("multi_compression", self.multi_compression)?,
+                ..MultiSettings::new(m, seine_index::VectorDtype::default())
             }),
-            multi: match self.multi {
-                Some(m) => Some(MultiSettings {
-                    compression: parse("multi_compression", self.multi_compression)?,
-                    ..MultiSettings::new(m, seine_index::VectorDtype::F16)
-                }),
-                None => None,
-            },
-            overwrite: false,
-            command: Some("python: seine.Index.build".into()),
-            threads: 0,
-            fields: self.fields.clone(),
-        })
+            None => None,
+        };
+        Ok(
+            BuildOptions::new(SourceInfo::default(), "python: seine.Index.build")
+                .with_lexical(Some(lexical))
+                .with_dense(dense)
+                .with_sparse(self.sparse.map(|m| SparseSettings {
+                    top_k: self.sparse_top_k,
+                    threshold: self.sparse_threshold,
+                    ..SparseSettings::new(m)
+                }))
+                .with_multi(multi)
+                .with_fields(self.fields.clone()),
+        )
     }
 }
 
@@ -313,10 +304,12 @@ impl Index {
     /// multi-hop retrieval: a dict `{hits, chain, stopped_early}`. `filter`: only
     /// documents whose metadata passes, inside every retriever — an expression
     /// (`'year >= 2015 AND type IN ("review", "trial")'`) or its JSON form as a dict;
-    /// an unknown field or a value of the wrong type raises `ValueError`.
-    #[pyo3(signature = (query, k = 10, *, retriever = None, fusion = "rrf", weights = None,
-        rerank = None, rerank_depth = DEFAULT_RERANK_DEPTH, flipr_k = DEFAULT_FLIPR_K,
-        hops = None, fields = true, filter = None))]
+    /// an unknown field or a value of the wrong type raises `ValueError`. `ef` (HNSW
+    /// beam width), `k1` and `b` (BM25) override the index's for this call.
+    #[pyo3(signature = (query, k = DEFAULT_K, *, retriever = None, fusion = "rrf",
+        weights = None, rerank = None, rerank_depth = DEFAULT_RERANK_DEPTH,
+        flipr_k = DEFAULT_FLIPR_K, hops = None, fields = true, filter = None, ef = None,
+        k1 = None, b = None))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
@@ -332,6 +325,9 @@ impl Index {
         hops: Option<usize>,
         fields: bool,
         filter: Option<&Bound<'py, PyAny>>,
+        ef: Option<usize>,
+        k1: Option<f32>,
+        b: Option<f32>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let filter = filter_arg(filter)?;
         let s = self.current();
@@ -344,26 +340,44 @@ impl Index {
             ),
         };
         let (fusion, rerank) = pipeline(fusion, weights, rerank, rerank_depth, flipr_k)?;
-        fusion.validate(set.parts().len()).map_err(engine_err)?;
+        let bm25 = (k1.is_some() || b.is_some()).then(|| {
+            let base = s.bm25_params().unwrap_or_default();
+            Bm25Params {
+                k1: k1.unwrap_or(base.k1),
+                b: b.unwrap_or(base.b),
+            }
+        });
+        let req = SearchRequest {
+            retrievers: set,
+            k,
+            fusion,
+            rerank,
+            params: QueryParams {
+                bm25,
+                ef,
+                plaid: None,
+            },
+            filter,
+        };
+        req.validate().map_err(engine_err)?;
         let query = query.to_string();
         let out = py
             .detach(|| -> seine_engine::Result<serde_json::Value> {
-                s.check(&set)?;
+                s.check(&req)?;
                 match hops {
                     None => {
-                        let hits =
-                            s.search_with(&set, &query, k, &fusion, rerank, filter.as_ref())?;
+                        let hits = s.search_fused(&query, &req)?;
                         hits_json(&s, hits, fields)
                     }
                     Some(hops) => {
                         let cfg = MultiHop {
                             hops,
-                            retriever: set.clone(),
-                            fusion: fusion.clone(),
-                            rerank,
-                            rerank_later: rerank
-                                .map(|r| Rerank::new(RerankKind::Flipr, r.depth, flipr_k)),
-                            filter: filter.clone(),
+                            retriever: req.retrievers.clone(),
+                            fusion: req.fusion.clone(),
+                            rerank: req.rerank,
+                            rerank_later: MultiHop::default_later_rerank(req.rerank, flipr_k),
+                            filter: req.filter.clone(),
+                            params: req.params,
                             ..MultiHop::default()
                         };
                         let r = s.search_multihop(&query, k, &cfg)?;

@@ -19,8 +19,15 @@ from conftest import SCIFACT, cli, read_vectors, scifact_test_queries  # noqa: E
 
 
 @pytest.fixture(scope="module")
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+def gate(tmp_path_factory):
+    """A file that holds every encoder actor after its shard while it exists."""
+    return tmp_path_factory.mktemp("gate") / "hold"
+
+
+@pytest.fixture(scope="module")
+def local_ray(gate):
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"SEINE_RAY_TEST_GATE": str(gate)}})
     yield
     ray.shutdown()
 
@@ -34,9 +41,10 @@ def encoder_actor_pids():
             if "ray::" in line and "MapWorker" in line]
 
 
-def test_encode_with_a_killed_actor_equals_cli_embed(local_ray, scifact_1500, scifact_embed,
-                                                    tmp_path):
+def test_encode_with_a_killed_actor_equals_cli_embed(local_ray, gate, scifact_1500,
+                                                    scifact_embed, tmp_path):
     out = tmp_path / "shards"
+    gate.write_text("hold")  # actors wait after each shard until the kill below
     result, error = {}, []
 
     def run():
@@ -50,14 +58,19 @@ def test_encode_with_a_killed_actor_equals_cli_embed(local_ray, scifact_1500, sc
     t.start()
     killed = None
     deadline = time.time() + 300
-    while time.time() < deadline and t.is_alive():
-        done = list(out.glob("dense-*.parquet"))
-        pids = encoder_actor_pids() if done else []
-        if done and pids:
-            killed = pids[0]
-            os.kill(killed, signal.SIGKILL)  # mid-run: other shards are still to do
-            break
-        time.sleep(0.5)
+    try:
+        # Held at the gate, no actor can finish more than one shard: when the first
+        # shard exists, at least 4 of the 6 are still to do, on any machine speed.
+        while time.time() < deadline and t.is_alive():
+            done = list(out.glob("dense-*.parquet"))
+            pids = encoder_actor_pids() if done else []
+            if done and pids:
+                killed = pids[0]
+                os.kill(killed, signal.SIGKILL)
+                break
+            time.sleep(0.01)
+    finally:
+        gate.unlink(missing_ok=True)
     t.join(timeout=600)
     assert not error, error
     assert killed is not None, "no encoder actor was seen to kill"

@@ -98,7 +98,7 @@ struct HnswBench {
     #[arg(long, value_delimiter = ',', default_value = "none,int8,binary")]
     quantization: Vec<seine_index::Quantization>,
     /// Candidates rescored in f32 per hit, with quantization.
-    #[arg(long, default_value_t = seine_index::dense_quant::DEFAULT_RESCORE)]
+    #[arg(long, default_value_t = seine_index::dense::quant::DEFAULT_RESCORE)]
     rescore: usize,
     #[arg(long)]
     json: bool,
@@ -169,9 +169,12 @@ fn bm25(a: Bm25Bench) -> anyhow::Result<()> {
         &[],
     );
     let dir = open_or_build(beir.root(), &path, opts, parts, a.index.is_some(), false)?;
-    let mut searcher = Searcher::open(dir)?;
-    searcher.set_bm25_params(a.bm25.params())?;
+    let searcher = Searcher::open(dir)?;
     let bm25 = searcher.retriever(seine_engine::RetrieverKind::Bm25)?;
+    let params = seine_engine::QueryParams {
+        bm25: Some(a.bm25.params()),
+        ..Default::default()
+    };
     // No writes: the generation alone.
     let live = seine_engine::live::Live::new(0, None);
     let queries: Vec<String> = beir
@@ -185,7 +188,7 @@ fn bm25(a: Bm25Bench) -> anyhow::Result<()> {
     }
     // Warm-up pass (page cache, allocator).
     for q in &queries {
-        bm25.retrieve(q, a.k, &live, None)?;
+        bm25.retrieve(q, a.k, &live, None, &params)?;
     }
     let mut passes = Vec::with_capacity(a.repeat);
     let mut latencies = Vec::with_capacity(a.repeat * queries.len());
@@ -193,7 +196,7 @@ fn bm25(a: Bm25Bench) -> anyhow::Result<()> {
         let start = Instant::now();
         for q in &queries {
             let t = Instant::now();
-            std::hint::black_box(bm25.retrieve(q, a.k, &live, None)?);
+            std::hint::black_box(bm25.retrieve(q, a.k, &live, None, &params)?);
             latencies.push(t.elapsed().as_secs_f64());
         }
         passes.push(start.elapsed().as_secs_f64());
@@ -326,7 +329,7 @@ fn hnsw(a: HnswBench) -> anyhow::Result<()> {
                 "ef_construction": a.ef_construction, "build_threads": threads,
                 "build_s": build_s, "query_threads": 1, "sweep": json_rows(first),
                 "target_recall": a.target_recall, "rescore": a.rescore,
-                "simd": seine_kernels::simd_level().name(),
+                "simd": seine_kernels::Level::active().name(),
                 "at_target": at(first).map(|(ef, recall, qps)| serde_json::json!({"ef": ef, "recall": recall, "qps": qps})),
                 "quantized": all,
             })
@@ -339,7 +342,7 @@ fn hnsw(a: HnswBench) -> anyhow::Result<()> {
         a.k,
         a.m,
         a.ef_construction,
-        seine_kernels::simd_level().name()
+        seine_kernels::Level::active().name()
     );
     for (quant, bytes, rows) in &sweeps {
         println!("-- {quant} (codes: {bytes} bytes, rescore {}×k)", a.rescore);
@@ -478,7 +481,7 @@ fn maxsim(a: MaxsimBench) -> anyhow::Result<()> {
         }
     }
     let body = serde_json::json!({
-        "bench": "maxsim", "lq": a.lq, "ld": a.ld, "simd": seine_kernels::simd_level().name(),
+        "bench": "maxsim", "lq": a.lq, "ld": a.ld, "simd": seine_kernels::Level::active().name(),
         "read_bandwidth_gb_per_s": bandwidth.iter().map(|(n, b)| serde_json::json!({"threads": n, "gb_per_s": b})).collect::<Vec<_>>(),
         "results": rows,
     });
@@ -495,7 +498,7 @@ fn print_maxsim(a: &MaxsimBench, bandwidth: &[(usize, f64)], rows: &[serde_json:
         "seine maxsim (Lq={}, Ld={}, {}); read bandwidth: {}",
         a.lq,
         a.ld,
-        seine_kernels::simd_level().name(),
+        seine_kernels::Level::active().name(),
         bandwidth
             .iter()
             .map(|(n, b)| format!("{b:.1} GB/s on {n} thread(s)"))

@@ -7,8 +7,10 @@ use std::time::Instant;
 
 use anyhow::bail;
 use seine_datasets::beir::BeirDir;
+use seine_engine::encoders::Encoders;
 use seine_engine::model::{ModelDir, backend_for, resolve_model};
-use seine_engine::{DenseEncoder, Encoder, Side, SpladeEncoder};
+use seine_engine::settings::EmbedKind;
+use seine_engine::{DenseEncoder, Encoder, Pruning, Side, SpladeEncoder};
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -44,8 +46,8 @@ pub struct EncodeBench {
 }
 
 enum Enc {
-    Dense(Box<DenseEncoder>),
-    Splade(Box<SpladeEncoder>),
+    Dense(std::sync::Arc<DenseEncoder>),
+    Splade(std::sync::Arc<SpladeEncoder>),
 }
 
 impl Enc {
@@ -125,9 +127,15 @@ pub fn run(a: EncodeBench) -> anyhow::Result<()> {
         .into()
     });
     let dir = ModelDir::open(&resolve_model(&name)?)?;
-    let enc = match a.kind {
-        Kind::Dense => Enc::Dense(Box::new(DenseEncoder::load(&dir, &device)?)),
-        Kind::Splade => Enc::Splade(Box::new(SpladeEncoder::load(&dir, None, &device)?)),
+    let kind = match a.kind {
+        Kind::Dense => EmbedKind::Dense,
+        Kind::Splade => EmbedKind::Sparse,
+    };
+    let loaded = Encoders::standalone(kind, &name, Pruning::default(), &device)?;
+    let enc = match (loaded.dense, loaded.sparse) {
+        (Some(d), _) => Enc::Dense(d),
+        (_, Some(s)) => Enc::Splade(s),
+        _ => unreachable!("standalone loads the kind asked for"),
     };
     let texts = texts(&a)?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
@@ -182,8 +190,8 @@ pub fn run(a: EncodeBench) -> anyhow::Result<()> {
             "{}",
             serde_json::json!({"bench": "encode", "kind": format!("{:?}", a.kind).to_lowercase(),
                 "model": name, "backend": backend, "cpu": cpu,
-                "int8_kernel": seine_kernels::bert::int8_level().name(),
-                "simd": seine_kernels::simd_level().name(), "texts": texts.len(),
+                "int8_kernel": seine_kernels::bert::int8::kernel_name(seine_kernels::Level::active()),
+                "simd": seine_kernels::Level::active().name(), "texts": texts.len(),
                 "tokens": tokens, "threads": threads, "median_s": med,
                 "texts_per_s": texts.len() as f64 / med, "tokens_per_s": tokens as f64 / med,
                 "gflops": gflops, "peak_gflops": peak, "fraction_of_peak": of_peak,
@@ -197,7 +205,7 @@ pub fn run(a: EncodeBench) -> anyhow::Result<()> {
         "seine encode {name} [{backend}] ({} {what}, {tokens} tokens, {threads} threads, {cpu}, {}): \
          {:.1} {what}/s, {:.0} tokens/s, {:.1} GFLOP/s{} (median of {})",
         texts.len(),
-        seine_kernels::simd_level().name(),
+        seine_kernels::Level::active().name(),
         texts.len() as f64 / med,
         tokens as f64 / med,
         gflops,

@@ -18,8 +18,8 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use seine_datasets::Doc;
 use seine_index::{
-    BuildOptions, Compression, DenseSettings, DocParts, HnswParams, IndexDir, IndexWriter,
-    LexicalSettings, MultiSettings, SourceInfo, SparseSettings, VectorDtype,
+    BuildOptions, Compression, DenseSettings, DocParts, GraphMode, HnswParams, IndexDir,
+    IndexWriter, LexicalSettings, MultiSettings, SourceInfo, SparseSettings, VectorDtype,
 };
 
 #[derive(clap::Args)]
@@ -202,27 +202,18 @@ fn dir_bytes(p: &Path) -> u64 {
 
 fn build(out: &Path, part: &str, n: usize, centroids: usize) -> anyhow::Result<serde_json::Value> {
     let g = Gen::new();
-    let mut opts = BuildOptions {
-        source: SourceInfo {
-            path: format!("synthetic:{part}:{n}"),
-            format: "synthetic".into(),
-            fingerprint: String::new(),
-        },
-        lexical: None,
-        dense: None,
-        sparse: None,
-        multi: None,
-        overwrite: true,
-        command: Some("bench scale".into()),
-        threads: 0,
-        fields: Vec::new(),
+    let source = SourceInfo {
+        path: format!("synthetic:{part}:{n}"),
+        format: "synthetic".into(),
+        fingerprint: String::new(),
     };
+    let mut opts = BuildOptions::new(source, "bench scale").with_overwrite(true);
     match part {
         "bm25" => opts.lexical = Some(LexicalSettings::new(Default::default(), Default::default())),
         "dense" => {
             opts.dense = Some(DenseSettings {
                 dim: DENSE_DIM,
-                ..DenseSettings::new("synthetic", Some(HnswParams::default()), false)
+                ..DenseSettings::new("synthetic", GraphMode::On, HnswParams::default())
             })
         }
         "splade" => opts.sparse = Some(SparseSettings::new("synthetic")),
@@ -231,7 +222,7 @@ fn build(out: &Path, part: &str, n: usize, centroids: usize) -> anyhow::Result<s
                 dim: TOK_DIM,
                 compression: Compression::Bits(2),
                 centroids: Some(centroids),
-                ..MultiSettings::new("synthetic", VectorDtype::F16)
+                ..MultiSettings::new("synthetic", VectorDtype::default())
             })
         }
         other => bail!("unknown part {other:?} (bm25, dense, splade or maxsim)"),

@@ -4,9 +4,11 @@ use anyhow::{Context, bail};
 use seine_datasets::embeddings::EmbeddingWriter;
 use seine_datasets::open_corpus;
 use seine_engine::embed::{CHUNK, VectorsWriter};
+use seine_engine::encoders::Encoders;
 use seine_engine::indexer::next_chunk;
-use seine_engine::model::{DeviceSpec, ModelDir, resolve_device, resolve_model};
-use seine_engine::{DenseEncoder, Encoder, Side};
+use seine_engine::model::{DeviceSpec, resolve_device};
+use seine_engine::settings::EmbedKind;
+use seine_engine::{Encoder, Pruning, Side};
 use seine_index::IndexDir;
 
 use super::CorpusArgs;
@@ -41,27 +43,18 @@ pub struct Args {
     out: PathBuf,
     /// Encode the texts as documents or as queries (models with query prefixes differ).
     #[arg(long, default_value = "document")]
-    side: SideArg,
+    side: Side,
     #[command(flatten)]
     corpus_args: CorpusArgs,
     #[arg(long, default_value = "cpu")]
     device: DeviceSpec,
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum SideArg {
-    Document,
-    Query,
-}
-
 pub fn run(a: Args) -> anyhow::Result<()> {
     if let Some(index) = &a.from_index {
         return export(index, &a.out);
     }
-    let side = match a.side {
-        SideArg::Document => Side::Document,
-        SideArg::Query => Side::Query,
-    };
+    let side = a.side;
     if let (Some(corpus), Some(model)) = (&a.corpus, &a.sparse) {
         return embed_sparse(&a, corpus, model, side);
     }
@@ -72,7 +65,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         bail!("give a corpus and --model (or --sparse, or --multi), or --from-index");
     };
     let device = resolve_device(a.device)?;
-    let enc = DenseEncoder::load(&ModelDir::open(&resolve_model(model)?)?, &device)?;
+    let loaded = Encoders::standalone(EmbedKind::Dense, model, Pruning::default(), &device)?;
+    let enc = loaded.dense.expect("a dense encoder");
     let (n, _, secs) = embed_corpus(&a, corpus, VectorsWriter::dense(&enc, &a.out)?, side)?;
     eprintln!(
         "embedded {n} documents with {} ({}-d) in {secs:.1} s ({:.0} docs/s) into {}",
@@ -112,17 +106,13 @@ fn embed_corpus(
 }
 
 fn embed_sparse(a: &Args, corpus: &std::path::Path, model: &str, side: Side) -> anyhow::Result<()> {
-    use seine_engine::{Pruning, SpladeEncoder};
-    if a.sparse_top_k == Some(0) {
-        bail!("--sparse-top-k must be at least 1");
-    }
     let device = resolve_device(a.device)?;
     let pruning = Pruning {
         top_k: a.sparse_top_k,
         threshold: a.sparse_threshold,
     };
-    let enc = SpladeEncoder::load(&ModelDir::open(&resolve_model(model)?)?, None, &device)?
-        .with_pruning(pruning, pruning);
+    let loaded = Encoders::standalone(EmbedKind::Sparse, model, pruning, &device)?;
+    let enc = loaded.sparse.expect("a sparse encoder");
     let (n, terms, secs) = embed_corpus(a, corpus, VectorsWriter::sparse(&enc, &a.out)?, side)?;
     eprintln!(
         "embedded {n} texts with {} (SPLADE, {:.1} terms per text) in {secs:.1} s ({:.0} texts/s) into {}",
@@ -136,8 +126,8 @@ fn embed_sparse(a: &Args, corpus: &std::path::Path, model: &str, side: Side) -> 
 
 fn embed_multi(a: &Args, corpus: &std::path::Path, model: &str, side: Side) -> anyhow::Result<()> {
     let device = resolve_device(a.device)?;
-    let enc =
-        seine_engine::MultiVectorEncoder::load(&ModelDir::open(&resolve_model(model)?)?, &device)?;
+    let loaded = Encoders::standalone(EmbedKind::Multi, model, Pruning::default(), &device)?;
+    let enc = loaded.multi.expect("a token-vector encoder");
     let (n, tokens, secs) = embed_corpus(a, corpus, VectorsWriter::multi(&enc, &a.out)?, side)?;
     eprintln!(
         "embedded {n} texts with {} ({}-d token vectors, {:.1} per text) in {secs:.1} s ({:.0} texts/s) into {}",

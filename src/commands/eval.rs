@@ -4,7 +4,7 @@ use anyhow::bail;
 use seine_datasets::CorpusOptions;
 use seine_datasets::beir::BeirDir;
 use seine_engine::encoders::model_label;
-use seine_engine::{RetrieverKind, RetrieverSet, Searcher};
+use seine_engine::{QueryParams, RetrieverKind, RetrieverSet, SearchRequest, Searcher};
 use seine_eval::metrics::EvalOptions;
 use seine_eval::report::{mteb_task_name, table, write_mteb, write_per_query};
 use seine_eval::run::write_trec;
@@ -112,17 +112,26 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         &[],
     );
     let dir = open_or_build(beir.root(), &index_path, opts, parts, explicit, a.rebuild)?;
-    let mut searcher = Searcher::open_on(dir, &resolve_device(a.dense.device)?)?;
-    searcher.set_bm25_params(a.bm25.params())?;
-    searcher.set_fusion(fusion.clone());
-    searcher.set_rerank(rerank)?;
-    searcher.set_plaid(a.plaid.plaid(a.depth))?;
+    let searcher = Searcher::open_on(dir, &resolve_device(a.dense.device)?)?;
+    let request = SearchRequest {
+        retrievers: a.retriever.clone(),
+        k: a.depth,
+        fusion: fusion.clone(),
+        rerank,
+        params: QueryParams {
+            bm25: Some(a.bm25.params()),
+            ef: None,
+            plaid: a.plaid.plaid(a.depth),
+        },
+        filter: None,
+    };
+    searcher.check(&request)?;
     if a.multihop {
-        return run_multihop(&a, &searcher, &split, &dataset, &index_path, fusion, rerank);
+        return run_multihop(&a, &searcher, &split, &dataset, &index_path, &request);
     }
 
     let spec = RunSpec {
-        retriever: a.retriever.clone(),
+        request,
         depth: a.depth,
         eval: EvalOptions {
             ignore_identical_ids: !a.keep_identical_ids,
@@ -231,14 +240,15 @@ fn run_multihop(
     split: &Split,
     dataset: &str,
     index_path: &std::path::Path,
-    fusion: seine_engine::Fusion,
-    rerank: Option<seine_engine::Rerank>,
+    request: &SearchRequest,
 ) -> anyhow::Result<()> {
     use seine_eval::multihop;
+    let (fusion, rerank) = (&request.fusion, request.rerank);
     let questions = multihop::questions(&split.queries, &split.qrels)?;
-    let cfg = a
+    let mut cfg = a
         .hops
         .config(&a.retriever, fusion.clone(), rerank, a.rerank.flipr_k)?;
+    cfg.params = request.params;
     let scorer = cfg.scorer_for(searcher);
     eprintln!(
         "multi-hop: {} hops, condenser {scorer}{}",
@@ -250,7 +260,7 @@ fn run_multihop(
         }
     );
     let bar = counter("questions", questions.len() as u64);
-    let (single, multi) = multihop::run(searcher, &questions, &a.retriever, &cfg, &|| bar.inc(1))?;
+    let (single, multi) = multihop::run(searcher, &questions, &cfg, &|| bar.inc(1))?;
     bar.finish_and_clear();
     let run_name = match rerank {
         Some(r) => format!("{}-{}{}", a.retriever, r.kind(), r.depth),

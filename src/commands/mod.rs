@@ -29,8 +29,8 @@ use seine_engine::{FusionMethod, Rerank, RerankKind, RetrieverSet};
 use seine_index::lexical::{Bm25Mode, Bm25Params};
 use seine_index::sparse::DEFAULT_IMPACT_SCALE;
 use seine_index::{
-    BuildOptions, DenseSettings, HnswParams, IndexDir, LexicalSettings, MultiSettings, SourceInfo,
-    SparseSettings,
+    BuildOptions, DenseSettings, GraphMode, HnswParams, IndexDir, LexicalSettings, MultiSettings,
+    SourceInfo, SparseSettings,
 };
 
 use crate::progress::DocProgress;
@@ -122,8 +122,8 @@ pub struct DenseArgs {
     pub dense: Option<String>,
     /// HNSW graph: `auto` builds it for corpora of 4,096 documents or more, `off`
     /// searches exactly.
-    #[arg(long, value_enum, default_value = "auto")]
-    pub hnsw: HnswMode,
+    #[arg(long, default_value_t = GraphMode::Auto)]
+    pub hnsw: GraphMode,
     /// HNSW links per node.
     #[arg(long, default_value_t = HnswParams::default().m)]
     pub hnsw_m: usize,
@@ -146,15 +146,8 @@ pub struct DenseArgs {
     #[arg(long, default_value = "none")]
     pub dense_quantization: seine_index::Quantization,
     /// Candidates rescored per hit, with --dense-quantization.
-    #[arg(long, default_value_t = seine_index::dense_quant::DEFAULT_RESCORE)]
+    #[arg(long, default_value_t = seine_index::dense::quant::DEFAULT_RESCORE)]
     pub dense_rescore: usize,
-}
-
-#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HnswMode {
-    Auto,
-    On,
-    Off,
 }
 
 impl DenseArgs {
@@ -162,14 +155,14 @@ impl DenseArgs {
     pub fn none() -> Self {
         DenseArgs {
             dense: None,
-            hnsw: HnswMode::Auto,
+            hnsw: GraphMode::Auto,
             hnsw_m: HnswParams::default().m,
             ef_construction: HnswParams::default().ef_construction,
             ef_search: HnswParams::default().ef_search,
             dense_vectors: None,
             device: DeviceSpec::Cpu,
             dense_quantization: seine_index::Quantization::None,
-            dense_rescore: seine_index::dense_quant::DEFAULT_RESCORE,
+            dense_rescore: seine_index::dense::quant::DEFAULT_RESCORE,
         }
     }
 
@@ -184,11 +177,10 @@ impl DenseArgs {
     /// The dense part's settings, when a model was named.
     fn settings(&self) -> Option<DenseSettings> {
         let model = self.dense.as_deref()?;
-        let hnsw = (self.hnsw != HnswMode::Off).then(|| self.hnsw_params());
         Some(DenseSettings {
             quantization: self.dense_quantization,
             rescore: self.dense_rescore,
-            ..DenseSettings::new(model, hnsw, self.hnsw == HnswMode::Auto)
+            ..DenseSettings::new(model, self.hnsw, self.hnsw_params())
         })
     }
 }
@@ -202,7 +194,7 @@ pub struct MultiArgs {
     #[arg(long)]
     pub multi: Option<String>,
     /// Stored precision of the token vectors.
-    #[arg(long, default_value = "f16")]
+    #[arg(long, default_value_t = seine_index::VectorDtype::default())]
     pub multi_dtype: seine_index::VectorDtype,
     /// Residual compression of the token vectors (ColBERTv2): none, 1bit, 2bit or 4bit
     /// per dimension plus a centroid id per token. Compressed stores also serve
@@ -223,7 +215,7 @@ impl MultiArgs {
     pub fn none() -> Self {
         MultiArgs {
             multi: None,
-            multi_dtype: seine_index::VectorDtype::F16,
+            multi_dtype: seine_index::VectorDtype::default(),
             multi_compression: seine_index::Compression::None,
             multi_centroids: None,
             multi_vectors: None,
@@ -396,24 +388,24 @@ pub fn build_options(
     threads: usize,
     fields: &[seine_index::filter::FieldSpec],
 ) -> BuildOptions {
-    BuildOptions {
-        source: SourceInfo::of(
-            corpus,
-            &seine_engine::build::format_name(corpus, corpus_opts),
-        ),
-        lexical: Some(lexical),
-        dense: parts.dense.settings(),
-        sparse: parts.sparse.settings(),
-        multi: parts
-            .multi
-            .multi
-            .as_deref()
-            .map(|m| parts.multi.settings(m)),
-        overwrite,
-        command: Some(std::env::args().collect::<Vec<_>>().join(" ")),
-        threads,
-        fields: fields.to_vec(),
-    }
+    let source = SourceInfo::of(
+        corpus,
+        &seine_engine::build::format_name(corpus, corpus_opts),
+    );
+    BuildOptions::new(source, std::env::args().collect::<Vec<_>>().join(" "))
+        .with_lexical(Some(lexical))
+        .with_dense(parts.dense.settings())
+        .with_sparse(parts.sparse.settings())
+        .with_multi(
+            parts
+                .multi
+                .multi
+                .as_deref()
+                .map(|m| parts.multi.settings(m)),
+        )
+        .with_overwrite(overwrite)
+        .with_threads(threads)
+        .with_fields(fields.to_vec())
 }
 
 impl Parts<'_> {
@@ -529,7 +521,7 @@ impl MultiHopArgs {
     ) -> anyhow::Result<MultiHop> {
         let depth = rerank.map_or(settings::DEFAULT_RERANK_DEPTH, |r| r.depth);
         let later = match self.later_rerank.as_deref() {
-            None => rerank.map(|r| Rerank::new(RerankKind::Flipr, r.depth, flipr_k)),
+            None => MultiHop::default_later_rerank(rerank, flipr_k),
             Some("none") => None,
             Some(kind) => Some(Rerank::new(
                 kind.parse::<RerankKind>()
@@ -549,6 +541,7 @@ impl MultiHopArgs {
             facts: self.facts,
             scorer: self.condense_scorer,
             filter: None,
+            params: Default::default(),
             links: self.hop_links,
             named_first: self.named_first,
         };

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use seine_engine::{RetrieverKind, RetrieverSet, Searcher};
+use seine_engine::{QueryParams, RetrieverKind, RetrieverSet, SearchRequest, Searcher};
 use seine_index::IndexDir;
 use seine_index::lexical::Bm25Params;
 
@@ -85,24 +85,37 @@ impl RetrieverArg {
 
 fn open(a: &Args) -> anyhow::Result<Searcher> {
     let dir = IndexDir::open(&a.index)?;
-    let mut searcher = Searcher::open_on(dir, &seine_engine::model::resolve_device(a.device)?)?;
-    searcher.set_dense_ef(a.ef);
-    searcher.set_fusion(a.fusion.fusion()?);
-    searcher.set_rerank(a.rerank.rerank()?)?;
-    searcher.set_plaid(a.plaid.plaid(a.k))?;
-    if a.k1.is_some() || a.b.is_some() {
-        let base = searcher
-            .index()
-            .manifest()
-            .lexical
-            .map(|l| l.params())
-            .unwrap_or_default();
-        searcher.set_bm25_params(Bm25Params {
+    Ok(Searcher::open_on(
+        dir,
+        &seine_engine::model::resolve_device(a.device)?,
+    )?)
+}
+
+/// The search these flags ask for, over `retrievers`.
+fn request(
+    a: &Args,
+    searcher: &Searcher,
+    retrievers: RetrieverSet,
+) -> anyhow::Result<SearchRequest> {
+    let bm25 = (a.k1.is_some() || a.b.is_some()).then(|| {
+        let base = searcher.bm25_params().unwrap_or_default();
+        Bm25Params {
             k1: a.k1.unwrap_or(base.k1),
             b: a.b.unwrap_or(base.b),
-        })?;
-    }
-    Ok(searcher)
+        }
+    });
+    Ok(SearchRequest {
+        retrievers,
+        k: a.k,
+        fusion: a.fusion.fusion()?,
+        rerank: a.rerank.rerank()?,
+        params: QueryParams {
+            bm25,
+            ef: a.ef,
+            plaid: a.plaid.plaid(a.k),
+        },
+        filter: a.filter.clone(),
+    })
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
@@ -116,7 +129,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         return multihop(&a, &searcher);
     }
     let query_tokens = match (
-        a.explain && searcher.rerank().is_some(),
+        a.explain && a.rerank.rerank()?.is_some(),
         searcher.multi_encoder(),
     ) {
         (true, Some(m)) => Some(m.query_tokens(&a.query)?),
@@ -129,14 +142,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     };
     let mut lists = Vec::new();
     for set in a.retriever.sets(&searcher) {
-        let hits = searcher.search_with(
-            &set,
-            &a.query,
-            a.k,
-            searcher.fusion(),
-            searcher.rerank(),
-            a.filter.as_ref(),
-        )?;
+        let hits = searcher.search_fused(&a.query, &request(&a, &searcher, set.clone())?)?;
         let mut out = Vec::new();
         for (rank, f) in hits.iter().enumerate() {
             let h = &f.hit;
@@ -256,13 +262,12 @@ fn multihop(a: &Args, searcher: &Searcher) -> anyhow::Result<()> {
         .into_iter()
         .next()
         .context("index has no retriever")?;
-    let mut cfg = a.hops.config(
-        &retriever,
-        a.fusion.fusion()?,
-        a.rerank.rerank()?,
-        a.rerank.flipr_k,
-    )?;
-    cfg.filter = a.filter.clone();
+    let first = request(a, searcher, retriever.clone())?;
+    let mut cfg = a
+        .hops
+        .config(&retriever, first.fusion, first.rerank, a.rerank.flipr_k)?;
+    cfg.filter = first.filter;
+    cfg.params = first.params;
     let r = searcher.search_multihop(&a.query, a.k, &cfg)?;
     let mut hits = Vec::new();
     for (rank, h) in r.ranking.iter().enumerate() {

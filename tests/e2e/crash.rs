@@ -1,43 +1,48 @@
 //! SIGKILL during `seine index`: the target is absent, or still the previous committed
 //! index, which opens and answers.
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use crate::util::{dataset, head_lines, leftovers, ok, path_str, seine, stdout};
 
-/// Starts `seine index`, waits until its staging folder exists in `watch` and has been
-/// written to for a moment, then kills it with SIGKILL.
-fn kill_mid_build(args: &[&str], watch: &Path) {
+/// Runs `seine <args>` with `SEINE_FAULT_PAUSE=<point>` (seine_index::faults), waits
+/// until it reports that it stopped there, then kills it with SIGKILL: the kill lands
+/// exactly at that point of the commit, on any machine speed.
+fn kill_at(point: &str, args: &[&str]) {
     let mut child = seine()
         .args(args)
+        .env("SEINE_FAULT_PAUSE", point)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    loop {
-        if !leftovers(watch).is_empty() {
-            break;
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let want = format!("paused at fault point {point}");
+    std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains(&want) {
+                let _ = tx.send(Ok(()));
+                return;
+            }
+            seen.push(line);
         }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "indexing finished before it could be killed"
-        );
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "no staging folder appeared"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "indexing finished before it could be killed"
-    );
+        let _ = tx.send(Err(seen.join("\n")));
+    });
+    let reached = rx.recv_timeout(Duration::from_secs(300));
+    // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
     child.wait().unwrap();
+    match reached {
+        Ok(Ok(())) => {}
+        Ok(Err(stderr)) => panic!("seine exited before fault point {point}: {stderr}"),
+        Err(_) => panic!("seine did not reach fault point {point} in 300 s"),
+    }
 }
 
 fn top_ids(index: &Path, q: &str) -> String {
@@ -47,46 +52,49 @@ fn top_ids(index: &Path, q: &str) -> String {
 #[test]
 fn sigkill_leaves_no_index_or_the_previous_one() {
     let t = tempfile::tempdir().unwrap();
-    let big = dataset("hotpotqa-distractor").join("corpus.jsonl");
+    let corpus = dataset("scifact").join("corpus.jsonl");
+    let (small, bigger) = (t.path().join("small.jsonl"), t.path().join("bigger.jsonl"));
+    head_lines(&corpus, 200, &small);
+    head_lines(&corpus, 300, &bigger);
     let target = t.path().join("idx");
 
-    // 1. Killed while building a fresh index: nothing at the target.
-    kill_mid_build(
-        &[
-            "index",
-            path_str(&big),
-            "--out",
-            path_str(&target),
-            "--threads",
-            "1",
-        ],
-        t.path(),
-    );
-    assert!(!target.exists(), "a half-written index is visible");
+    // 1. Killed while committing a fresh index (every part written; then with the
+    //    manifest written, just before the rename): nothing at the target.
+    for point in ["commit-start", "commit-rename"] {
+        kill_at(
+            point,
+            &["index", path_str(&bigger), "--out", path_str(&target)],
+        );
+        assert!(!target.exists(), "{point}: a half-written index is visible");
+    }
 
-    // 2. A committed index, then a rebuild killed mid-way: the old one still answers.
-    let small = t.path().join("small.jsonl");
-    head_lines(&dataset("scifact").join("corpus.jsonl"), 200, &small);
+    // 2. A committed index, then rebuilds killed at each commit point (before the
+    //    manifest, before the new generation moves in, with the new generation in
+    //    place but the manifest not yet switched): the old one still answers.
     ok(&["index", path_str(&small), "--out", path_str(&target)]);
     let q = "white matter diffusion tensor";
     let before = top_ids(&target, q);
-    kill_mid_build(
-        &[
-            "index",
-            path_str(&big),
-            "--out",
-            path_str(&target),
-            "--overwrite",
-            "--threads",
-            "1",
-        ],
-        &target,
-    );
-    let manifest = std::fs::read_to_string(target.join("manifest.json")).unwrap();
-    assert!(manifest.contains("\"doc_count\": 200"), "{manifest}");
-    assert_eq!(top_ids(&target, q), before);
+    for point in ["commit-start", "commit-rename", "commit-manifest"] {
+        kill_at(
+            point,
+            &[
+                "index",
+                path_str(&bigger),
+                "--out",
+                path_str(&target),
+                "--overwrite",
+            ],
+        );
+        let manifest = std::fs::read_to_string(target.join("manifest.json")).unwrap();
+        assert!(
+            manifest.contains("\"doc_count\": 200"),
+            "{point}: {manifest}"
+        );
+        assert_eq!(top_ids(&target, q), before, "{point}");
+    }
 
-    // 3. The next build cleans the leftovers of both killed builds and commits.
+    // 3. The next build cleans the leftovers of the killed builds (staging folders, a
+    //    generation the manifest never pointed to) and commits.
     ok(&[
         "index",
         path_str(&small),

@@ -12,7 +12,8 @@ use seine_engine::model::{ModelDir, resolve_model};
 use seine_engine::{DenseEncoder, Encoder, Side};
 use seine_index::lexical::{Bm25Mode, Bm25Params};
 use seine_index::{
-    BuildOptions, DenseSettings, HnswParams, IndexDir, IndexWriter, LexicalSettings, SourceInfo,
+    BuildOptions, DenseSettings, GraphMode, HnswParams, IndexDir, IndexWriter, LexicalSettings,
+    SourceInfo,
 };
 use serde_json::Value;
 
@@ -65,7 +66,7 @@ fn hnsw_recall_on_scifact_vectors() {
         lexical: Some(LexicalSettings::new(Bm25Mode::Flat, Bm25Params::default())),
         dense: Some(DenseSettings {
             dim: 384,
-            ..DenseSettings::new("minilm", Some(HnswParams::default()), true)
+            ..DenseSettings::new("minilm", GraphMode::Auto, HnswParams::default())
         }),
         sparse: None,
         multi: None,

@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use seine_engine::{RetrieverSet, Searcher};
+use seine_engine::{RetrieverSet, SearchRequest, Searcher};
 use seine_index::IndexDir;
 
 use crate::config::MineConfig;
@@ -45,7 +45,7 @@ pub fn mine(
     let searcher = Searcher::open(IndexDir::open(index)?)
         .with_context(|| format!("opening the mining index {}", index.display()))?;
     let set: RetrieverSet = cfg.retriever.parse()?;
-    searcher.check(&set)?;
+    searcher.check(&SearchRequest::new(set.clone(), cfg.to.max(1)))?;
     let dense = searcher.dense().filter(|_| cfg.filter);
     let mut stats = MineStats {
         queries: examples.len(),
@@ -58,8 +58,9 @@ pub fn mine(
     };
     let empty = HashSet::new();
     let total = examples.len();
+    let req = SearchRequest::new(set, cfg.to);
     for (i, ex) in examples.iter_mut().enumerate() {
-        let hits = searcher.search(&set, &ex.query, cfg.to)?;
+        let hits = searcher.search(&ex.query, &req)?;
         let rel = judged.get(&ex.qid).unwrap_or(&empty);
         if let Some(h) = hits.iter().find(|h| !docs.contains_key(&h.id)) {
             bail!(
@@ -144,9 +145,10 @@ pub fn candidates(
     };
     let searcher = Searcher::open(IndexDir::open(index)?)?;
     let set: RetrieverSet = cfg.negatives.retriever.parse()?;
+    let req = SearchRequest::new(set, cfg.dev_candidates);
     dev.iter()
         .map(|ex| {
-            let hits = searcher.search(&set, &ex.query, cfg.dev_candidates)?;
+            let hits = searcher.search(&ex.query, &req)?;
             Ok((ex.qid.clone(), hits.into_iter().map(|h| h.id).collect()))
         })
         .collect()

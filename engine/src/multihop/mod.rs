@@ -24,9 +24,10 @@ use seine_index::DocId;
 use serde::Serialize;
 
 use crate::fusion::Fusion;
+pub use crate::settings::MAX_HOPS;
 use crate::settings::{
     DEFAULT_CONDENSE_PASSAGES, DEFAULT_FACTS, DEFAULT_HOP_DEPTH, DEFAULT_HOPS, DEFAULT_LINKS,
-    RetrieverSet,
+    QueryParams, RerankKind, RetrieverSet, SearchRequest,
 };
 use crate::{Error, Hit, Rerank, Result, Searcher};
 
@@ -94,7 +95,7 @@ impl std::str::FromStr for FactScorer {
 /// Settings of the multi-hop loop.
 #[derive(Debug, Clone)]
 pub struct MultiHop {
-    /// Hops (1..=4).
+    /// Hops (1..=[`MAX_HOPS`]).
     pub hops: usize,
     /// First-stage retriever(s).
     pub retriever: RetrieverSet,
@@ -114,6 +115,8 @@ pub struct MultiHop {
     pub scorer: Option<FactScorer>,
     /// A metadata filter every hop searches within.
     pub filter: Option<seine_index::filter::Filter>,
+    /// Retriever parameters of every hop (BM25, HNSW, PLAID).
+    pub params: QueryParams,
     /// Passages the previous hop's picks (and, after the first hop, the passages the
     /// question names) name by title ([`links`]), put first in a later hop's
     /// candidates: at most this many (0: none).
@@ -137,6 +140,7 @@ impl Default for MultiHop {
             facts: DEFAULT_FACTS,
             scorer: None,
             filter: None,
+            params: QueryParams::default(),
             links: DEFAULT_LINKS,
             named_first: true,
         }
@@ -144,6 +148,26 @@ impl Default for MultiHop {
 }
 
 impl MultiHop {
+    /// The later hops' default rerank: FLIPR (top `flipr_k` query-token maxima; their
+    /// queries carry facts) at the first hop's rerank depth, when the first hop
+    /// reranks. The CLI, the server and Python all take it from here.
+    pub fn default_later_rerank(first: Option<Rerank>, flipr_k: usize) -> Option<Rerank> {
+        first.map(|r| Rerank::new(RerankKind::Flipr, r.depth, flipr_k.max(1)))
+    }
+
+    /// The search one hop runs: this loop's retrievers, fusion, parameters and filter,
+    /// with `rerank`, for `k` hits.
+    pub fn hop_request(&self, rerank: Option<Rerank>, k: usize) -> SearchRequest {
+        SearchRequest {
+            retrievers: self.retriever.clone(),
+            k,
+            fusion: self.fusion.clone(),
+            rerank,
+            params: self.params,
+            filter: self.filter.clone(),
+        }
+    }
+
     /// The condenser's scorer on `searcher`'s index.
     pub fn scorer_for(&self, searcher: &Searcher) -> FactScorer {
         self.scorer
@@ -151,9 +175,9 @@ impl MultiHop {
     }
 
     pub fn validate(&self) -> Result<()> {
-        if !(1..=4).contains(&self.hops) {
+        if !(1..=MAX_HOPS).contains(&self.hops) {
             return Err(Error::InvalidArgument(format!(
-                "hops must be within 1..=4, got {}",
+                "hops must be within 1..={MAX_HOPS}, got {}",
                 self.hops
             )));
         }
@@ -220,7 +244,7 @@ impl Searcher {
         cfg: &MultiHop,
     ) -> Result<MultiHopResult> {
         cfg.validate()?;
-        self.check(&cfg.retriever)?;
+        self.check(&cfg.hop_request(cfg.rerank, cfg.depth))?;
         let mut taken: HashSet<DocId> = HashSet::new();
         let mut picks: Vec<(DocId, f32)> = Vec::new();
         let mut facts: Vec<Fact> = Vec::new();
@@ -240,14 +264,7 @@ impl Searcher {
             };
             let want = cfg.depth + taken.len();
             let mut hits: Vec<_> = self
-                .search_with(
-                    &cfg.retriever,
-                    &query,
-                    want,
-                    &cfg.fusion,
-                    rerank,
-                    cfg.filter.as_ref(),
-                )?
+                .search_fused(&query, &cfg.hop_request(rerank, want))?
                 .into_iter()
                 .filter(|h| !taken.contains(&h.hit.doc))
                 .take(cfg.depth)
@@ -354,7 +371,11 @@ impl Searcher {
         };
         let mut set = seine_index::DocSet::empty(max as usize + 1);
         linked.iter().for_each(|d| set.insert(*d));
-        let mut out = self.search_docs(&cfg.retriever, query, linked.len(), &cfg.fusion, &set)?;
+        let req = SearchRequest {
+            filter: None,
+            ..cfg.hop_request(None, linked.len())
+        };
+        let mut out = self.search_docs(query, &req, &set)?;
         let first: HashSet<DocId> = out.iter().map(|h| h.hit.doc).collect();
         out.extend(hits.into_iter().filter(|h| !first.contains(&h.hit.doc)));
         out.truncate(cfg.depth.max(first.len()));

@@ -23,17 +23,7 @@ impl Searcher {
             // again (a re-entrant read can deadlock behind a waiting writer).
             let live = self.live.read().expect("live lock");
             let m = self.index.manifest();
-            let opts = BuildOptions {
-                source: m.source.clone(),
-                lexical: m.lexical,
-                dense: m.dense.clone(),
-                sparse: m.sparse.clone(),
-                multi: m.multi.clone(),
-                overwrite: true,
-                command: Some("compact".into()),
-                threads: 0,
-                fields: m.fields.clone(),
-            };
+            let opts = BuildOptions::like(m, "compact").with_overwrite(true);
             let mut writer = IndexWriter::create(self.index.root(), opts)?;
             // Compressed token vectors keep their codec (re-encoding decoded vectors
             // with the same centroids and buckets gives back the same codes).

@@ -3,7 +3,7 @@
 //! the generation's documents from the stored fast fields, the documents written since
 //! from their metadata.
 
-use seine_index::fields::extract;
+use seine_index::filter::fields::extract;
 use seine_index::filter::{FieldSpec, Filter, Matcher};
 use seine_index::{DocId, DocSet};
 

@@ -20,10 +20,10 @@ use seine_index::lexical::{Bm25Params, StoredDoc};
 use seine_index::{DocId, DocMap, FieldStore, IndexDir};
 
 use crate::encoders::Encoders;
-use crate::fusion::{FusedHit, Fusion, SourceHit, fuse};
+use crate::fusion::{FusedHit, SourceHit, fuse};
 use crate::live::Live;
 use crate::retriever::SparseRetriever;
-use crate::settings::{Plaid, Rerank, RetrieverKind, RetrieverSet};
+use crate::settings::{Rerank, RetrieverKind, SearchRequest};
 use crate::{
     Bm25Retriever, DenseRetriever, Error, MaxsimRetriever, MultiVectorEncoder, Result, Retriever,
     Side,
@@ -69,8 +69,6 @@ pub struct Searcher {
     maxsim: Option<MaxsimRetriever>,
     /// Stored metadata fields (`--fields`), for filters.
     fields: Option<FieldStore>,
-    fusion: Fusion,
-    rerank: Option<Rerank>,
     /// Documents added and deleted since the generation was built.
     live: RwLock<Live>,
     /// Serializes writers (and compaction against writers).
@@ -136,8 +134,6 @@ impl Searcher {
             multi,
             maxsim,
             fields,
-            fusion: Fusion::default(),
-            rerank: None,
             live: RwLock::new(live),
             writes: Mutex::new(()),
             titles: std::sync::OnceLock::new(),
@@ -146,27 +142,16 @@ impl Searcher {
         Ok(searcher)
     }
 
-    /// Opens another generation of the same index with this searcher's encoders and
-    /// settings (after [`Searcher::compact`]); a writer hands its writer lock on.
+    /// Opens another generation of the same index with this searcher's encoders
+    /// (after [`Searcher::compact`]); a writer hands its writer lock on.
     pub fn reopen(&self, index: IndexDir) -> Result<Self> {
-        let mut s = Self::with_encoders(index, self.encoders.clone())?;
+        let s = Self::with_encoders(index, self.encoders.clone())?;
         let lock = self.live.read().expect("live lock").lock.clone();
         if let Some(lock) = lock {
             let _w = s.writes.lock().expect("writes lock");
             let mut live = s.live.write().expect("live lock");
             live.lock = Some(lock);
             s.ensure_writer(&mut live, None)?;
-        }
-        s.fusion = self.fusion.clone();
-        s.rerank = self.rerank;
-        if let Some(b) = &self.bm25 {
-            s.set_bm25_params(b.params())?;
-        }
-        if let (Some(d), Some(new)) = (&self.dense, &mut s.dense) {
-            new.set_ef(d.ef());
-        }
-        if let (Some(m), Some(new)) = (&self.maxsim, &mut s.maxsim) {
-            new.set_params(m.params());
         }
         Ok(s)
     }
@@ -197,24 +182,6 @@ impl Searcher {
         v.join(", ")
     }
 
-    /// How fused retriever lists are combined.
-    pub fn set_fusion(&mut self, fusion: Fusion) {
-        self.fusion = fusion;
-    }
-
-    pub fn fusion(&self) -> &Fusion {
-        &self.fusion
-    }
-
-    /// Reranks every search's candidates by late interaction (needs token vectors).
-    pub fn set_rerank(&mut self, rerank: Option<Rerank>) -> Result<()> {
-        if let Some(r) = &rerank {
-            self.check_rerank(r)?;
-        }
-        self.rerank = rerank;
-        Ok(())
-    }
-
     fn check_rerank(&self, r: &Rerank) -> Result<()> {
         if self.multi.is_none() {
             return Err(Error::InvalidArgument(
@@ -222,10 +189,6 @@ impl Searcher {
             ));
         }
         r.validate()
-    }
-
-    pub fn rerank(&self) -> Option<Rerank> {
-        self.rerank
     }
 
     /// The multi-vector encoder, when the index has token vectors.
@@ -248,47 +211,30 @@ impl Searcher {
         self.maxsim.as_ref()
     }
 
-    /// Sets PLAID's parameters (`None`: by each search's `k`).
-    pub fn set_plaid(&mut self, params: Option<Plaid>) -> Result<()> {
-        if let Some(p) = &params {
-            p.validate()?;
-        }
-        if let Some(m) = &mut self.maxsim {
-            m.set_params(params);
-        }
-        Ok(())
-    }
-
     /// The SPLADE retriever, when the index has one.
     pub fn sparse(&self) -> Option<&SparseRetriever> {
         self.sparse.as_ref()
     }
 
-    /// Checks that this index has every retriever of `set` (and, for a fusion, that
-    /// the searcher's fusion fits it).
-    pub fn check(&self, set: &RetrieverSet) -> Result<()> {
-        for k in set.parts() {
+    /// Checks `req` against this index: every retriever present, a rerank only with
+    /// token vectors, the filter's fields declared (before a batch of searches).
+    pub fn check(&self, req: &SearchRequest) -> Result<()> {
+        req.validate()?;
+        for k in req.retrievers.parts() {
             self.retriever(*k)?;
         }
-        if set.is_fusion() {
-            self.fusion.validate(set.parts().len())?;
+        if let Some(r) = &req.rerank {
+            self.check_rerank(r)?;
+        }
+        if let Some(f) = &req.filter {
+            self.check_filter(f)?;
         }
         Ok(())
     }
 
-    /// Overrides the BM25 parameters for the searches that follow.
-    pub fn set_bm25_params(&mut self, params: Bm25Params) -> Result<()> {
-        if let Some(r) = self.bm25.take() {
-            self.bm25 = Some(r.with_params(params)?);
-        }
-        Ok(())
-    }
-
-    /// Sets the HNSW beam width of dense searches.
-    pub fn set_dense_ef(&mut self, ef: Option<usize>) {
-        if let Some(d) = &mut self.dense {
-            d.set_ef(ef);
-        }
+    /// The index's own BM25 parameters (a request may override them).
+    pub fn bm25_params(&self) -> Option<Bm25Params> {
+        self.bm25.as_ref().map(|b| b.params())
     }
 
     /// The retriever of `kind`, when this index has it.
@@ -309,62 +255,41 @@ impl Searcher {
         }
     }
 
-    /// The top `k` hits of `set` for `query` (several retrievers: fused with the
-    /// searcher's [`Fusion`]; reranked when a [`Rerank`] is set).
-    pub fn search(&self, set: &RetrieverSet, query: &str, k: usize) -> Result<Vec<Hit>> {
+    /// The top `req.k` hits of `query` as `req` asks.
+    pub fn search(&self, query: &str, req: &SearchRequest) -> Result<Vec<Hit>> {
         Ok(self
-            .search_fused(set, query, k)?
+            .search_fused(query, req)?
             .into_iter()
             .map(|f| f.hit)
             .collect())
     }
 
-    /// Search with each hit's per-retriever ranks and scores, reranked by late
-    /// interaction when a [`Rerank`] is set.
-    pub fn search_fused(
-        &self,
-        set: &RetrieverSet,
-        query: &str,
-        k: usize,
-    ) -> Result<Vec<FusedSearchHit>> {
-        self.search_with(set, query, k, &self.fusion, self.rerank, None)
-    }
-
-    /// [`Searcher::search_fused`] with this call's fusion and rerank settings (the
-    /// searcher's own are left alone; a server shares one searcher across requests),
-    /// among the documents `filter` allows when one is given (every retriever
-    /// searches within them; a rerank sees only their candidates).
-    pub fn search_with(
-        &self,
-        set: &RetrieverSet,
-        query: &str,
-        k: usize,
-        fusion: &Fusion,
-        rerank: Option<Rerank>,
-        filter: Option<&Filter>,
-    ) -> Result<Vec<FusedSearchHit>> {
-        if let Some(f) = filter {
+    /// The top `req.k` of `query` with each hit's per-retriever ranks and scores: the
+    /// first stage (fused when `req` names several retrievers), among the documents
+    /// `req.filter` allows (every retriever searches within them), reranked by late
+    /// interaction when `req.rerank` says so.
+    pub fn search_fused(&self, query: &str, req: &SearchRequest) -> Result<Vec<FusedSearchHit>> {
+        if let Some(f) = &req.filter {
             self.check_filter(f)?;
         }
-        let scope = filter.map_or(Scope::All, Scope::Filter);
-        let Some(rerank) = rerank else {
-            return self.first_stage(set, query, k, fusion, scope);
+        let scope = req.filter.as_ref().map_or(Scope::All, Scope::Filter);
+        let Some(rerank) = req.rerank else {
+            return self.first_stage(query, req, req.k, scope);
         };
         self.check_rerank(&rerank)?;
-        let hits = self.first_stage(set, query, rerank.depth.max(k), fusion, scope)?;
-        self.rerank_hits(hits, query, k, rerank)
+        let hits = self.first_stage(query, req, rerank.depth.max(req.k), scope)?;
+        self.rerank_hits(hits, query, req.k, rerank)
     }
 
-    /// The first stage of `set` (fused with `fusion`) over the documents of `docs` only.
+    /// The first stage of `req` (its `k` hits, no rerank) over the documents of
+    /// `docs` only.
     pub(crate) fn search_docs(
         &self,
-        set: &RetrieverSet,
         query: &str,
-        k: usize,
-        fusion: &Fusion,
+        req: &SearchRequest,
         docs: &seine_index::DocSet,
     ) -> Result<Vec<FusedSearchHit>> {
-        self.first_stage(set, query, k, fusion, Scope::Docs(docs))
+        self.first_stage(query, req, req.k, Scope::Docs(docs))
     }
 
     /// Rescores the top `rerank.depth` of `hits` by late interaction.
@@ -431,18 +356,19 @@ impl Searcher {
     /// when there are several.
     fn first_stage(
         &self,
-        set: &RetrieverSet,
         query: &str,
+        req: &SearchRequest,
         k: usize,
-        fusion: &Fusion,
         scope: Scope<'_>,
     ) -> Result<Vec<FusedSearchHit>> {
+        let (set, fusion) = (&req.retrievers, &req.fusion);
         for kind in set.parts() {
             self.retriever(*kind)?;
         }
         if set.is_fusion() {
             fusion.validate(set.parts().len())?;
         }
+        req.params.validate()?;
         let n = if set.is_fusion() {
             fusion.depth.max(k)
         } else {
@@ -457,9 +383,13 @@ impl Searcher {
             };
             let mut lists = Vec::new();
             for kind in set.parts() {
-                let hits = self
-                    .retriever(*kind)?
-                    .retrieve(query, n, &live, allowed.as_ref())?;
+                let hits = self.retriever(*kind)?.retrieve(
+                    query,
+                    n,
+                    &live,
+                    allowed.as_ref(),
+                    &req.params,
+                )?;
                 lists.push((kind.as_str(), hits));
             }
             let fused: Vec<FusedHit> = if set.is_fusion() {

@@ -288,7 +288,7 @@ impl LexicalIndex {
             return Ok(Vec::new());
         };
         let searcher = self.reader.searcher();
-        let top = crate::docset::collect_top(&searcher, &*query, k, allowed)?;
+        let top = crate::filter::docset::collect_top(&searcher, &*query, k, allowed)?;
         let mut hits: Vec<ScoredDoc> = top
             .into_iter()
             .map(|(score, addr)| {

@@ -62,6 +62,15 @@ impl std::str::FromStr for VectorDtype {
     }
 }
 
+impl std::fmt::Display for VectorDtype {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            VectorDtype::F16 => "f16",
+            VectorDtype::F32 => "f32",
+        })
+    }
+}
+
 /// How token vectors are stored: as they are (in [`VectorDtype`]) or
 /// residual-compressed with `b` bits per dimension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

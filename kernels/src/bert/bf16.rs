@@ -7,8 +7,8 @@
 
 use std::cell::RefCell;
 
-use super::model::SharedOut;
-use super::tiles;
+use super::tiles::{self, SharedOut};
+use crate::cpu::Level;
 
 const NB: usize = 16;
 
@@ -23,22 +23,6 @@ pub fn to_bf16(x: f32) -> u16 {
 
 pub fn from_bf16(h: u16) -> f32 {
     f32::from_bits(u32::from(h) << 16)
-}
-
-/// Whether this CPU runs the AVX512-BF16 kernel (`SEINE_SIMD=portable` forces the
-/// portable loop).
-pub fn bf16_native() -> bool {
-    if crate::simd::simd_level() == crate::simd::SimdLevel::Portable {
-        return false;
-    }
-    #[cfg(target_arch = "x86_64")]
-    {
-        is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bf16")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
 }
 
 /// A linear layer's weight in bf16, packed for the kernels.
@@ -81,37 +65,23 @@ impl Bf16Linear {
 
     /// `y = x · Wᵀ` (no bias; `x`: `rows × inp`, `y`: `rows × out`).
     pub fn product(&self, x: &[f32], rows: usize, y: &mut [f32]) {
-        self.product_at(bf16_native(), x, rows, y);
+        self.product_at(Level::active(), x, rows, y);
     }
 
-    /// [`Bf16Linear::product`] with (`native`) or without the AVX512-BF16 kernel.
-    pub fn product_at(&self, native: bool, x: &[f32], rows: usize, y: &mut [f32]) {
-        if rows == 0 {
-            return;
-        }
+    /// [`Bf16Linear::product`] at `level`: the AVX512-BF16 kernel where the level has
+    /// it, the portable loop (the same bf16 products) otherwise.
+    pub fn product_at(&self, level: Level, x: &[f32], rows: usize, y: &mut [f32]) {
+        let native = level.has_bf16();
         assert!(x.len() >= rows * self.inp && y.len() >= rows * self.out);
         let out = SharedOut(y.as_mut_ptr());
-        let blocks = self.out.div_ceil(NB);
-        if tiles::by_rows(rows) {
-            tiles::row_tasks(rows, |r0, r1| {
-                ACT.with(|act| {
-                    let mut a = act.borrow_mut();
-                    self.convert(&x[r0 * self.inp..r1 * self.inp], &mut a);
-                    // SAFETY: this task alone writes rows r0..r1 of y.
-                    unsafe { self.range(native, &a, r0, r1 - r0, 0, blocks, out) };
-                });
-            });
-        } else {
-            ACT.with(|act| {
-                let mut a = act.borrow_mut();
-                self.convert(&x[..rows * self.inp], &mut a);
-                let a = &a[..];
-                tiles::block_tasks(blocks, |b0, b1| {
-                    // SAFETY: this task alone writes the columns of blocks b0..b1.
-                    unsafe { self.range(native, a, 0, rows, b0, b1, out) };
-                });
-            });
-        }
+        tiles::split_product(
+            &ACT,
+            rows,
+            self.out.div_ceil(NB),
+            |r0, r1, a| self.convert(&x[r0 * self.inp..r1 * self.inp], a),
+            // SAFETY: each task alone writes its rows × blocks of y.
+            |a, r0, n, b0, b1| unsafe { self.range(native, a, r0, n, b0, b1, out) },
+        );
     }
 
     /// Rows of `x` as bf16 pairs (`rows × kp/2`, zero padding).
@@ -146,7 +116,7 @@ impl Bf16Linear {
     ) {
         #[cfg(target_arch = "x86_64")]
         if native {
-            // SAFETY: `native` is only true when the CPU has AVX512-BF16.
+            // SAFETY: `native` comes from a level that guarantees AVX512-BF16.
             unsafe { x86::range_bf16(self, a, r0, rows, b0, b1, out.0) };
             return;
         }
@@ -276,21 +246,23 @@ mod tests {
             let x = rand_vec(rows * inp, 32);
             let l = Bf16Linear::from_torch(&w, out, inp);
             let mut port = vec![0f32; rows * out];
-            l.product_at(false, &x, rows, &mut port);
-            let mut best = vec![0f32; rows * out];
-            l.product(&x, rows, &mut best);
-            for r in 0..rows {
-                for o in 0..out {
-                    let (xr, wo) = (&x[r * inp..(r + 1) * inp], &w[o * inp..(o + 1) * inp]);
-                    let mag: f32 = xr.iter().zip(wo).map(|(a, b)| (a * b).abs()).sum();
-                    let exact: f32 = xr.iter().zip(wo).map(|(a, b)| a * b).sum();
-                    let i = r * out + o;
-                    assert!(
-                        (best[i] - port[i]).abs() <= 1e-5 * mag + 1e-6,
-                        "kernel vs portable"
-                    );
-                    // Each operand within 2^-9 relative: products within ~2^-8.
-                    assert!((port[i] - exact).abs() <= mag / 128.0 + 1e-6, "bf16 vs f32");
+            l.product_at(Level::portable(), &x, rows, &mut port);
+            for level in Level::available() {
+                let mut best = vec![0f32; rows * out];
+                l.product_at(level, &x, rows, &mut best);
+                for r in 0..rows {
+                    for o in 0..out {
+                        let (xr, wo) = (&x[r * inp..(r + 1) * inp], &w[o * inp..(o + 1) * inp]);
+                        let mag: f32 = xr.iter().zip(wo).map(|(a, b)| (a * b).abs()).sum();
+                        let exact: f32 = xr.iter().zip(wo).map(|(a, b)| a * b).sum();
+                        let i = r * out + o;
+                        assert!(
+                            (best[i] - port[i]).abs() <= 1e-5 * mag + 1e-6,
+                            "{level} kernel vs portable"
+                        );
+                        // Each operand within 2^-9 relative: products within ~2^-8.
+                        assert!((port[i] - exact).abs() <= mag / 128.0 + 1e-6, "bf16 vs f32");
+                    }
                 }
             }
         }

@@ -14,8 +14,8 @@ pub mod ops;
 pub mod peak;
 pub mod splade;
 
-pub use bf16::{Bf16Linear, bf16_native};
-pub use int8::{Int8Level, QuantLinear, int8_level};
-pub use model::{Bert, Layer, LayerNorm, Linear, Scratch};
+pub use bf16::Bf16Linear;
+pub use int8::QuantLinear;
+pub use model::{Bert, Layer, LayerNorm, Linear, Scratch, Weights};
 pub use ops::Activation;
 pub use splade::MlmHead;

@@ -12,6 +12,7 @@ use rayon::prelude::*;
 
 use super::gemm::{MatRef, Par, matmul, matmul_into_ptr};
 use super::ops::{self, Activation};
+use super::tiles::SharedOut;
 
 /// Output features per weight panel.
 pub const PANEL: usize = 64;
@@ -27,15 +28,22 @@ const FEW_ROWS: usize = 128;
 /// feature (measured: MiniLM query p50 11.6 → 6.9 ms on one thread).
 #[derive(Debug, Clone)]
 pub struct Linear {
-    pub w: Vec<f32>,
-    pub panels: Vec<f32>,
+    pub weights: Weights,
     pub b: Option<Vec<f32>>,
     pub inp: usize,
     pub out: usize,
-    /// The weight in int8 ([`Linear::quantize_int8`]): products then run on it.
-    pub int8: Option<Box<super::int8::QuantLinear>>,
-    /// The weight in bf16 ([`Linear::to_bf16`]): products then run on it.
-    pub bf16: Option<Box<super::bf16::Bf16Linear>>,
+}
+
+/// A linear layer's weight in exactly one precision: quantizing replaces the f32
+/// weight (and frees it).
+#[derive(Debug, Clone)]
+pub enum Weights {
+    /// `w`: `inp × out` row-major; `panels`: the same in [`PANEL`]-wide column panels.
+    F32 { w: Vec<f32>, panels: Vec<f32> },
+    /// Int8 per output channel ([`Linear::quantize_int8`]).
+    Int8(Box<super::int8::QuantLinear>),
+    /// Bf16 ([`Linear::to_bf16`]).
+    Bf16(Box<super::bf16::Bf16Linear>),
 }
 
 impl Linear {
@@ -59,50 +67,59 @@ impl Linear {
             }
         }
         Linear {
-            w,
-            panels,
+            weights: Weights::F32 { w, panels },
             b: bias,
             inp,
             out,
-            int8: None,
-            bf16: None,
         }
     }
 
-    /// The weight as PyTorch stores it (`out × inp`).
-    fn torch_weight(&self) -> Vec<f32> {
+    /// The f32 weight as PyTorch stores it (`out × inp`), while it is f32.
+    fn torch_weight(&self) -> Option<Vec<f32>> {
+        let Weights::F32 { w, .. } = &self.weights else {
+            return None;
+        };
         let mut torch = vec![0f32; self.out * self.inp];
         for i in 0..self.inp {
             for o in 0..self.out {
-                torch[o * self.inp + i] = self.w[i * self.out + o];
+                torch[o * self.inp + i] = w[i * self.out + o];
             }
         }
-        torch
+        Some(torch)
     }
 
-    /// Rounds the weight to bf16; [`Linear::product`] then runs `vdpbf16ps` (f32
-    /// accumulation) on bf16-rounded inputs.
+    /// Rounds the f32 weight to bf16 (no-op unless f32); [`Linear::product`] then
+    /// runs `vdpbf16ps` (f32 accumulation) on bf16-rounded inputs.
     pub fn to_bf16(&mut self) {
-        let w = self.torch_weight();
-        self.bf16 = Some(Box::new(super::bf16::Bf16Linear::from_torch(
-            &w, self.out, self.inp,
-        )));
+        if let Some(w) = self.torch_weight() {
+            let q = super::bf16::Bf16Linear::from_torch(&w, self.out, self.inp);
+            self.weights = Weights::Bf16(Box::new(q));
+        }
     }
 
-    /// Quantizes the weight to int8 per output channel; [`Linear::product`] then
-    /// quantizes its input per row and runs the int8 kernels.
+    /// Quantizes the f32 weight to int8 per output channel (no-op unless f32);
+    /// [`Linear::product`] then quantizes its input per row and runs the int8 kernels.
     pub fn quantize_int8(&mut self) {
-        let w = self.torch_weight();
-        self.int8 = Some(Box::new(super::int8::QuantLinear::from_torch(
-            &w, self.out, self.inp,
-        )));
+        if let Some(w) = self.torch_weight() {
+            let q = super::int8::QuantLinear::from_torch(&w, self.out, self.inp);
+            self.weights = Weights::Int8(Box::new(q));
+        }
+    }
+
+    /// The f32 weight and its panels (the SPLADE decoder and the attention products
+    /// are never quantized).
+    fn f32_weights(&self) -> (&[f32], &[f32]) {
+        match &self.weights {
+            Weights::F32 { w, panels } => (w, panels),
+            _ => panic!("this product needs the f32 weight of the layer"),
+        }
     }
 
     /// Panel `p`: its first output feature and its `inp × width` matrix.
     fn panel(&self, p: usize) -> (usize, MatRef<'_>) {
         let p0 = p * PANEL;
         let width = PANEL.min(self.out - p0);
-        let data = &self.panels[p0 * self.inp..(p0 + width) * self.inp];
+        let data = &self.f32_weights().1[p0 * self.inp..(p0 + width) * self.inp];
         (p0, MatRef::row_major(data, self.inp, width))
     }
 
@@ -111,18 +128,15 @@ impl Linear {
         if rows == 0 {
             return;
         }
-        if let Some(q) = &self.int8 {
-            q.product(x, rows, y);
-            return;
-        }
-        if let Some(q) = &self.bf16 {
-            q.product(x, rows, y);
-            return;
-        }
+        let w = match &self.weights {
+            Weights::Int8(q) => return q.product(x, rows, y),
+            Weights::Bf16(q) => return q.product(x, rows, y),
+            Weights::F32 { w, .. } => w,
+        };
         let x = MatRef::row_major(&x[..rows * self.inp], rows, self.inp);
         let y = &mut y[..rows * self.out];
         if rows >= FEW_ROWS {
-            let w = MatRef::row_major(&self.w, self.inp, self.out);
+            let w = MatRef::row_major(w, self.inp, self.out);
             matmul(y, self.out, x, w, 1.0, false, Par::Rayon);
             return;
         }
@@ -150,7 +164,7 @@ impl Linear {
         let y = &mut y[..rows * n];
         if rows >= FEW_ROWS {
             let w = MatRef {
-                data: &self.w[c0..],
+                data: &self.f32_weights().0[c0..],
                 rows: self.inp,
                 cols: n,
                 rs: self.out,
@@ -236,22 +250,6 @@ fn rows_par(x: &mut [f32], w: usize, f: impl Fn(&mut [f32], usize) + Sync) {
 thread_local! {
     /// Attention scores of one (sequence, head) task, reused by every task on a thread.
     static SCORES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-}
-
-/// A raw pointer the attention tasks share: each writes its own (rows, head columns)
-/// block of the context matrix.
-#[derive(Clone, Copy)]
-pub(super) struct SharedOut(pub(super) *mut f32);
-// SAFETY: tasks write disjoint blocks (see each use: attention, panel products, the
-// int8/bf16 row and block tasks).
-unsafe impl Send for SharedOut {}
-unsafe impl Sync for SharedOut {}
-
-impl SharedOut {
-    /// (A method, so closures capture the whole wrapper, not the bare pointer.)
-    fn at(self, offset: usize) -> *mut f32 {
-        self.0.wrapping_add(offset)
-    }
 }
 
 impl Bert {

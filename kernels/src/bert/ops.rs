@@ -4,11 +4,11 @@
 //! Each op is written once as plain loops over slices (reductions over 16 independent
 //! accumulators, so the compiler can vectorize them without reassociating) and compiled
 //! three times by [`dispatched!`]: for AVX-512, for AVX2+FMA and for the portable
-//! target; [`SimdLevel`] picks one at run time. `exp` and `erf` are polynomial
+//! target; a [`Level`] picks one at run time. `exp` and `erf` are polynomial
 //! approximations (relative error ~1e-7) that vectorize; the tests hold every level
 //! against f64 oracles.
 
-use crate::simd::{SimdLevel, simd_level};
+use crate::cpu::Level;
 
 /// The feed-forward activation (`hidden_act` in a BERT `config.json`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,24 +135,27 @@ macro_rules! dispatched {
     ($(#[$m:meta])* fn $name:ident / $at:ident ($($arg:ident : $ty:ty),* $(,)?) $body:block) => {
         $(#[$m])*
         pub fn $name($($arg: $ty),*) {
-            $at(simd_level(), $($arg),*)
+            $at(Level::active(), $($arg),*)
         }
 
-        /// The same op at a given level (at most the detected one; tests and benchmarks).
-        pub fn $at(level: SimdLevel, $($arg: $ty),*) {
+        /// The same op at a given level (tests and benchmarks).
+        pub fn $at(level: Level, $($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
                 unsafe fn v4($($arg: $ty),*) $body
                 #[target_feature(enable = "avx2,fma,f16c")]
                 unsafe fn v3($($arg: $ty),*) $body
-                match level {
-                    // SAFETY: the level is at most the one detected on this CPU.
-                    SimdLevel::Avx512 => return unsafe { v4($($arg),*) },
-                    SimdLevel::Avx2Fma => return unsafe { v3($($arg),*) },
-                    SimdLevel::Portable => {}
+                if level.has_avx512() {
+                    // SAFETY: the level guarantees AVX-512F/BW/VL, AVX2, FMA and F16C.
+                    return unsafe { v4($($arg),*) };
+                }
+                if level.has_avx2() {
+                    // SAFETY: the level guarantees AVX2, FMA and F16C.
+                    return unsafe { v3($($arg),*) };
                 }
             }
+            let _ = level;
             #[inline(always)]
             fn portable($($arg: $ty),*) $body
             portable($($arg),*)
@@ -274,19 +277,6 @@ dispatched! {
     }
 }
 
-/// Every level this machine can run, the portable one included (for tests).
-pub fn levels() -> Vec<SimdLevel> {
-    let best = crate::simd::detected_level();
-    [SimdLevel::Avx512, SimdLevel::Avx2Fma, SimdLevel::Portable]
-        .into_iter()
-        .filter(|l| match l {
-            SimdLevel::Avx512 => best == SimdLevel::Avx512,
-            SimdLevel::Avx2Fma => best.has_avx2(),
-            SimdLevel::Portable => true,
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,7 +316,7 @@ mod tests {
     #[test]
     fn every_level_matches_the_f64_oracles() {
         let mut rng = Rng(0x1234_5678);
-        for level in levels() {
+        for level in Level::available() {
             for &(rows, h) in &[(1, 1), (3, 7), (5, 16), (4, 33), (2, 384), (1, 1536)] {
                 let x0: Vec<f32> = (0..rows * h).map(|_| rng.f(6.0)).collect();
                 let y: Vec<f32> = (0..rows * h).map(|_| rng.f(3.0)).collect();

@@ -6,12 +6,12 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::simd::{SimdLevel, simd_level};
+use crate::cpu::Level;
 
 /// Measured GFLOP/s (one FMA = 2 FLOP) over all threads of the rayon pool, at the
 /// widest level this CPU has; `None` without AVX2+FMA.
 pub fn peak_fma_gflops() -> Option<f64> {
-    let level = simd_level();
+    let level = Level::active();
     if !level.has_avx2() {
         return None;
     }
@@ -23,8 +23,8 @@ pub fn peak_fma_gflops() -> Option<f64> {
         .map(|_| {
             #[cfg(target_arch = "x86_64")]
             {
-                // SAFETY: the level was detected on this CPU.
-                unsafe { x86::chains(level == SimdLevel::Avx512, iters) }
+                // SAFETY: the level guarantees AVX2+FMA (and AVX-512F when wide).
+                unsafe { x86::chains(level.has_avx512(), iters) }
             }
             #[cfg(not(target_arch = "x86_64"))]
             0.0

@@ -2,19 +2,71 @@
 //! over the pool, and the walk over register tiles of up to 6 rows × 4 blocks of 16
 //! outputs that their x86 kernels run.
 
+use std::cell::RefCell;
+use std::thread::LocalKey;
+
 use rayon::prelude::*;
+
+/// A raw pointer the tasks of one product share: each writes its own block of the
+/// output (attention heads, panel products, the int8/bf16 row and block tasks).
+#[derive(Clone, Copy)]
+pub(super) struct SharedOut(pub(super) *mut f32);
+// SAFETY: tasks write disjoint blocks (see each use).
+unsafe impl Send for SharedOut {}
+unsafe impl Sync for SharedOut {}
+
+impl SharedOut {
+    /// (A method, so closures capture the whole wrapper, not the bare pointer.)
+    pub(super) fn at(self, offset: usize) -> *mut f32 {
+        self.0.wrapping_add(offset)
+    }
+}
+
+/// Splits a reduced-precision product of `rows` rows × `blocks` output blocks over
+/// the pool, the one task split of the int8 and bf16 products: many rows, by rows
+/// (each task prepares its own rows into its thread's `scratch`, then computes all
+/// blocks); few rows, by output blocks (the rows prepared once, here).
+/// `prepare(r0, r1, scratch)` converts rows `r0..r1`; `run(scratch, r0, rows, b0, b1)`
+/// computes those prepared rows × blocks `b0..b1`.
+pub(super) fn split_product<S: Sync + 'static>(
+    scratch: &'static LocalKey<RefCell<S>>,
+    rows: usize,
+    blocks: usize,
+    prepare: impl Fn(usize, usize, &mut S) + Sync,
+    run: impl Fn(&S, usize, usize, usize, usize) + Sync,
+) {
+    if rows == 0 {
+        return;
+    }
+    if by_rows(rows) {
+        row_tasks(rows, |r0, r1| {
+            scratch.with(|s| {
+                let mut s = s.borrow_mut();
+                prepare(r0, r1, &mut s);
+                run(&s, r0, r1 - r0, 0, blocks);
+            });
+        });
+    } else {
+        scratch.with(|s| {
+            let mut s = s.borrow_mut();
+            prepare(0, rows, &mut s);
+            let s = &*s;
+            block_tasks(blocks, |b0, b1| run(s, 0, rows, b0, b1));
+        });
+    }
+}
 
 /// Rows per task when a product is split over rows.
 const ROW_TASK: usize = 64;
 
 /// Whether a product of `rows` rows is split over rows (each task prepares its own
 /// rows) rather than over output blocks (the rows prepared once, by the caller).
-pub(super) fn by_rows(rows: usize) -> bool {
+fn by_rows(rows: usize) -> bool {
     rows >= 2 * ROW_TASK || rayon::current_num_threads() == 1
 }
 
 /// Runs `task(r0, r1)` over `rows` in chunks of [`ROW_TASK`], on the pool.
-pub(super) fn row_tasks(rows: usize, task: impl Fn(usize, usize) + Sync) {
+fn row_tasks(rows: usize, task: impl Fn(usize, usize) + Sync) {
     let run = |t: usize| task(t * ROW_TASK, ((t + 1) * ROW_TASK).min(rows));
     let tasks = rows.div_ceil(ROW_TASK);
     if rayon::current_num_threads() == 1 {
@@ -25,7 +77,7 @@ pub(super) fn row_tasks(rows: usize, task: impl Fn(usize, usize) + Sync) {
 }
 
 /// Runs `task(b0, b1)` over output blocks `0..blocks`, 4 blocks (64 outputs) per task.
-pub(super) fn block_tasks(blocks: usize, task: impl Fn(usize, usize) + Sync) {
+fn block_tasks(blocks: usize, task: impl Fn(usize, usize) + Sync) {
     (0..blocks.div_ceil(4))
         .into_par_iter()
         .for_each(|t| task(4 * t, (4 * t + 4).min(blocks)));

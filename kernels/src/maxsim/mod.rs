@@ -18,8 +18,9 @@
 use half::f16;
 use rayon::prelude::*;
 
+use crate::cpu::Level;
 use crate::residual::Codec;
-use crate::simd::{SimdLevel, dot_portable, simd_level};
+use crate::simd::dot_portable;
 
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -69,8 +70,8 @@ impl Tokens<'_> {
             Tokens::F16(v) => {
                 let src = &v[j0 * dim..(j0 + n) * dim];
                 #[cfg(target_arch = "x86_64")]
-                if simd_level().has_avx2() {
-                    // SAFETY: AVX2 and F16C are present (checked above); equal lengths.
+                if Level::active().has_avx2() {
+                    // SAFETY: the level guarantees AVX2 and F16C; equal lengths.
                     unsafe { x86::f16_to_f32(src, out) };
                     return;
                 }
@@ -200,7 +201,7 @@ struct Panel {
 /// tokens (one of lanes when at most that many are left), dimension-major,
 /// zero-padded. Pack once per query; score any number of documents with it.
 pub struct PackedQuery {
-    level: SimdLevel,
+    level: Level,
     dim: usize,
     lq: usize,
     /// The query, row-major (the portable path's operand).
@@ -213,21 +214,18 @@ pub struct PackedQuery {
 impl PackedQuery {
     /// Packs `q` (`Lq × dim`, row-major) for this machine's level.
     pub fn new(q: &[f32], dim: usize) -> Self {
-        Self::at(simd_level(), q, dim)
+        Self::at(Level::active(), q, dim)
     }
 
-    /// Packs for `level` (lowered to what the CPU has).
-    pub fn at(level: SimdLevel, q: &[f32], dim: usize) -> Self {
+    /// Packs for `level` (16-lane tiles at AVX-512, 8 at AVX2, the scalar loop below).
+    pub fn at(level: Level, q: &[f32], dim: usize) -> Self {
         let lq = check(q, dim);
-        let level = match (level, crate::simd::detected_level()) {
-            (SimdLevel::Avx512, SimdLevel::Avx512) => SimdLevel::Avx512,
-            (SimdLevel::Avx512 | SimdLevel::Avx2Fma, d) if d.has_avx2() => SimdLevel::Avx2Fma,
-            _ => SimdLevel::Portable,
-        };
-        let lanes = match level {
-            SimdLevel::Avx512 => 16,
-            SimdLevel::Avx2Fma => 8,
-            SimdLevel::Portable => 0,
+        let lanes = if level.has_avx512() {
+            16
+        } else if level.has_avx2() {
+            8
+        } else {
+            0
         };
         let (mut data, mut panels, mut first) = (Vec::new(), Vec::new(), 0);
         while lanes > 0 && first < lq {
@@ -275,7 +273,7 @@ impl PackedQuery {
         assert_eq!(out.len(), self.lq);
         let dim = self.dim;
         #[cfg(target_arch = "x86_64")]
-        if self.level != SimdLevel::Portable {
+        if self.level.has_avx2() {
             let ld = doc.rows(dim);
             if ld == 0 {
                 out.iter_mut().for_each(|o| *o = 0.0);
@@ -284,10 +282,10 @@ impl PackedQuery {
             s.best.clear();
             s.best.resize(self.padded, f32::NEG_INFINITY);
             let run = |rows: &[f32], n: usize, best: &mut [f32]| {
-                // SAFETY: the level was detected on this CPU; `rows` holds `n × dim`
+                // SAFETY: the level guarantees the features; `rows` holds `n × dim`
                 // floats and `best` is `padded` long.
                 unsafe {
-                    if self.level == SimdLevel::Avx512 {
+                    if self.level.has_avx512() {
                         x86::run512(self, rows, n, best)
                     } else {
                         x86::run256(self, rows, n, best)
@@ -314,12 +312,12 @@ impl PackedQuery {
 
 /// Per-query-token maxima with the best instruction set of this machine.
 pub fn token_maxima(q: &[f32], dim: usize, doc: Tokens<'_>, out: &mut [f32]) {
-    token_maxima_at(simd_level(), q, dim, doc, out)
+    token_maxima_at(Level::active(), q, dim, doc, out)
 }
 
-/// Per-query-token maxima at a given level (falls back to a lower level the CPU
-/// lacks); tests run every level the machine has.
-pub fn token_maxima_at(level: SimdLevel, q: &[f32], dim: usize, doc: Tokens<'_>, out: &mut [f32]) {
+/// Per-query-token maxima at a given level; tests run every level of
+/// [`Level::available`].
+pub fn token_maxima_at(level: Level, q: &[f32], dim: usize, doc: Tokens<'_>, out: &mut [f32]) {
     PackedQuery::at(level, q, dim).maxima(doc, out, &mut Scratch::default())
 }
 
@@ -417,8 +415,8 @@ mod tests {
                 token_maxima_scalar(&q, dim, doc, &mut want);
                 let mut fast = vec![0f32; lq];
                 token_maxima(&q, dim, doc, &mut fast);
-                // Every level this machine has (the AVX-512 one only where the CPU has it).
-                for level in [SimdLevel::Avx512, SimdLevel::Avx2Fma] {
+                // Every level this machine has, the portable one included.
+                for level in Level::available() {
                     let mut m = vec![0f32; lq];
                     token_maxima_at(level, &q, dim, doc, &mut m);
                     for i in 0..lq {

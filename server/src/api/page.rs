@@ -80,7 +80,7 @@ pub async fn info(State(s): State<Arc<AppState>>) -> Json<InfoResponse> {
         max_k: s.config.max_k,
         default_k: seine_engine::settings::DEFAULT_K,
         default_rerank_depth: seine_engine::settings::DEFAULT_RERANK_DEPTH,
-        max_hops: 4,
+        max_hops: seine_engine::settings::MAX_HOPS,
         fields: searcher
             .fields()
             .iter()

@@ -10,8 +10,10 @@ use seine_engine::Filter;
 use seine_engine::multihop::MultiHop;
 use seine_engine::settings::{DEFAULT_FLIPR_K, DEFAULT_RERANK_DEPTH};
 use seine_engine::{
-    FusedSearchHit, Fusion, FusionMethod, Rerank, RerankKind, RetrieverSet, Searcher,
+    FusedSearchHit, Fusion, FusionMethod, QueryParams, Rerank, RerankKind, RetrieverSet,
+    SearchRequest as EngineRequest, Searcher,
 };
+use seine_index::lexical::Bm25Params;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -66,7 +68,17 @@ pub struct SearchRequest {
     /// an unknown field or a value of the wrong type is a 422 naming the field.
     #[schema(value_type = Option<Object>)]
     pub filter: Option<serde_json::Value>,
+    /// HNSW beam width of a dense search (default: the index's `ef_search`).
+    #[schema(minimum = 1, maximum = 10000)]
+    pub ef: Option<usize>,
+    /// BM25 `k1` for this search (default: the index's).
+    pub k1: Option<f32>,
+    /// BM25 `b` for this search, in 0..=1 (default: the index's).
+    pub b: Option<f32>,
 }
+
+/// Largest HNSW beam width a request may ask for (its cost grows with it).
+const MAX_EF: usize = 10_000;
 
 /// A sentence the condenser kept.
 #[derive(Debug, Serialize, ToSchema)]
@@ -152,6 +164,36 @@ struct Plan {
     rerank: Option<Rerank>,
     hops: Option<MultiHop>,
     filter: Option<Filter>,
+    ef: Option<usize>,
+    /// BM25 `k1` and `b` given (the index's fill in the other).
+    k1: Option<f32>,
+    b: Option<f32>,
+}
+
+impl Plan {
+    /// The engine's request for `set` (the index's BM25 parameters fill in an
+    /// unspecified `k1` or `b`).
+    fn request(&self, searcher: &Searcher, set: RetrieverSet, k: usize) -> EngineRequest {
+        let bm25 = (self.k1.is_some() || self.b.is_some()).then(|| {
+            let base = searcher.bm25_params().unwrap_or_default();
+            Bm25Params {
+                k1: self.k1.unwrap_or(base.k1),
+                b: self.b.unwrap_or(base.b),
+            }
+        });
+        EngineRequest {
+            retrievers: set,
+            k,
+            fusion: self.fusion.clone(),
+            rerank: self.rerank,
+            params: QueryParams {
+                bm25,
+                ef: self.ef,
+                plaid: None,
+            },
+            filter: self.filter.clone(),
+        }
+    }
 }
 
 fn parse_rerank(req: &SearchRequest, max_k: usize) -> Result<Option<Rerank>, ApiError> {
@@ -179,9 +221,6 @@ fn parse_hops(
     let Some(hops) = req.hops else {
         return Ok(None);
     };
-    if !(1..=4).contains(&hops) {
-        return Err(ApiError::Unprocessable("hops must be within 1..=4".into()));
-    }
     if req.facts.is_some_and(|f| f == 0 || f > 10) {
         return Err(ApiError::Unprocessable(
             "facts must be within 1..=10".into(),
@@ -193,21 +232,21 @@ fn parse_hops(
         )));
     }
     let d = MultiHop::default();
-    Ok(Some(MultiHop {
+    let cfg = MultiHop {
         hops,
         fusion: fusion.clone(),
         rerank,
-        rerank_later: rerank.map(|r| {
-            Rerank::new(
-                RerankKind::Flipr,
-                r.depth,
-                req.flipr_k.unwrap_or(DEFAULT_FLIPR_K).max(1),
-            )
-        }),
+        rerank_later: MultiHop::default_later_rerank(
+            rerank,
+            req.flipr_k.unwrap_or(DEFAULT_FLIPR_K),
+        ),
         depth: req.hop_depth.unwrap_or(d.depth),
         facts: req.facts.unwrap_or(d.facts),
         ..d
-    }))
+    };
+    cfg.validate()
+        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    Ok(Some(cfg))
 }
 
 fn parse(req: &SearchRequest, s: &AppState) -> Result<Plan, ApiError> {
@@ -246,16 +285,27 @@ fn parse(req: &SearchRequest, s: &AppState) -> Result<Plan, ApiError> {
         None | Some(serde_json::Value::Null) => None,
         Some(v) => Some(Filter::from_json(v).map_err(|e| ApiError::Unprocessable(e.to_string()))?),
     };
-    let mut hops = parse_hops(req, max_k, &fusion, rerank)?;
-    if let Some(h) = &mut hops {
-        h.filter = filter.clone();
+    if req.ef.is_some_and(|e| e == 0 || e > MAX_EF) {
+        return Err(ApiError::Unprocessable(format!(
+            "ef must be within 1..={MAX_EF}"
+        )));
     }
+    let bm25 = Bm25Params {
+        k1: req.k1.unwrap_or(1.0),
+        b: req.b.unwrap_or(0.5),
+    };
+    bm25.validate()
+        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let hops = parse_hops(req, max_k, &fusion, rerank)?;
     Ok(Plan {
         retriever,
         fusion,
         rerank,
         hops,
         filter,
+        ef: req.ef,
+        k1: req.k1,
+        b: req.b,
     })
 }
 
@@ -288,11 +338,14 @@ fn run(searcher: &Searcher, req: &SearchRequest, plan: &Plan) -> EngineResult<Se
             .map(|k| RetrieverSet::one(*k))
             .ok_or_else(|| seine_engine::Error::InvalidArgument("index has no retriever".into()))?,
     };
+    let request = plan.request(searcher, set.clone(), req.k);
     let mut chain = None;
     let hits = match &plan.hops {
         Some(cfg) => {
             let cfg = MultiHop {
                 retriever: set.clone(),
+                filter: request.filter.clone(),
+                params: request.params,
                 ..cfg.clone()
             };
             let r = searcher.search_multihop(&req.query, req.k, &cfg)?;
@@ -306,14 +359,7 @@ fn run(searcher: &Searcher, req: &SearchRequest, plan: &Plan) -> EngineResult<Se
                 })
                 .collect()
         }
-        None => searcher.search_with(
-            &set,
-            &req.query,
-            req.k,
-            &plan.fusion,
-            plan.rerank,
-            plan.filter.as_ref(),
-        )?,
+        None => searcher.search_fused(&req.query, &request)?,
     };
     let query_tokens = match (
         req.explain && plan.rerank.is_some(),

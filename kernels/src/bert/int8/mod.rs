@@ -12,66 +12,21 @@
 
 use std::cell::RefCell;
 
-use super::model::SharedOut;
-use super::tiles;
+use super::tiles::{self, SharedOut};
+use crate::cpu::Level;
 
 /// Outputs per packed block (one 512-bit register of `i32`).
 const NB: usize = 16;
 
-/// The kernel a product runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Int8Level {
-    Portable,
-    Avx2,
-    Avx512Vnni,
-}
-
-impl Int8Level {
-    pub fn name(self) -> &'static str {
-        match self {
-            Int8Level::Portable => "portable",
-            Int8Level::Avx2 => "avx2",
-            Int8Level::Avx512Vnni => "avx512-vnni",
-        }
+/// The integer kernel a product runs on at `level` (for benchmark reports).
+pub fn kernel_name(level: Level) -> &'static str {
+    if level.has_vnni() {
+        "avx512-vnni"
+    } else if level.has_avx2() {
+        "avx2"
+    } else {
+        "portable"
     }
-}
-
-/// The best level this CPU has (`SEINE_SIMD=portable` forces the portable loop).
-pub fn int8_level() -> Int8Level {
-    if crate::simd::simd_level() == crate::simd::SimdLevel::Portable {
-        return Int8Level::Portable;
-    }
-    #[cfg(target_arch = "x86_64")]
-    {
-        if is_x86_feature_detected!("avx512f")
-            && is_x86_feature_detected!("avx512bw")
-            && is_x86_feature_detected!("avx512vnni")
-        {
-            return Int8Level::Avx512Vnni;
-        }
-        if is_x86_feature_detected!("avx2") {
-            return Int8Level::Avx2;
-        }
-    }
-    Int8Level::Portable
-}
-
-/// Every level this machine can run, portable first (for tests).
-pub fn int8_levels() -> Vec<Int8Level> {
-    let mut v = vec![Int8Level::Portable];
-    #[cfg(target_arch = "x86_64")]
-    {
-        if is_x86_feature_detected!("avx2") {
-            v.push(Int8Level::Avx2);
-        }
-        if is_x86_feature_detected!("avx512f")
-            && is_x86_feature_detected!("avx512bw")
-            && is_x86_feature_detected!("avx512vnni")
-        {
-            v.push(Int8Level::Avx512Vnni);
-        }
-    }
-    v
 }
 
 /// A linear layer's weight in int8, packed for the kernels.
@@ -107,10 +62,10 @@ fn quantize_row(x: &[f32], q: &mut [u8]) -> f32 {
 }
 
 /// [`quantize_row`] on `level` (the same integers on every level).
-fn quantize_row_at(level: Int8Level, x: &[f32], q: &mut [u8]) -> f32 {
+fn quantize_row_at(level: Level, x: &[f32], q: &mut [u8]) -> f32 {
     #[cfg(target_arch = "x86_64")]
-    if level == Int8Level::Avx512Vnni {
-        // SAFETY: the level is only offered when the CPU has AVX-512F/BW.
+    if level.has_vnni() {
+        // SAFETY: the level guarantees AVX-512F/BW.
         return unsafe { x86::quantize_row_avx512(x, q) };
     }
     let _ = level;
@@ -160,45 +115,25 @@ impl QuantLinear {
 
     /// `y = x · Wᵀ` (no bias; `x`: `rows × inp`, `y`: `rows × out`) on the best level.
     pub fn product(&self, x: &[f32], rows: usize, y: &mut [f32]) {
-        self.product_at(int8_level(), x, rows, y);
+        self.product_at(Level::active(), x, rows, y);
     }
 
     /// [`QuantLinear::product`] on a given level.
-    pub fn product_at(&self, level: Int8Level, x: &[f32], rows: usize, y: &mut [f32]) {
-        if rows == 0 {
-            return;
-        }
+    pub fn product_at(&self, level: Level, x: &[f32], rows: usize, y: &mut [f32]) {
         assert!(x.len() >= rows * self.inp && y.len() >= rows * self.out);
         let out = SharedOut(y.as_mut_ptr());
-        let blocks = self.out.div_ceil(NB);
-        if tiles::by_rows(rows) {
-            // Each row task quantizes its own rows, then computes all their outputs.
-            tiles::row_tasks(rows, |r0, r1| {
-                ACT.with(|act| {
-                    let mut act = act.borrow_mut();
-                    let (q, s) = &mut *act;
-                    self.quantize(level, &x[r0 * self.inp..r1 * self.inp], q, s);
-                    // SAFETY: this task alone writes rows r0..r1 of y.
-                    unsafe { self.tile_range(level, q, s, r0, r1 - r0, 0, blocks, out) };
-                });
-            });
-        } else {
-            // Few rows: quantize once here, split the outputs.
-            ACT.with(|act| {
-                let mut act = act.borrow_mut();
-                let (q, s) = &mut *act;
-                self.quantize(level, &x[..rows * self.inp], q, s);
-                let (q, s) = (&q[..], &s[..]);
-                tiles::block_tasks(blocks, |b0, b1| {
-                    // SAFETY: this task alone writes the columns of blocks b0..b1.
-                    unsafe { self.tile_range(level, q, s, 0, rows, b0, b1, out) };
-                });
-            });
-        }
+        tiles::split_product(
+            &ACT,
+            rows,
+            self.out.div_ceil(NB),
+            |r0, r1, (q, s)| self.quantize(level, &x[r0 * self.inp..r1 * self.inp], q, s),
+            // SAFETY: each task alone writes its rows × blocks of y.
+            |(q, s), r0, n, b0, b1| unsafe { self.tile_range(level, q, s, r0, n, b0, b1, out) },
+        );
     }
 
     /// Quantizes the rows of `x` into `q` (`rows × kp`, padding 128) and `s`.
-    fn quantize(&self, level: Int8Level, x: &[f32], q: &mut Vec<u8>, s: &mut Vec<f32>) {
+    fn quantize(&self, level: Level, x: &[f32], q: &mut Vec<u8>, s: &mut Vec<f32>) {
         let rows = x.len() / self.inp;
         q.clear();
         q.resize(rows * self.kp, 128);
@@ -222,7 +157,7 @@ impl QuantLinear {
     #[allow(clippy::too_many_arguments)]
     unsafe fn tile_range(
         &self,
-        level: Int8Level,
+        level: Level,
         q: &[u8],
         s: &[f32],
         r0: usize,
@@ -232,8 +167,8 @@ impl QuantLinear {
         out: SharedOut,
     ) {
         #[cfg(target_arch = "x86_64")]
-        if level == Int8Level::Avx512Vnni {
-            // SAFETY: the CPU has VNNI (the level says so); the caller's contract.
+        if level.has_vnni() {
+            // SAFETY: the level guarantees AVX-512F/BW and VNNI; the caller's contract.
             unsafe { x86::range_vnni(self, q, s, r0, rows, b0, b1, out.0) };
             return;
         }
@@ -269,7 +204,7 @@ impl QuantLinear {
     #[allow(clippy::too_many_arguments)]
     fn tile(
         &self,
-        level: Int8Level,
+        level: Level,
         q: &[u8],
         r: usize,
         nr: usize,
@@ -277,12 +212,13 @@ impl QuantLinear {
         nb: usize,
         acc: &mut [i32; 4 * 4 * NB],
     ) {
-        match level {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: int8_level / int8_levels only offer levels the CPU has.
-            Int8Level::Avx2 => unsafe { x86::tile_avx2(self, q, r, nr, b, nb, acc) },
-            _ => self.tile_portable(q, r, nr, b, nb, acc),
+        #[cfg(target_arch = "x86_64")]
+        if level.has_avx2() {
+            // SAFETY: the level guarantees AVX2.
+            return unsafe { x86::tile_avx2(self, q, r, nr, b, nb, acc) };
         }
+        let _ = level;
+        self.tile_portable(q, r, nr, b, nb, acc)
     }
 
     fn tile_portable(
@@ -342,8 +278,8 @@ mod tests {
             let x = rand_vec(rows * inp, 12);
             let l = QuantLinear::from_torch(&w, out, inp);
             let mut want = vec![0f32; rows * out];
-            l.product_at(Int8Level::Portable, &x, rows, &mut want);
-            for level in int8_levels() {
+            l.product_at(Level::portable(), &x, rows, &mut want);
+            for level in Level::available() {
                 let mut got = vec![0f32; rows * out];
                 l.product_at(level, &x, rows, &mut got);
                 assert_eq!(

@@ -254,8 +254,8 @@ impl Codes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dense::{DenseIndex, DenseSettings, DenseWriter, HnswParams};
-    use crate::hnsw_graph::tests::data;
+    use crate::dense::graph::tests::data;
+    use crate::dense::{DenseIndex, DenseSettings, DenseWriter, GraphMode, HnswParams};
 
     fn recall(index: &DenseIndex, queries: &[f32], dim: usize, ef: usize) -> f64 {
         let (mut hit, mut all) = (0, 0);
@@ -330,7 +330,7 @@ mod tests {
             let s = DenseSettings {
                 dim,
                 quantization: kind,
-                ..DenseSettings::new("m", None, false)
+                ..DenseSettings::new("m", GraphMode::Off, HnswParams::default())
             };
             let idx = DenseIndex::open(&dir, &s).unwrap();
             assert!(idx.code_bytes() > 0);

@@ -283,38 +283,9 @@ pub enum FieldValue {
     Number(f64),
 }
 
-/// Days since 1970-01-01 of a `YYYY-MM-DD` date.
-pub fn date_days(s: &str) -> Option<i64> {
-    let mut it = s.trim().splitn(3, '-');
-    let y: i64 = it.next()?.parse().ok()?;
-    let m: i64 = it.next()?.parse().ok()?;
-    let d: i64 = it.next()?.parse().ok()?;
-    if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) || !(-9999..=9999).contains(&y) {
-        return None;
-    }
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// `YYYY-MM-DD` of a day number (the inverse of [`date_days`]).
-pub fn days_date(days: i64) -> String {
-    seine_datasets::civil_date(days)
-}
+/// Days since 1970-01-01 of a `YYYY-MM-DD` date (the one date parser, in
+/// `seine_datasets::dates`).
+pub use seine_datasets::date_days;
 
 impl Filter {
     /// Checks the filter against the declared fields: every field known, every value
@@ -507,9 +478,9 @@ impl Filter {
     }
 }
 
-#[path = "filter_match.rs"]
+pub mod docset;
+pub mod fields;
 mod matcher;
 pub use matcher::Matcher;
 
-#[path = "filter_parse.rs"]
 mod parse;

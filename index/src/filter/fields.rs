@@ -301,7 +301,7 @@ pub fn to_json(ty: FieldType, v: FieldValue) -> serde_json::Value {
     match (ty, v) {
         (_, FieldValue::Keyword(s)) => serde_json::Value::String(s),
         (FieldType::Date, FieldValue::Number(x)) => {
-            serde_json::Value::String(crate::filter::days_date(x as i64))
+            serde_json::Value::String(seine_datasets::civil_date(x as i64))
         }
         (FieldType::Integer, FieldValue::Number(x)) => serde_json::json!(x as i64),
         (_, FieldValue::Number(x)) => serde_json::json!(x),
@@ -428,10 +428,10 @@ mod tests {
             "2024-12-31",
             "1600-03-01",
         ] {
-            assert_eq!(crate::filter::days_date(date_days(s).unwrap()), s);
+            assert_eq!(seine_datasets::civil_date(date_days(s).unwrap()), s);
         }
         for d in (-700_000..800_000).step_by(997) {
-            assert_eq!(date_days(&crate::filter::days_date(d)), Some(d));
+            assert_eq!(date_days(&seine_datasets::civil_date(d)), Some(d));
         }
     }
 

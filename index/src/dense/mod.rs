@@ -11,122 +11,22 @@ use std::path::{Path, PathBuf};
 use hnsw_rs::api::AnnT;
 use hnsw_rs::hnswio::HnswIo;
 use hnsw_rs::prelude::{DistDot, Hnsw};
-use serde::{Deserialize, Serialize};
 
 use seine_kernels::l2_normalize as normalize;
 
 use crate::DocSet;
-use crate::dense_quant::{Codes, DEFAULT_RESCORE, Quantization};
-use crate::hnsw_graph::FlatGraph;
+pub mod graph;
+pub mod quant;
+mod settings;
+
+pub use settings::{DenseSettings, GraphMode, HNSW_AUTO_MIN_DOCS, HnswParams};
+
 use crate::{DocId, Error, Result, ScoredDoc, sort_hits};
+use graph::FlatGraph;
+use quant::{Codes, DEFAULT_RESCORE, Quantization};
 
 pub(crate) const VECTORS_FILE: &str = "vectors.f32";
 const HNSW_BASENAME: &str = "hnsw";
-
-/// HNSW parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HnswParams {
-    /// Links per node (hnsw_rs `max_nb_connection`).
-    pub m: usize,
-    pub ef_construction: usize,
-    /// Default search beam width (overridable per search).
-    pub ef_search: usize,
-}
-
-impl Default for HnswParams {
-    fn default() -> Self {
-        HnswParams {
-            m: 16,
-            ef_construction: 200,
-            ef_search: 128,
-        }
-    }
-}
-
-impl HnswParams {
-    /// hnsw_rs exits the process on bad parameters: check them first.
-    pub fn validate(&self) -> Result<()> {
-        if !(2..=256).contains(&self.m) {
-            return Err(Error::InvalidSetting(format!(
-                "hnsw m must be within 2..=256, got {}",
-                self.m
-            )));
-        }
-        if self.ef_construction == 0 || self.ef_search == 0 {
-            return Err(Error::InvalidSetting(
-                "hnsw ef_construction and ef_search must be >= 1".into(),
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// Settings of the dense part of an index.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DenseSettings {
-    /// The query encoder: a model name or folder.
-    pub model: String,
-    /// Where the model was found at build time and the hash of its files.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model_id: Option<crate::ModelId>,
-    pub dim: usize,
-    /// HNSW parameters; `None`: exact search only.
-    pub hnsw: Option<HnswParams>,
-    /// Build the graph only for generations of [`HNSW_AUTO_MIN_DOCS`] documents or
-    /// more (kept across compactions, so an index that grows gets its graph).
-    #[serde(default)]
-    pub hnsw_auto: bool,
-    /// Whether this generation has a graph (false when `hnsw_auto` skipped it).
-    #[serde(default = "yes")]
-    pub graph: bool,
-    /// Codes searched first (then `rescore × k` candidates rescored in f32).
-    #[serde(default, skip_serializing_if = "is_none")]
-    pub quantization: Quantization,
-    /// Candidates rescored per hit asked for, with quantization.
-    #[serde(default = "default_rescore")]
-    pub rescore: usize,
-}
-
-fn is_none(q: &Quantization) -> bool {
-    *q == Quantization::None
-}
-
-fn default_rescore() -> usize {
-    DEFAULT_RESCORE
-}
-
-fn yes() -> bool {
-    true
-}
-
-impl DenseSettings {
-    /// Settings for `model` (`dim` filled in once the encoder is loaded).
-    pub fn new(model: &str, hnsw: Option<HnswParams>, hnsw_auto: bool) -> Self {
-        DenseSettings {
-            model: model.to_string(),
-            model_id: None,
-            dim: 0,
-            hnsw,
-            hnsw_auto,
-            graph: true,
-            quantization: Quantization::None,
-            rescore: DEFAULT_RESCORE,
-        }
-    }
-
-    /// Whether the generation these settings describe has an HNSW graph.
-    pub fn has_graph(&self) -> bool {
-        self.hnsw.is_some() && self.graph
-    }
-
-    /// Whether a generation of `docs` documents gets a graph.
-    pub fn graph_for(&self, docs: u64) -> bool {
-        self.hnsw.is_some() && !(self.hnsw_auto && docs < HNSW_AUTO_MIN_DOCS)
-    }
-}
-
-/// Corpora smaller than this are searched exactly unless HNSW is forced.
-pub const HNSW_AUTO_MIN_DOCS: u64 = 4096;
 
 /// Appends vectors to `vectors.f32` during a build.
 pub(crate) struct DenseWriter {

@@ -461,5 +461,5 @@ mod tests {
 }
 
 #[cfg(test)]
-#[path = "filter_limits_tests.rs"]
+#[path = "limits_tests.rs"]
 mod limits_tests;
