@@ -373,7 +373,7 @@ impl ColbertEncoder {
                 lin.product(hidden, t, &mut proj);
             });
             if let Some(b) = &lin.b {
-                seine_kernels::bert::ops::add_bias(&mut proj, b);
+                seine_kernels::ops::add_bias(&mut proj, b);
             }
             let mut row = 0;
             for (&i, &len) in pack.indices.iter().zip(&pack.lens) {
@@ -384,7 +384,7 @@ impl ColbertEncoder {
                         v.extend_from_slice(&proj[(row + t) * dim..(row + t + 1) * dim]);
                     }
                 }
-                seine_kernels::bert::ops::l2_normalize_rows(v, dim);
+                seine_kernels::ops::l2_normalize_rows(v, dim);
                 row += len;
             }
         }
@@ -404,12 +404,7 @@ mod tests {
     fn projection() -> Tensor {
         let mut s = 99u64;
         let w: Vec<f32> = (0..DIM * 384)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-            })
+            .map(|_| seine_kernels::rng::centered(&mut s))
             .collect();
         Tensor::from_vec(w, (DIM, 384), &Device::Cpu).unwrap()
     }

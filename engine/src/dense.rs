@@ -246,7 +246,7 @@ impl DenseEncoder {
                     let out = &mut data[i * dim..(i + 1) * dim];
                     pool_rows(rows, dim, self.pooling, out);
                     if self.normalize {
-                        seine_kernels::bert::ops::l2_normalize_rows(out, dim);
+                        seine_kernels::ops::l2_normalize_rows(out, dim);
                     }
                     if let Some(skip) = tokens {
                         let v = &mut per_text[i];
@@ -255,7 +255,7 @@ impl DenseEncoder {
                                 v.extend_from_slice(&rows[t * dim..(t + 1) * dim]);
                             }
                         }
-                        seine_kernels::bert::ops::l2_normalize_rows(v, dim);
+                        seine_kernels::ops::l2_normalize_rows(v, dim);
                     }
                     row += len;
                 }

@@ -27,10 +27,9 @@ impl VectorRows {
         match self {
             VectorRows::Owned(v) => &v[start..start + len],
             VectorRows::Mapped(m) => {
-                let b = &m[start * 4..(start + len) * 4];
-                // SAFETY: the mapping is page-aligned, values are whole f32s written by
-                // `Rows::spool`, every bit pattern is an f32 (little-endian targets).
-                unsafe { std::slice::from_raw_parts(b.as_ptr() as *const f32, len) }
+                // A page-aligned mapping of whole f32s written by `Rows::spool`
+                // (little-endian targets).
+                bytemuck::cast_slice(&m[start * 4..(start + len) * 4])
             }
         }
     }

@@ -23,7 +23,18 @@ pub struct IndexStats {
 /// The text a dense encoder sees for a document: `title + " " + text`, trimmed (as
 /// BEIR and MTEB encode corpora).
 pub fn doc_text(doc: &Doc) -> String {
-    format!("{} {}", doc.title, doc.text).trim().to_string()
+    join_title_text(&doc.title, &doc.text).0
+}
+
+/// [`doc_text`] of a title and a text, with the offset of `text`'s first byte inside
+/// it (negative when an empty title let the trim eat leading spaces of `text`).
+pub fn join_title_text(title: &str, text: &str) -> (String, isize) {
+    let full = format!("{title} {text}");
+    let lead = full.len() - full.trim_start().len();
+    (
+        full.trim().to_string(),
+        (title.len() + 1) as isize - lead as isize,
+    )
 }
 
 /// Where an index's dense vectors come from.

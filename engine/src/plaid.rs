@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 use seine_index::{DocSet, MultiIndex, ScoredDoc};
-use seine_kernels::bert::gemm::{MatRef, Par, matmul};
+use seine_kernels::gemm::{MatRef, Par, matmul};
 use seine_kernels::{PackedQuery, Reduce};
 
 use crate::Result;

@@ -6,9 +6,7 @@ use seine_index::dense::FilterPath;
 use seine_index::{DenseIndex, DocSet, HnswParams, Quantization};
 
 fn rnd(s: &mut u64) -> f32 {
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
+    seine_kernels::rng::step(s);
     (*s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
 }
 

@@ -24,12 +24,7 @@ fn build(root: &std::path::Path, dense: DenseSettings, n: usize, overwrite: bool
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     for i in 0..n {
         let v: Vec<f32> = (0..8)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-            })
+            .map(|_| seine_kernels::rng::centered(&mut state))
             .collect();
         let doc = Doc {
             id: format!("d{i}"),

@@ -342,12 +342,7 @@ mod tests {
         };
         eprintln!("GPU: {}", gpu.device_name());
         let mut seed = 7u64;
-        let mut rnd = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        };
+        let mut rnd = || crate::rng::centered(&mut seed);
         for (lq, dim) in [(1, 8), (32, 128), (17, 384), (64, 96), (5, 131)] {
             let q: Vec<f32> = (0..lq * dim).map(|_| rnd()).collect();
             let docs32: Vec<Vec<f32>> = (0..300)

@@ -1,32 +1,17 @@
 //! Seeded k-means (Lloyd) over row-major f32 vectors, and nearest-centroid assignment
 //! through the GEMM: `argmin_c ‖x − c‖² = argmax_c (x·c − ‖c‖²/2)`, computed for blocks
-//! of rows × blocks of centroids with [`crate::bert::gemm::matmul`], in parallel over
+//! of rows × blocks of centroids with [`crate::gemm::matmul`], in parallel over
 //! row blocks. Used to train the residual codec of the token-vector store.
 
 use rayon::prelude::*;
 
-use crate::bert::gemm::{MatRef, Par, matmul};
+use crate::gemm::{MatRef, Par, matmul};
 
 const ROW_BLOCK: usize = 128;
 const CENTROID_BLOCK: usize = 2048;
 
-/// A xorshift generator (seeded; no dependency on `rand`'s stream stability).
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed ^ 0x9e37_79b9_7f4a_7c15 | 1)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n.max(1) as u64) as usize
-    }
-}
+/// The seeded generator k-means samples with (one for all of seine).
+pub use crate::rng::Rng;
 
 /// The index of the nearest centroid (L2) of every row of `data`.
 pub fn assign(data: &[f32], dim: usize, centroids: &[f32]) -> Vec<u32> {

@@ -5,10 +5,13 @@
 pub mod bert;
 pub mod cpu;
 pub mod cuda;
+pub mod gemm;
 pub mod kmeans;
 pub mod maxsim;
+pub mod ops;
 pub mod quant;
 pub mod residual;
+pub mod rng;
 pub mod simd;
 
 pub use cpu::Level;
@@ -23,6 +26,6 @@ pub fn l2_normalize(v: &mut [f32]) -> bool {
     if !(ss.is_finite() && ss > 0.0) {
         return false;
     }
-    bert::ops::l2_normalize_rows(v, v.len());
+    ops::l2_normalize_rows(v, v.len());
     true
 }

@@ -338,12 +338,7 @@ mod tests {
     #[test]
     fn int8_dot_equals_the_decoded_dot_at_every_level() {
         let mut x = 0x9e37u64;
-        let mut f = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        };
+        let mut f = || crate::rng::centered(&mut x);
         for dim in [1, 7, 8, 15, 16, 31, 33, 64, 100, 384] {
             let vs: Vec<f32> = (0..50 * dim).map(|_| f()).collect();
             let sq = ScalarQuant::fit(&vs, dim);

@@ -179,12 +179,7 @@ mod tests {
     #[test]
     fn dot_equals_naive_for_every_length() {
         let mut seed = 0x9e3779b97f4a7c15u64;
-        let mut rnd = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        };
+        let mut rnd = || crate::rng::centered(&mut seed);
         for n in 0..200 {
             let a: Vec<f32> = (0..n).map(|_| rnd()).collect();
             let b: Vec<f32> = (0..n).map(|_| rnd()).collect();

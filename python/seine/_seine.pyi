@@ -135,6 +135,9 @@ class Index:
         hops: None = None,
         fields: bool = True,
         filter: Union[str, dict, None] = None,
+        ef: Optional[int] = None,
+        k1: Optional[float] = None,
+        b: Optional[float] = None,
     ) -> list[Hit]: ...
     @overload
     def search(
@@ -151,6 +154,9 @@ class Index:
         hops: int,
         fields: bool = True,
         filter: Union[str, dict, None] = None,
+        ef: Optional[int] = None,
+        k1: Optional[float] = None,
+        b: Optional[float] = None,
     ) -> MultiHopResult: ...
     def get(self, id: str) -> Optional[Document]: ...
     def add(self, docs: Sequence[Document]) -> int: ...

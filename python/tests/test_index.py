@@ -108,3 +108,24 @@ def test_progress_lines_go_to_stderr(slice_corpus, tmp_path, capfd):
     assert "seine: indexed 400 documents in" in err, err
     seine.Index.build(slice_corpus, tmp_path / "b", progress=False)
     assert capfd.readouterr().err == ""
+
+
+def test_per_call_bm25_and_ef_match_the_cli(index):
+    """k1/b/ef are per-call settings (one SearchRequest): the same as `seine search
+    --k1 --b --ef`, the index's own settings untouched for the next call."""
+    q = QUERIES[1]
+    default = index.search(q, k=10, retriever="bm25")
+    out = json.loads(cli("search", index.path, q, "-k", "10", "--retriever", "bm25",
+                         "--k1", "2.0", "--b", "0.1", "--json"))
+    mine = index.search(q, k=10, retriever="bm25", k1=2.0, b=0.1)
+    assert [h["id"] for h in mine] == [h["id"] for h in out["hits"]]
+    for a, b in zip(mine, out["hits"]):
+        assert a["score"] == pytest.approx(b["score"], rel=1e-6, abs=1e-7)
+    assert [h["score"] for h in mine] != [h["score"] for h in default]
+    again = index.search(q, k=10, retriever="bm25")
+    assert [(h["id"], h["score"]) for h in again] == [(h["id"], h["score"]) for h in default]
+    dense = index.search(q, k=10, retriever="dense", ef=16)
+    assert [h["id"] for h in dense] == [h["id"] for h in index.search(q, k=10, retriever="dense")]
+    for bad in ({"b": 1.5}, {"k1": -1.0}, {"ef": 0}):
+        with pytest.raises(ValueError):
+            index.search(q, retriever="bm25", **bad)

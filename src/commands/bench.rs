@@ -416,12 +416,7 @@ fn maxsim(a: MaxsimBench) -> anyhow::Result<()> {
         })
         .collect();
     let mut seed = 0x2545f4914f6cdd1du64;
-    let mut rnd = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-    };
+    let mut rnd = move || seine_kernels::rng::centered(&mut seed);
     let mut rows = Vec::new();
     for &dim in &a.dim {
         let q: Vec<f32> = (0..a.lq * dim).map(|_| rnd()).collect();

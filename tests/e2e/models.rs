@@ -39,12 +39,7 @@ fn pylate_checkpoint(dir: &Path) -> PathBuf {
     .unwrap();
     let mut s = 7u64;
     let w: Vec<f32> = (0..DIM * 384)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        })
+        .map(|_| seine_kernels::rng::centered(&mut s))
         .collect();
     let w = Tensor::from_vec(w, (DIM, 384), &Device::Cpu).unwrap();
     let d: HashMap<String, Tensor> = [("linear.weight".to_string(), w)].into();

@@ -143,6 +143,59 @@ fn search_documents_bad_input_and_graceful_stop() {
     for (a, b) in hits.iter().zip(cli["hits"].as_array().unwrap()) {
         assert_eq!(a["id"], b["id"]);
     }
+    // BM25's k1/b per request (one SearchRequest): the CLI's --k1/--b answer, and the
+    // next request is back to the index's own.
+    let q = "cancer cells and immunotherapy";
+    let (st, tuned) = server.request(
+        "POST",
+        "/search",
+        br#"{"query": "cancer cells and immunotherapy", "k": 5, "k1": 2.0, "b": 0.1}"#,
+    );
+    assert_eq!(st, 200, "{tuned}");
+    let cli_tuned: Value = serde_json::from_slice(
+        &ok(&[
+            "search",
+            path_str(&idx),
+            q,
+            "-k",
+            "5",
+            "--json",
+            "--retriever",
+            "bm25",
+            "--k1",
+            "2.0",
+            "--b",
+            "0.1",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    let scores = |v: &Value| -> Vec<f64> {
+        v["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["score"].as_f64().unwrap())
+            .collect()
+    };
+    assert_eq!(hit_ids(&tuned), hit_ids(&cli_tuned));
+    for (a, b) in scores(&tuned).iter().zip(scores(&cli_tuned)) {
+        assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+    }
+    assert_ne!(scores(&tuned), scores(&v));
+    let (_, again) = server.request(
+        "POST",
+        "/search",
+        br#"{"query": "cancer cells and immunotherapy", "k": 5, "explain": true}"#,
+    );
+    assert_eq!(scores(&again), scores(&v));
+    // The OpenAPI document states this server's --max-k.
+    let (st, doc) = server.request("GET", "/openapi.json", b"");
+    assert_eq!(st, 200);
+    assert_eq!(
+        doc["components"]["schemas"]["SearchRequest"]["properties"]["k"]["maximum"],
+        100
+    );
 
     let (st, v) = server.request("GET", &format!("/documents/{first_id}"), b"");
     assert_eq!(st, 200);
@@ -174,6 +227,13 @@ fn search_documents_bad_input_and_graceful_stop() {
             br#"{"query": "x", "retriever": "bm25", "fusion": "mean"}"#.to_vec(),
             422,
         ),
+        (
+            "BM25 b above 1",
+            br#"{"query": "x", "b": 1.5}"#.to_vec(),
+            422,
+        ),
+        ("negative k1", br#"{"query": "x", "k1": -1}"#.to_vec(), 422),
+        ("ef = 0", br#"{"query": "x", "ef": 0}"#.to_vec(), 422),
         ("body over the limit", big.into_bytes(), 413),
         ("invalid UTF-8", b"{\"query\": \"\xff\xfe\"}".to_vec(), 400),
     ];

@@ -11,6 +11,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use candle_core::{D, DType, Device, Tensor, Var};
+use candle_transformers::models::bert::HiddenAct;
+use seine_engine::model::WeightsFile;
 
 /// Which weights train.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,31 +60,35 @@ pub struct TrainBert {
 const NEG: f64 = -1e9;
 
 impl TrainBert {
-    /// Loads `model.safetensors` of `root` in `dtype` (F32 for training, F64 for
-    /// gradient checks).
+    /// Loads the model folder `root` the way the engine does (`ModelDir`: its
+    /// `config.json` as a BERT config, `model.safetensors` or `pytorch_model.bin`) in
+    /// `dtype` (F32 for training, F64 for gradient checks).
     pub fn load(root: &Path, dtype: DType, trainable: Trainable) -> Result<Self> {
-        let cfg: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(root.join("config.json"))
-                .with_context(|| format!("{}/config.json", root.display()))?,
-        )?;
-        let get = |k: &str| {
-            cfg[k]
-                .as_u64()
-                .map(|v| v as usize)
-                .with_context(|| format!("{}/config.json: no {k}", root.display()))
-        };
+        let dir = seine_engine::model::ModelDir::open(root)?;
+        let cfg = dir.bert_config()?;
         let (hidden, heads, n_layers) = (
-            get("hidden_size")?,
-            get("num_attention_heads")?,
-            get("num_hidden_layers")?,
+            cfg.hidden_size,
+            cfg.num_attention_heads,
+            cfg.num_hidden_layers,
         );
-        if cfg["hidden_act"].as_str().unwrap_or("gelu") != "gelu" {
+        if cfg.hidden_act != HiddenAct::Gelu {
             bail!("{}: only hidden_act \"gelu\" trains", root.display());
         }
-        let eps = cfg["layer_norm_eps"].as_f64().unwrap_or(1e-12);
-        let path = root.join("model.safetensors");
-        let raw = candle_core::safetensors::load(&path, &Device::Cpu)
-            .with_context(|| format!("{}", path.display()))?;
+        let eps = cfg.layer_norm_eps;
+        let (path, raw): (&Path, HashMap<String, Tensor>) = match &dir.weights {
+            WeightsFile::Safetensors(p) => (
+                p,
+                candle_core::safetensors::load(p, &Device::Cpu)
+                    .with_context(|| format!("{}", p.display()))?,
+            ),
+            WeightsFile::PyTorch(p) => (
+                p,
+                candle_core::pickle::read_all(p)
+                    .with_context(|| format!("{}", p.display()))?
+                    .into_iter()
+                    .collect(),
+            ),
+        };
         let prefix = if raw.contains_key("bert.embeddings.word_embeddings.weight") {
             "bert."
         } else {

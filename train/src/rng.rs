@@ -1,5 +1,6 @@
-//! A small seeded generator (SplitMix64): shuffles and picks that depend only on the
-//! seed and what they are for, so a resumed run draws exactly what the first did.
+//! A small seeded generator (SplitMix64, `seine_kernels::rng::splitmix`): shuffles and
+//! picks that depend only on the seed and what they are for, so a resumed run draws
+//! exactly what the first did.
 
 pub struct Rng(u64);
 
@@ -24,11 +25,7 @@ impl Rng {
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        seine_kernels::rng::splitmix(&mut self.0)
     }
 
     /// Uniform in `0..n` (n > 0).

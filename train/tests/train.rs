@@ -34,9 +34,7 @@ fn tiny_bert(dir: &Path, seed: u64) -> PathBuf {
         let n: usize = shape.iter().product();
         let v: Vec<f32> = (0..n)
             .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
+                seine_kernels::rng::step(&mut s);
                 offset + scale * ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
             })
             .collect();

@@ -43,19 +43,8 @@ impl Searcher {
             let Some(stored) = self.stored(h.hit.doc)? else {
                 continue;
             };
-            let doc_text = crate::indexer::doc_text(&seine_datasets::Doc {
-                id: String::new(),
-                title: stored.title.clone(),
-                text: stored.text.clone(),
-                metadata: Default::default(),
-            });
-            // Where `text` starts inside doc_text (= "title text", trimmed).
-            let full_len = stored.title.len() + 1 + stored.text.len();
-            let lead = full_len
-                - format!("{} {}", stored.title, stored.text)
-                    .trim_start()
-                    .len();
-            let shift = (stored.title.len() + 1) as isize - lead as isize;
+            // What the encoders saw, and where `text` starts inside it.
+            let (doc_text, shift) = crate::indexer::join_title_text(&stored.title, &stored.text);
             let p = passages.len();
             for (i, (a, b)) in sentence_spans(&stored.text).into_iter().enumerate() {
                 if taken.iter().any(|f| f.doc == h.hit.doc && f.sentence == i) {

@@ -207,12 +207,7 @@ pub(crate) mod tests {
     /// Clustered random unit vectors (uniform ones make every method look the same).
     pub(crate) fn data(n: usize, dim: usize, seed: u64) -> Vec<f32> {
         let mut s = seed;
-        let mut rnd = move || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        };
+        let mut rnd = move || seine_kernels::rng::centered(&mut s);
         let centres: Vec<Vec<f32>> = (0..20).map(|_| (0..dim).map(|_| rnd()).collect()).collect();
         let mut out = Vec::with_capacity(n * dim);
         for i in 0..n {

@@ -129,11 +129,9 @@ impl std::ops::Deref for Vectors {
     type Target = [f32];
     fn deref(&self) -> &[f32] {
         match self {
-            // SAFETY: page-aligned mapping, length a multiple of 4 (checked in `map`),
-            // every bit pattern is an f32; little-endian targets only.
-            Vectors::Mapped(m) => unsafe {
-                std::slice::from_raw_parts(m.as_ptr() as *const f32, m.len() / 4)
-            },
+            // A page-aligned mapping, its length a multiple of 4 (checked in `map`);
+            // little-endian targets only.
+            Vectors::Mapped(m) => bytemuck::cast_slice(&m[..]),
             Vectors::Owned(v) => v,
         }
     }

@@ -125,9 +125,7 @@ fn matcher_agrees_with_the_filter() {
     use super::super::Matcher;
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let mut rnd = move |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
+        seine_kernels::rng::step(&mut seed);
         seed % n
     };
     let days = ["2015-01-01", "2016-02-29", "2020-12-31"];

@@ -230,11 +230,10 @@ fn read_u64s(path: &Path) -> Result<Vec<u64>> {
         .collect())
 }
 
-/// Reinterprets a mapping as u32s (page-aligned; little-endian targets only).
+/// Reinterprets a mapping as u32s (page-aligned, length checked at open to be a
+/// multiple of 4; little-endian targets only).
 fn u32s(m: &Mmap) -> &[u32] {
-    // SAFETY: mappings are page-aligned, the length is checked at open to be a multiple
-    // of 4, and every bit pattern is a valid u32.
-    unsafe { std::slice::from_raw_parts(m.as_ptr() as *const u32, m.len() / 4) }
+    bytemuck::cast_slice(&m[..])
 }
 
 impl Store {

@@ -259,9 +259,7 @@ impl MultiWriter {
                     let bytes = n * dim * dtype.bytes();
                     let mut b = buf.borrow_mut();
                     b.resize(bytes.div_ceil(4), 0.0);
-                    // SAFETY: viewing f32 storage as bytes (any bit pattern is valid).
-                    let view =
-                        unsafe { std::slice::from_raw_parts_mut(b.as_mut_ptr() as *mut u8, bytes) };
+                    let view = &mut bytemuck::cast_slice_mut::<f32, u8>(&mut b[..])[..bytes];
                     let mut f = raw.borrow_mut();
                     f.seek(SeekFrom::Start((j0 * dim * dtype.bytes()) as u64))
                         .and_then(|_| f.read_exact(view))
@@ -289,12 +287,10 @@ impl MultiWriter {
     }
 }
 
-/// Reinterprets bytes of a page-aligned mapping as f16/f32 (little-endian targets).
-fn cast<T: Copy>(b: &[u8]) -> &[T] {
-    let size = std::mem::size_of::<T>();
-    assert!(b.len().is_multiple_of(size) && (b.as_ptr() as usize).is_multiple_of(size));
-    // SAFETY: length and alignment checked above; f16/f32 accept every bit pattern.
-    unsafe { std::slice::from_raw_parts(b.as_ptr() as *const T, b.len() / size) }
+/// Reinterprets bytes of a page-aligned mapping as f16/f32 (little-endian targets;
+/// bytemuck checks length and alignment).
+fn cast<T: bytemuck::Pod>(b: &[u8]) -> &[T] {
+    bytemuck::cast_slice(b)
 }
 
 /// A memory-mapped token-vector store.
@@ -487,12 +483,7 @@ mod tests {
         for d in 0..200 {
             let rows = d % 13;
             let mut v: Vec<f32> = (0..rows * dim)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-                })
+                .map(|_| seine_kernels::rng::centered(&mut x))
                 .collect();
             v.chunks_exact_mut(dim).for_each(|r| {
                 seine_kernels::l2_normalize(r);

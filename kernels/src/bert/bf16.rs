@@ -219,14 +219,7 @@ mod tests {
 
     fn rand_vec(n: usize, seed: u64) -> Vec<f32> {
         let mut s = seed | 1;
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-            })
-            .collect()
+        (0..n).map(|_| crate::rng::centered(&mut s)).collect()
     }
 
     #[test]

@@ -3,16 +3,16 @@
 //! product, attention per (sequence, head) over that sequence's real length with the
 //! softmax in between, the output product with bias + residual + LayerNorm fused, and
 //! the feed-forward pair with bias + activation fused. Products run through
-//! [`super::gemm`]; the element-wise passes through [`super::ops`]; rows are split over
+//! [`crate::gemm`]; the element-wise passes through [`crate::ops`]; rows are split over
 //! the rayon pool. Scratch buffers live in a [`Scratch`] reused from call to call.
 
 use std::cell::RefCell;
 
 use rayon::prelude::*;
 
-use super::gemm::{MatRef, Par, matmul, matmul_into_ptr};
-use super::ops::{self, Activation};
 use super::tiles::SharedOut;
+use crate::gemm::{MatRef, Par, matmul, matmul_into_ptr};
+use crate::ops::{self, Activation};
 
 /// Output features per weight panel.
 pub const PANEL: usize = 64;

@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use rayon::prelude::*;
 
 use super::model::{LayerNorm, Linear};
-use super::ops::{self, Activation};
+use crate::ops::{self, Activation};
 
 #[derive(Debug, Clone)]
 pub struct MlmHead {

@@ -284,9 +284,7 @@ mod tests {
     struct Rng(u64);
     impl Rng {
         fn f(&mut self, scale: f32) -> f32 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
+            crate::rng::step(&mut self.0);
             ((self.0 >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
         }
     }
