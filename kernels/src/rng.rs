@@ -22,6 +22,12 @@ pub fn centered(state: &mut u64) -> f32 {
     (step(state) >> 40) as f32 / (1u64 << 24) as f32 - 0.5
 }
 
+/// `n` values of [`centered`] from `seed` (made odd): the tests' random inputs.
+pub fn centered_vec(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed | 1;
+    (0..n).map(|_| centered(&mut s)).collect()
+}
+
 /// One SplitMix64 step: `state` advances by the golden-ratio increment and the
 /// output is its mix (any state, 0 included). Streams that must be addressable by key
 /// (a training run's shuffles per epoch, a synthetic corpus' documents) use it.

@@ -78,7 +78,7 @@ impl Default for Config {
             max_body_bytes: 4 << 20,
             request_timeout: Duration::from_secs(30),
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
-            token_budget: 8192,
+            token_budget: seine_engine::settings::DEFAULT_TOKEN_BUDGET,
             api_key: None,
             public_search: false,
             max_connections: 1024,

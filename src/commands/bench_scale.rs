@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use seine_datasets::Doc;
+use seine_engine::RetrieverKind;
 use seine_index::{
     BuildOptions, Compression, DenseSettings, DocParts, GraphMode, HnswParams, IndexDir,
     IndexWriter, LexicalSettings, MultiSettings, SourceInfo, SparseSettings, VectorDtype,
@@ -33,7 +34,7 @@ pub struct ScaleBench {
         value_delimiter = ',',
         default_value = "bm25,dense,splade,maxsim"
     )]
-    parts: Vec<String>,
+    parts: Vec<RetrieverKind>,
     /// Where the indexes and results go.
     #[arg(long, default_value = "bench-out/scale")]
     out: PathBuf,
@@ -52,7 +53,7 @@ pub struct ScaleBench {
     #[arg(long, hide = true)]
     size: Option<usize>,
     #[arg(long, hide = true)]
-    part: Option<String>,
+    part: Option<RetrieverKind>,
 }
 
 const DENSE_DIM: usize = 384;
@@ -196,7 +197,12 @@ fn dir_bytes(p: &Path) -> u64 {
     })
 }
 
-fn build(out: &Path, part: &str, n: usize, centroids: usize) -> anyhow::Result<serde_json::Value> {
+fn build(
+    out: &Path,
+    part: RetrieverKind,
+    n: usize,
+    centroids: usize,
+) -> anyhow::Result<serde_json::Value> {
     let g = Gen::new();
     let source = SourceInfo {
         path: format!("synthetic:{part}:{n}"),
@@ -205,15 +211,17 @@ fn build(out: &Path, part: &str, n: usize, centroids: usize) -> anyhow::Result<s
     };
     let mut opts = BuildOptions::new(source, "bench scale").with_overwrite(true);
     match part {
-        "bm25" => opts.lexical = Some(LexicalSettings::new(Default::default(), Default::default())),
-        "dense" => {
+        RetrieverKind::Bm25 => {
+            opts.lexical = Some(LexicalSettings::new(Default::default(), Default::default()))
+        }
+        RetrieverKind::Dense => {
             opts.dense = Some(DenseSettings {
                 dim: DENSE_DIM,
                 ..DenseSettings::new("synthetic", GraphMode::On, HnswParams::default())
             })
         }
-        "splade" => opts.sparse = Some(SparseSettings::new("synthetic")),
-        "maxsim" => {
+        RetrieverKind::Splade => opts.sparse = Some(SparseSettings::new("synthetic")),
+        RetrieverKind::Maxsim => {
             opts.multi = Some(MultiSettings {
                 dim: TOK_DIM,
                 compression: Compression::Bits(2),
@@ -221,7 +229,6 @@ fn build(out: &Path, part: &str, n: usize, centroids: usize) -> anyhow::Result<s
                 ..MultiSettings::new("synthetic", VectorDtype::default())
             })
         }
-        other => bail!("unknown part {other:?} (bm25, dense, splade or maxsim)"),
     }
     let t = Instant::now();
     let mut w = IndexWriter::create(out, opts)?;
@@ -230,7 +237,7 @@ fn build(out: &Path, part: &str, n: usize, centroids: usize) -> anyhow::Result<s
         let doc = Doc {
             id: format!("d{i}"),
             title: String::new(),
-            text: if part == "bm25" {
+            text: if part == RetrieverKind::Bm25 {
                 g.text(i, 100, 1)
             } else {
                 String::new()
@@ -240,11 +247,11 @@ fn build(out: &Path, part: &str, n: usize, centroids: usize) -> anyhow::Result<s
         let (dense, sparse, tokens);
         let mut parts = DocParts::default();
         match part {
-            "dense" => {
+            RetrieverKind::Dense => {
                 dense = g.dense(i, 2);
                 parts.dense = Some(&dense);
             }
-            "splade" => {
+            RetrieverKind::Splade => {
                 sparse = g.sparse(i, 60, 3);
                 let refs: Vec<(&str, f32)> = sparse.iter().map(|(t, w)| (t.as_str(), *w)).collect();
                 w.add_doc(
@@ -256,7 +263,7 @@ fn build(out: &Path, part: &str, n: usize, centroids: usize) -> anyhow::Result<s
                 )?;
                 continue;
             }
-            "maxsim" => {
+            RetrieverKind::Maxsim => {
                 tokens = g.tokens(i, 4);
                 parts.tokens = Some(&tokens);
             }
@@ -285,7 +292,12 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((p * sorted.len() as f64) as usize).min(sorted.len() - 1)]
 }
 
-fn search(out: &Path, part: &str, n: usize, queries: usize) -> anyhow::Result<serde_json::Value> {
+fn search(
+    out: &Path,
+    part: RetrieverKind,
+    n: usize,
+    queries: usize,
+) -> anyhow::Result<serde_json::Value> {
     let g = Gen::new();
     let dir = IndexDir::open(out)?;
     let mut lat = Vec::with_capacity(queries);
@@ -302,7 +314,7 @@ fn search(out: &Path, part: &str, n: usize, queries: usize) -> anyhow::Result<se
     };
     let qn = |q: usize| (q as u64).wrapping_mul(7919) % n as u64;
     match part {
-        "bm25" => {
+        RetrieverKind::Bm25 => {
             let idx = dir.lexical()?;
             for q in 0..queries {
                 let text = g.text(qn(q), 5, 1);
@@ -312,7 +324,7 @@ fn search(out: &Path, part: &str, n: usize, queries: usize) -> anyhow::Result<se
                 })?;
             }
         }
-        "dense" => {
+        RetrieverKind::Dense => {
             let idx = dir.dense()?;
             for q in 0..queries {
                 // A fresh vector of some cluster (not a document).
@@ -326,7 +338,7 @@ fn search(out: &Path, part: &str, n: usize, queries: usize) -> anyhow::Result<se
                 recall(&got, &want);
             }
         }
-        "splade" => {
+        RetrieverKind::Splade => {
             let idx = dir.sparse()?;
             for q in 0..queries {
                 let terms = g.sparse(qn(q), 60, 3);
@@ -341,7 +353,7 @@ fn search(out: &Path, part: &str, n: usize, queries: usize) -> anyhow::Result<se
                 })?;
             }
         }
-        _ => {
+        RetrieverKind::Maxsim => {
             let store = dir.multi()?;
             // Exhaustive MaxSim is the oracle; at 1M documents it costs seconds per
             // query, so recall is measured on the first 20 queries.
@@ -419,13 +431,13 @@ fn dense_quantized(out: &Path, queries: usize) -> anyhow::Result<Vec<(String, se
 fn child(
     a: &ScaleBench,
     step: &str,
-    part: &str,
+    part: RetrieverKind,
     n: usize,
     dir: &Path,
 ) -> anyhow::Result<serde_json::Value> {
     let exe = std::env::current_exe()?;
     let mut cmd = std::process::Command::new(exe);
-    cmd.args(["bench", "scale", "--step", step, "--part", part])
+    cmd.args(["bench", "scale", "--step", step, "--part", part.as_str()])
         .args([
             "--size",
             &n.to_string(),
@@ -444,12 +456,15 @@ fn child(
 
 pub fn run(a: ScaleBench) -> anyhow::Result<()> {
     if let Some(step) = &a.step {
-        let (part, n) = (a.part.as_deref().unwrap_or(""), a.size.unwrap_or(0));
+        let Some(part) = a.part else {
+            bail!("--step needs --part");
+        };
+        let n = a.size.unwrap_or(0);
         let v = match step.as_str() {
             "build" => build(&a.out, part, n, a.multi_centroids)?,
             "search" => {
                 let mut v = search(&a.out, part, n, a.queries.max(1))?;
-                if part == "dense" {
+                if part == RetrieverKind::Dense {
                     for (k, x) in dense_quantized(&a.out, a.queries.max(1))? {
                         v[k] = x;
                     }
@@ -465,7 +480,7 @@ pub fn run(a: ScaleBench) -> anyhow::Result<()> {
     eprintln!("bench scale on {} threads", rayon::current_num_threads());
     let mut rows = Vec::new();
     for &n in &a.sizes {
-        for part in &a.parts {
+        for &part in &a.parts {
             let dir = a.out.join(format!("{part}-{n}"));
             eprintln!("== {part}, {n} documents: build");
             let b = child(&a, "build", part, n, &dir)?;

@@ -217,10 +217,7 @@ mod x86 {
 mod tests {
     use super::*;
 
-    fn rand_vec(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed | 1;
-        (0..n).map(|_| crate::rng::centered(&mut s)).collect()
-    }
+    use crate::rng::centered_vec as rand_vec;
 
     #[test]
     fn bf16_rounding() {

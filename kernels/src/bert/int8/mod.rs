@@ -257,10 +257,7 @@ mod x86;
 mod tests {
     use super::*;
 
-    fn rand_vec(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed | 1;
-        (0..n).map(|_| crate::rng::centered(&mut s)).collect()
-    }
+    use crate::rng::centered_vec as rand_vec;
 
     /// Every level gives the portable loop's integers (so the same floats), for shapes
     /// with tails in rows, outputs and inputs.
