@@ -9,7 +9,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use crate::bail;
+use crate::error::{Context, Result};
 use candle_core::{D, DType, Device, Tensor, Var};
 use candle_transformers::models::bert::HiddenAct;
 use seine_engine::model::WeightsFile;

@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use crate::bail;
+use crate::error::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::loss::LossConfig;
@@ -22,7 +23,7 @@ pub enum Objective {
 }
 
 impl std::str::FromStr for Objective {
-    type Err = anyhow::Error;
+    type Err = crate::error::Error;
     fn from_str(s: &str) -> Result<Self> {
         match s {
             "dense" => Ok(Objective::Dense),

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Result};
 use plotters::prelude::*;
 
 /// One row of the log.
@@ -80,7 +80,8 @@ pub fn font() -> bool {
 pub fn write_png(path: &Path, rows: &[Row]) -> Result<()> {
     let labels = font();
     let root = BitMapBackend::new(path, (1200, 450)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
+    root.fill(&WHITE)
+        .map_err(|e| crate::error::Error::Invalid(format!("{e}")))?;
     let (left, right) = root.split_horizontally(600);
     let loss: Vec<(f64, f64)> = rows
         .iter()
@@ -94,7 +95,7 @@ pub fn write_png(path: &Path, rows: &[Row]) -> Result<()> {
     panel(&left, "training loss", &loss, &RED, labels)?;
     panel(&right, "dev nDCG@10", &dev, &BLUE, labels)?;
     root.present()
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        .map_err(|e| crate::error::Error::Invalid(format!("{}: {e}", path.display())))?;
     Ok(())
 }
 
@@ -105,7 +106,7 @@ fn panel(
     color: &RGBColor,
     labels: bool,
 ) -> Result<()> {
-    let err = |e: &dyn std::fmt::Display| anyhow::anyhow!("{title}: {e}");
+    let err = |e: &dyn std::fmt::Display| crate::error::Error::Invalid(format!("{title}: {e}"));
     let x1 = pts.iter().map(|p| p.0).fold(1.0, f64::max);
     let (lo, hi) = pts
         .iter()

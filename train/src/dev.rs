@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
-use anyhow::Result;
+use crate::error::Result;
 use candle_core::Device;
 use seine_engine::model::ModelDir;
 use seine_engine::{ColbertEncoder, DenseEncoder, Encoder, Side};

@@ -15,6 +15,7 @@ pub mod config;
 pub mod curves;
 pub mod data;
 pub mod dev;
+pub mod error;
 pub mod loss;
 pub mod mine;
 pub mod model;
@@ -26,4 +27,5 @@ pub mod setup;
 pub mod trainer;
 
 pub use config::{Objective, TrainConfig};
+pub use error::{Error, Result};
 pub use trainer::{Event, Report, train};

@@ -14,7 +14,8 @@
 //!   positive and is dropped. Since `log p_j = s_j/τ − log Z`, the test is
 //!   `(s_j − mean_k s_k) / τ > margin`: any scoring model serves (model-agnostic).
 
-use anyhow::{Result, ensure};
+use crate::ensure;
+use crate::error::Result;
 use candle_core::{DType, Tensor};
 
 use crate::bert::log_softmax_last;

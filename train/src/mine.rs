@@ -11,7 +11,8 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use crate::bail;
+use crate::error::{Context, Result};
 use seine_engine::{RetrieverSet, SearchRequest, Searcher};
 use seine_index::IndexDir;
 

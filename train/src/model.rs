@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use anyhow::Result;
+use crate::error::Result;
 use candle_core::{D, DType, Device, Tensor, Var};
 
 use crate::bert::{TrainBert, Trainable, l2_normalize};
@@ -158,7 +158,7 @@ impl TrainModel {
                 let best = sim.broadcast_add(&dbias)?.max(D::Minus1)?;
                 Ok(best.broadcast_mul(&qk.unsqueeze(2)?)?.sum(1)?)
             }
-            _ => anyhow::bail!("query and document encodings of different kinds"),
+            _ => crate::bail!("query and document encodings of different kinds"),
         }
     }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Result};
 use candle_core::{DType, Device, Tensor, Var};
 use seine_engine::model::{Backend, ModelDir, TextTokenizer};
 use seine_engine::{ColbertEncoder, Side};
@@ -185,7 +185,7 @@ pub fn load_data(
             serde_json::json!({"qid": ex.qid, "negatives": ex.negatives})
         )?;
     }
-    f.into_inner()?.sync_all()?;
+    f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     std::fs::rename(&tmp, &cache)?;
     std::fs::write(&stats_path, serde_json::to_vec_pretty(&stats)?)?;
     Ok((data, Some(stats)))
