@@ -112,7 +112,7 @@ fn write_colbert_files(dir: &Path, w: &Tensor, l: &ColbertLayout) -> Result<()> 
             {"idx": 1, "name": "1", "path": "1_Dense", "type": "pylate.models.Dense.Dense"}
         ]),
     )?;
-    let punct: Vec<String> = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+    let punct: Vec<String> = seine_engine::settings::PUNCTUATION
         .chars()
         .map(String::from)
         .collect();
