@@ -31,25 +31,11 @@ use crate::settings::{Plaid, QueryParams, RetrieverKind};
 pub struct MaxsimRetriever {
     encoder: Arc<MultiVectorEncoder>,
     store: Arc<MultiIndex>,
-    params: Option<Plaid>,
 }
 
 impl MaxsimRetriever {
     pub fn new(encoder: Arc<MultiVectorEncoder>, store: Arc<MultiIndex>) -> Self {
-        MaxsimRetriever {
-            encoder,
-            store,
-            params: None,
-        }
-    }
-
-    /// Overrides the PLAID parameters (default: [`Plaid::for_k`] of each search's `k`).
-    pub fn set_params(&mut self, params: Option<Plaid>) {
-        self.params = params;
-    }
-
-    pub fn params(&self) -> Option<Plaid> {
-        self.params
+        MaxsimRetriever { encoder, store }
     }
 
     /// The query's token vectors.
@@ -62,24 +48,9 @@ impl MaxsimRetriever {
         exact(&self.store, q, k)
     }
 
-    /// The top `k` of the generation for encoded query tokens (among `allowed`).
-    pub fn search_tokens(&self, q: &[f32], k: usize, allowed: Option<&DocSet>) -> Vec<ScoredDoc> {
-        search(&self.store, q, k, self.params, allowed)
-    }
-
-    /// [`Retriever::retrieve`] for encoded query tokens.
-    pub fn retrieve_tokens(
-        &self,
-        q: &[f32],
-        k: usize,
-        live: &Live,
-        allowed: Option<&DocSet>,
-    ) -> Vec<ScoredDoc> {
-        self.retrieve_tokens_with(q, k, live, allowed, self.params)
-    }
-
-    /// [`MaxsimRetriever::retrieve_tokens`] with this call's PLAID parameters.
-    fn retrieve_tokens_with(
+    /// [`Retriever::retrieve`] for encoded query tokens, with this call's PLAID
+    /// parameters (`None`: [`Plaid::for_k`] of `k`).
+    fn retrieve_tokens(
         &self,
         q: &[f32],
         k: usize,
@@ -117,8 +88,7 @@ impl Retriever for MaxsimRetriever {
         params: &QueryParams,
     ) -> Result<Vec<ScoredDoc>> {
         let q = self.encode_query(query)?;
-        let plaid = params.plaid.or(self.params);
-        Ok(self.retrieve_tokens_with(&q, k, live, allowed, plaid))
+        Ok(self.retrieve_tokens(&q, k, live, allowed, params.plaid))
     }
 }
 

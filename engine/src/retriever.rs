@@ -66,13 +66,6 @@ impl Bm25Retriever {
         Bm25Retriever { index, params }
     }
 
-    /// Overrides `k1`/`b` (they are query-time parameters).
-    pub fn with_params(mut self, params: Bm25Params) -> Result<Self> {
-        params.validate()?;
-        self.params = params;
-        Ok(self)
-    }
-
     pub fn index(&self) -> &LexicalIndex {
         &self.index
     }
@@ -124,7 +117,6 @@ impl Retriever for Bm25Retriever {
 pub struct DenseRetriever {
     encoder: Arc<dyn Encoder>,
     index: DenseIndex,
-    ef: Option<usize>,
 }
 
 impl DenseRetriever {
@@ -137,16 +129,7 @@ impl DenseRetriever {
                 index.dim()
             )));
         }
-        Ok(DenseRetriever {
-            encoder,
-            index,
-            ef: None,
-        })
-    }
-
-    /// HNSW beam width for the searches that follow.
-    pub fn set_ef(&mut self, ef: Option<usize>) {
-        self.ef = ef;
+        Ok(DenseRetriever { encoder, index })
     }
 
     pub fn index(&self) -> &DenseIndex {
@@ -157,35 +140,14 @@ impl DenseRetriever {
         &self.encoder
     }
 
-    pub fn ef(&self) -> Option<usize> {
-        self.ef
-    }
-
     /// The query's vector.
     pub fn encode_query(&self, query: &str) -> Result<Vec<f32>> {
         Ok(self.encoder.encode(&[query], Side::Query)?.row(0).to_vec())
     }
 
-    /// The top `k` for an encoded query.
-    pub fn search_vector(&self, q: &[f32], k: usize) -> Result<Vec<ScoredDoc>> {
-        Ok(self.index.search(q, k, self.ef)?)
-    }
-}
-
-impl DenseRetriever {
-    /// [`Retriever::retrieve`] for an encoded query.
-    pub fn retrieve_vector(
-        &self,
-        q: &[f32],
-        k: usize,
-        live: &Live,
-        allowed: Option<&DocSet>,
-    ) -> Result<Vec<ScoredDoc>> {
-        self.retrieve_vector_with(q, k, live, allowed, self.ef)
-    }
-
-    /// [`DenseRetriever::retrieve_vector`] with this call's HNSW beam width.
-    fn retrieve_vector_with(
+    /// [`Retriever::retrieve`] for an encoded query, with this call's HNSW beam width
+    /// (`None`: the index's).
+    fn retrieve_vector(
         &self,
         q: &[f32],
         k: usize,
@@ -221,7 +183,7 @@ impl Retriever for DenseRetriever {
         params: &QueryParams,
     ) -> Result<Vec<ScoredDoc>> {
         let q = self.encode_query(query)?;
-        self.retrieve_vector_with(&q, k, live, allowed, params.ef.or(self.ef))
+        self.retrieve_vector(&q, k, live, allowed, params.ef)
     }
 }
 

@@ -6,12 +6,10 @@
 use rayon::prelude::*;
 
 use crate::gemm::{MatRef, Par, matmul};
+use crate::rng::Rng;
 
 const ROW_BLOCK: usize = 128;
 const CENTROID_BLOCK: usize = 2048;
-
-/// The seeded generator k-means samples with (one for all of seine).
-pub use crate::rng::Rng;
 
 /// The index of the nearest centroid (L2) of every row of `data`.
 pub fn assign(data: &[f32], dim: usize, centroids: &[f32]) -> Vec<u32> {
@@ -113,7 +111,7 @@ mod tests {
     fn assignment_equals_brute_force_and_kmeans_finds_clusters() {
         let mut rng = Rng::new(7);
         let dim = 5;
-        let f = |rng: &mut Rng| (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+        let f = |rng: &mut Rng| rng.centered();
         let data: Vec<f32> = (0..3000 * dim).map(|_| f(&mut rng)).collect();
         let cs: Vec<f32> = (0..2100 * dim).map(|_| f(&mut rng)).collect();
         let got = assign(&data, dim, &cs);

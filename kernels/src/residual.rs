@@ -8,7 +8,8 @@
 //! decoded vector `c + r̂` is L2-normalized when the training vectors were (as ColBERTv2
 //! does), which is what MaxSim on compressed tokens scores.
 
-use crate::kmeans::{Rng, assign, kmeans};
+use crate::kmeans::{assign, kmeans};
+use crate::rng::Rng;
 
 /// A trained codec: centroids, cut-offs and bucket values.
 #[derive(Debug, Clone)]

@@ -359,7 +359,6 @@ impl Index {
             },
             filter,
         };
-        req.validate().map_err(engine_err)?;
         let query = query.to_string();
         let out = py
             .detach(|| -> seine_engine::Result<serde_json::Value> {

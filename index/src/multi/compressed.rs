@@ -170,7 +170,7 @@ fn train(
         .unwrap_or_else(|| auto_centroids(n as u64))
         .clamp(1, n);
     // A seeded sample of token positions, in store order.
-    let mut rng = seine_kernels::kmeans::Rng::new(SEED);
+    let mut rng = seine_kernels::rng::Rng::new(SEED);
     let mut pick: Vec<usize> = if n <= SAMPLE_TOKENS {
         (0..n).collect()
     } else {

@@ -290,9 +290,12 @@ fn parse(req: &SearchRequest, s: &AppState) -> Result<Plan, ApiError> {
             "ef must be within 1..={MAX_EF}"
         )));
     }
+    // Each given value checked now (before admission); the index's fill in the
+    // other one at run time (`Plan::request`).
+    let d = Bm25Params::default();
     let bm25 = Bm25Params {
-        k1: req.k1.unwrap_or(1.0),
-        b: req.b.unwrap_or(0.5),
+        k1: req.k1.unwrap_or(d.k1),
+        b: req.b.unwrap_or(d.b),
     };
     bm25.validate()
         .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
