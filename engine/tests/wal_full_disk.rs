@@ -3,7 +3,7 @@
 //! process-wide.
 
 use seine_engine::Error;
-use seine_engine::live::{Wal, WalRecord, read_log, wal_path};
+use seine_engine::write::wal::{Wal, WalRecord, read_log, wal_path};
 
 fn put(i: usize) -> WalRecord {
     WalRecord::Put {

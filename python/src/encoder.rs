@@ -35,7 +35,7 @@ fn texts(items: &Bound<'_, PyList>) -> PyResult<Vec<String>> {
         .enumerate()
         .map(|(i, x)| match x.extract::<String>() {
             Ok(s) => Ok(s),
-            Err(_) => Ok(seine_engine::indexer::doc_text(&crate::doc_from(&x, i)?)),
+            Err(_) => Ok(seine_engine::encode::doc_text(&crate::doc_from(&x, i)?)),
         })
         .collect()
 }

@@ -342,7 +342,7 @@ pub fn encode(
             Ok(enc
                 .encode(texts, side)?
                 .iter()
-                .map(|v| Embedding::Sparse(seine_engine::indexer::sparse_terms(enc, v)))
+                .map(|v| Embedding::Sparse(enc.named_terms(v)))
                 .collect())
         }
         EmbedKind::Multi => {

@@ -176,7 +176,7 @@ fn bm25(a: Bm25Bench) -> anyhow::Result<()> {
         ..Default::default()
     };
     // No writes: the generation alone.
-    let live = seine_engine::live::Live::new(0, None);
+    let live = seine_engine::live::Live::new(0);
     let queries: Vec<String> = beir
         .split(&a.split)?
         .0

@@ -110,7 +110,7 @@ fn texts(a: &EncodeBench) -> anyhow::Result<Vec<String>> {
     let docs = seine_datasets::open_corpus(&a.corpus, &Default::default())?;
     Ok(docs
         .take(a.docs)
-        .map(|d| d.map(|d| seine_engine::indexer::doc_text(&d)))
+        .map(|d| d.map(|d| seine_engine::encode::doc_text(&d)))
         .collect::<Result<_, _>>()?)
 }
 

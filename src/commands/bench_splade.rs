@@ -121,7 +121,7 @@ pub fn run(a: SpladeBench) -> anyhow::Result<()> {
             let t = Instant::now();
             let v = enc.encode(&[q.text.as_str()], Side::Query)?.remove(0);
             let enc_s = t.elapsed().as_secs_f64();
-            let terms: Vec<(String, f32)> = seine_engine::indexer::sparse_terms(enc, &v);
+            let terms: Vec<(String, f32)> = enc.named_terms(&v);
             let refs: Vec<(&str, f32)> = terms.iter().map(|(t, w)| (t.as_str(), *w)).collect();
             let t = Instant::now();
             let hits = std::hint::black_box(sp.index().search(&refs, a.k)?);

@@ -14,8 +14,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let dir = IndexDir::open(&a.index)?;
     let _lock = WriterLock::acquire(&a.index, "seine repair")?;
     let generation = dir.manifest().generation;
-    let path = seine_engine::live::wal_path(&a.index, generation);
-    let (read, corrupt) = seine_engine::live::repair_log(&a.index, generation)?;
+    let path = seine_engine::write::wal::wal_path(&a.index, generation);
+    let (read, corrupt) = seine_engine::write::wal::repair_log(&a.index, generation)?;
     if corrupt.is_empty() && read.torn == 0 {
         println!(
             "{}: {} records, all verify; nothing to repair",

@@ -156,7 +156,7 @@ fn embed_writes_parquet_equal_to_the_encoder() {
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    let text = seine_engine::indexer::doc_text(&docs[7]);
+    let text = seine_engine::encode::doc_text(&docs[7]);
     let want = enc.encode(&[text.as_str()], Side::Document).unwrap();
     let got = &data[7 * dim..8 * dim];
     let diff = want

@@ -75,7 +75,7 @@ fn from_beir(dir: &Path, split: &str) -> Result<(Vec<Example>, HashMap<String, S
     let mut docs = HashMap::new();
     for doc in beir.corpus()? {
         let doc = doc?;
-        let text = seine_engine::indexer::doc_text(&doc);
+        let text = seine_engine::encode::doc_text(&doc);
         docs.insert(doc.id, text);
     }
     let mut examples = Vec::new();

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use seine_index::DocId;
 
 use super::{Fact, FactScorer, MultiHop, sentence_spans};
-use crate::{Error, Result, Searcher, Side};
+use crate::{Error, Reader, Result, Side};
 
 /// A passage's stored token vectors and their byte spans in its text.
 type PassageTokens = (Vec<f32>, Vec<(usize, usize)>);
@@ -28,7 +28,7 @@ fn with_title(f: &Fact) -> String {
     }
 }
 
-impl Searcher {
+impl Reader {
     /// The sentences (not yet taken) of the hop's top `cfg.condense_passages`
     /// passages, and those passages.
     fn fact_candidates(
@@ -44,7 +44,7 @@ impl Searcher {
                 continue;
             };
             // What the encoders saw, and where `text` starts inside it.
-            let (doc_text, shift) = crate::indexer::join_title_text(&stored.title, &stored.text);
+            let (doc_text, shift) = crate::encode::join_title_text(&stored.title, &stored.text);
             let p = passages.len();
             for (i, (a, b)) in sentence_spans(&stored.text).into_iter().enumerate() {
                 if taken.iter().any(|f| f.doc == h.hit.doc && f.sentence == i) {

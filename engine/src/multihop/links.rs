@@ -14,7 +14,7 @@ use seine_index::DocId;
 use seine_index::lexical::LUCENE_ENGLISH_STOP_WORDS;
 
 use super::Fact;
-use crate::{Result, Searcher};
+use crate::{Reader, Result};
 
 /// Longest title matched, in words.
 const MAX_WORDS: usize = 8;
@@ -47,7 +47,7 @@ pub(crate) struct TitleIndex {
 }
 
 impl TitleIndex {
-    pub(crate) fn build(searcher: &Searcher) -> Result<Self> {
+    pub(crate) fn build(searcher: &Reader) -> Result<Self> {
         let mut by_title: HashMap<String, Vec<DocId>> = HashMap::new();
         for doc in 0..searcher.doc_map().len() as DocId {
             if let Some(s) = searcher.stored(doc)?
@@ -81,7 +81,7 @@ impl TitleIndex {
     }
 }
 
-impl Searcher {
+impl Reader {
     fn title_index(&self) -> Result<&TitleIndex> {
         Ok(match self.titles.get() {
             Some(t) => t,

@@ -29,7 +29,7 @@ use crate::settings::{
     DEFAULT_CONDENSE_PASSAGES, DEFAULT_FACTS, DEFAULT_HOP_DEPTH, DEFAULT_HOPS, DEFAULT_LINKS,
     QueryParams, RerankKind, RetrieverSet, SearchRequest,
 };
-use crate::{Error, Hit, Rerank, Result, Searcher};
+use crate::{Error, Hit, Reader, Rerank, Result};
 
 /// How the condenser scores a sentence against the hop's query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -52,7 +52,7 @@ pub enum FactScorer {
 impl FactScorer {
     /// The best scorer `searcher`'s index supports: maxsim with token vectors, else
     /// dense with a dense encoder, else lexical.
-    pub fn best_for(searcher: &Searcher) -> FactScorer {
+    pub fn best_for(searcher: &Reader) -> FactScorer {
         if searcher.has_tokens() {
             FactScorer::MaxSim
         } else if searcher.dense().is_some() {
@@ -169,7 +169,7 @@ impl MultiHop {
     }
 
     /// The condenser's scorer on `searcher`'s index.
-    pub fn scorer_for(&self, searcher: &Searcher) -> FactScorer {
+    pub fn scorer_for(&self, searcher: &Reader) -> FactScorer {
         self.scorer
             .unwrap_or_else(|| FactScorer::best_for(searcher))
     }
@@ -235,7 +235,7 @@ pub fn hop_query(question: &str, facts: &[Fact]) -> String {
     q
 }
 
-impl Searcher {
+impl Reader {
     /// Multi-hop retrieval of `question`: the chain and a ranking of `k` passages.
     pub fn search_multihop(
         &self,
@@ -349,7 +349,7 @@ impl Searcher {
     }
 }
 
-impl Searcher {
+impl Reader {
     /// A later hop's candidates with the passages the previous picks name by title
     /// first (scored by this hop's query, within the filter), then the rest.
     fn with_links(

@@ -1,33 +1,31 @@
 //! The read path: an index opened with every retriever it has, searched through the
-//! [`Retriever`] trait, fused, and reranked by late interaction. Writes
-//! ([`write`]) and compaction ([`compact`]) live beside it and share its state: the
-//! documents written since the generation was built ([`Live`]), behind one lock.
+//! [`Retriever`] trait, fused, and reranked by late interaction, over the generation
+//! and the documents written since ([`Live`]). This module never writes: the write
+//! path ([`crate::write`]) logs changes and applies them to [`Reader::live`];
+//! [`crate::Searcher`] joins the two.
 
-mod compact;
 mod explain;
 mod filter;
-mod write;
-mod writer;
+pub mod fusion;
+pub mod live;
+pub mod plaid;
+mod retriever;
 
 pub use explain::TermContribution;
-pub use write::check_doc_id;
+pub use live::{Live, LiveDoc};
+pub use plaid::MaxsimRetriever;
+pub use retriever::{Bm25Retriever, DenseRetriever, Retriever, SparseRetriever};
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
-use candle_core::Device;
 use seine_index::filter::Filter;
 use seine_index::lexical::{Bm25Params, StoredDoc};
 use seine_index::{DocId, DocMap, FieldStore, IndexDir};
 
 use crate::encoders::Encoders;
-use crate::fusion::{FusedHit, SourceHit, fuse};
-use crate::live::Live;
-use crate::retriever::SparseRetriever;
 use crate::settings::{Rerank, RetrieverKind, SearchRequest};
-use crate::{
-    Bm25Retriever, DenseRetriever, Error, MaxsimRetriever, MultiVectorEncoder, Result, Retriever,
-    Side,
-};
+use crate::{Error, MultiVectorEncoder, Result, Side};
+use fusion::{FusedHit, SourceHit, fuse};
 
 /// A search result with its external id.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,46 +52,31 @@ pub(crate) enum Scope<'a> {
     Docs(&'a seine_index::DocSet),
 }
 
-/// Searches an index with the retrievers it has; takes writes (write-ahead log) and
-/// compacts them into a new generation.
-pub struct Searcher {
-    index: IndexDir,
-    doc_map: DocMap,
-    encoders: Encoders,
-    bm25: Option<Bm25Retriever>,
-    dense: Option<DenseRetriever>,
-    sparse: Option<SparseRetriever>,
+/// Searches an index with the retrievers it has: the generation's indexes and the
+/// documents written since ([`Live`], shared with the write path behind one lock).
+pub struct Reader {
+    pub(crate) index: IndexDir,
+    pub(crate) doc_map: DocMap,
+    pub(crate) encoders: Encoders,
+    pub(crate) bm25: Option<Bm25Retriever>,
+    pub(crate) dense: Option<DenseRetriever>,
+    pub(crate) sparse: Option<SparseRetriever>,
     /// Token vectors (with `encoders.multi`).
-    multi: Option<Arc<seine_index::MultiIndex>>,
+    pub(crate) multi: Option<Arc<seine_index::MultiIndex>>,
     /// Late interaction as a first stage, over `multi`.
     maxsim: Option<MaxsimRetriever>,
     /// Stored metadata fields (`--fields`), for filters.
     fields: Option<FieldStore>,
     /// Documents added and deleted since the generation was built.
-    live: RwLock<Live>,
-    /// Serializes writers (and compaction against writers).
-    writes: Mutex<()>,
+    pub(crate) live: RwLock<Live>,
     /// Generation passages by title (multi-hop title links), built at first use.
     pub(crate) titles: std::sync::OnceLock<crate::multihop::links::TitleIndex>,
 }
 
-impl Searcher {
-    /// Opens every retriever the index was built with; models run on the CPU.
-    pub fn open(index: IndexDir) -> Result<Self> {
-        Self::open_on(index, &Device::Cpu)
-    }
-
-    /// Opens every retriever the index was built with; query encoders run on `device`
-    /// (the models the index recorded, checked by hash: [`Encoders::for_index`]).
-    /// Writes logged since the generation was built are replayed (their documents
-    /// re-encoded).
-    pub fn open_on(index: IndexDir, device: &Device) -> Result<Self> {
-        let enc = Encoders::for_index(index.manifest(), device)?;
-        Self::with_encoders(index, enc)
-    }
-
-    /// Opens `index` with encoders already loaded for it.
-    pub fn with_encoders(index: IndexDir, enc: Encoders) -> Result<Self> {
+impl Reader {
+    /// Opens `index`'s generation with encoders already loaded for it; nothing written
+    /// since is applied yet (the write path replays the log: [`crate::Searcher::open`]).
+    pub(crate) fn with_encoders(index: IndexDir, enc: Encoders) -> Result<Self> {
         let doc_map = index.doc_map()?;
         let m = index.manifest();
         let bm25 = match m.lexical {
@@ -116,15 +99,10 @@ impl Searcher {
             (Some(_), Some(e)) => Some(SparseRetriever::new(e.clone(), index.sparse()?)),
             _ => None,
         };
-        writer::check_doc_count(&index, doc_map.len())?;
+        check_doc_count(&index, doc_map.len())?;
         let fields = index.fields()?;
-        let base_len = doc_map.len() as u32;
-        // Read only: the log is opened for appending when this process becomes the
-        // index's writer ([`Searcher::take_writer`], or the first write).
-        let log = crate::live::read_log(&crate::live::wal_path(index.root(), m.generation))?;
-        let mut live = Live::new(base_len, None);
-        live.log_len = log.good_len;
-        let searcher = Searcher {
+        let live = Live::new(doc_map.len() as u32);
+        Ok(Reader {
             index,
             doc_map,
             encoders: enc,
@@ -135,25 +113,8 @@ impl Searcher {
             maxsim,
             fields,
             live: RwLock::new(live),
-            writes: Mutex::new(()),
             titles: std::sync::OnceLock::new(),
-        };
-        searcher.replay(log.records)?;
-        Ok(searcher)
-    }
-
-    /// Opens another generation of the same index with this searcher's encoders
-    /// (after [`Searcher::compact`]); a writer hands its writer lock on.
-    pub fn reopen(&self, index: IndexDir) -> Result<Self> {
-        let s = Self::with_encoders(index, self.encoders.clone())?;
-        let lock = self.live.read().expect("live lock").lock.clone();
-        if let Some(lock) = lock {
-            let _w = s.writes.lock().expect("writes lock");
-            let mut live = s.live.write().expect("live lock");
-            live.lock = Some(lock);
-            s.ensure_writer(&mut live, None)?;
-        }
-        Ok(s)
+        })
     }
 
     pub fn index(&self) -> &IndexDir {
@@ -453,8 +414,8 @@ impl Searcher {
         self.stored_in(&live, doc)
     }
 
-    /// [`Searcher::stored`] under a lock the caller holds.
-    fn stored_in(&self, live: &Live, doc: DocId) -> Result<Option<StoredDoc>> {
+    /// [`Reader::stored`] under a lock the caller holds.
+    pub(crate) fn stored_in(&self, live: &Live, doc: DocId) -> Result<Option<StoredDoc>> {
         if let Some(d) = live.get(doc) {
             return Ok(Some(StoredDoc {
                 id: d.doc.id.clone(),
@@ -477,8 +438,8 @@ impl Searcher {
         self.doc_tokens_in(&live, doc)
     }
 
-    /// [`Searcher::doc_tokens`] under a lock the caller holds.
-    fn doc_tokens_in(&self, live: &Live, doc: DocId) -> Option<Vec<f32>> {
+    /// [`Reader::doc_tokens`] under a lock the caller holds.
+    pub(crate) fn doc_tokens_in(&self, live: &Live, doc: DocId) -> Option<Vec<f32>> {
         let store = self.multi.as_ref()?;
         if let Some(d) = live.get(doc) {
             return d.tokens.clone();
@@ -519,4 +480,20 @@ impl Searcher {
         });
         Ok(Some((d, stored)))
     }
+}
+
+/// The generation's id map must hold the documents the manifest says (a hand-edited
+/// count would size every per-document table).
+fn check_doc_count(index: &IndexDir, n: usize) -> Result<()> {
+    let m = index.manifest();
+    if n as u64 != m.doc_count {
+        return Err(Error::Index(seine_index::Error::NotAnIndex {
+            path: index.root().to_path_buf(),
+            message: format!(
+                "the manifest says {} documents, the generation's id map has {n}",
+                m.doc_count
+            ),
+        }));
+    }
+    Ok(())
 }

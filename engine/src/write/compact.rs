@@ -5,9 +5,8 @@
 use seine_datasets::Doc;
 use seine_index::{BuildOptions, DocParts, IndexDir, IndexWriter};
 
-use super::Searcher;
-use crate::Result;
-use crate::live::Live;
+use crate::search::Live;
+use crate::{Result, Searcher};
 
 impl Searcher {
     /// Rebuilds the index as one new generation: the generation's documents less the
@@ -16,8 +15,8 @@ impl Searcher {
     /// meanwhile; searches go on. Afterwards this searcher refuses writes
     /// ([`crate::Error::Retired`]): open the returned directory with [`Searcher::reopen`].
     pub fn compact(&self) -> Result<IndexDir> {
-        let _w = self.writes.lock().expect("writes lock");
-        self.ensure_writer(&mut self.live.write().expect("live lock"), None)?;
+        let mut w = self.writer.lock().expect("writer lock");
+        self.ensure_writer(&mut w, None)?;
         let dir = {
             // One read lock for the whole copy: helpers take `&Live`, never the lock
             // again (a re-entrant read can deadlock behind a waiting writer).
@@ -48,11 +47,10 @@ impl Searcher {
             writer.commit()?
         };
         // Committed: the old log is folded in; this searcher's state is retired.
-        let mut live = self.live.write().expect("live lock");
-        if let Some(w) = live.wal.take() {
-            w.remove();
+        if let Some(wal) = w.wal.take() {
+            wal.remove();
         }
-        live.retired = true;
+        w.retired = true;
         Ok(dir)
     }
 

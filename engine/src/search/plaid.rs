@@ -20,11 +20,11 @@ use seine_index::{DocSet, MultiIndex, ScoredDoc};
 use seine_kernels::gemm::{MatRef, Par, matmul};
 use seine_kernels::{PackedQuery, Reduce};
 
+use super::Live;
+use super::retriever::{Retriever, finish};
 use crate::Result;
 use crate::encoder::Side;
-use crate::live::Live;
 use crate::multi::MultiVectorEncoder;
-use crate::retriever::{Retriever, finish};
 use crate::settings::{Plaid, QueryParams, RetrieverKind};
 
 /// PLAID first-stage retrieval over an index's token vectors.
@@ -61,7 +61,7 @@ impl MaxsimRetriever {
         let dim = self.store.dim();
         let mut hits = search(&self.store, q, k + live.hidden.len(), plaid, allowed);
         hits.extend(live.iter().filter_map(|(id, d)| {
-            if !crate::retriever::passes(allowed, id) {
+            if !super::retriever::passes(allowed, id) {
                 return None;
             }
             let t = d.tokens.as_deref()?;

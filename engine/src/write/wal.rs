@@ -1,26 +1,15 @@
-//! Incremental writes on top of a committed generation: a write-ahead log and the
-//! documents added or deleted since the generation was built.
+//! The write-ahead log of a generation: incremental writes on top of it.
 //!
 //! A write is appended to `<index>/wal-<generation>.jsonl` and fsynced before it is
 //! applied (and before the caller is told it succeeded); opening the index replays
-//! the log, re-encoding the documents it adds. Added documents get [`DocId`]s after
-//! the generation's; deleted or replaced generation documents are hidden (tombstones)
-//! from every retriever at once. [`crate::Searcher::compact`] folds everything into a
-//! new generation (HNSW has no delete) and starts an empty log.
-//!
-//! Added documents are searched exhaustively (dense dot products, sparse dot
-//! products, BM25 with the generation's statistics) next to the generation's own
-//! indexes; compaction is what makes them part of the HNSW graph and the BM25
-//! statistics.
+//! the log, re-encoding the documents it adds, into the searcher's view of the
+//! written documents ([`crate::search::live`]). [`crate::Searcher::compact`] folds
+//! everything into a new generation (HNSW has no delete) and starts an empty log.
 
-use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use seine_datasets::Doc;
-use seine_index::DocId;
-use seine_index::lexical::LexDoc;
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
@@ -41,18 +30,6 @@ pub enum WalRecord {
     Del {
         id: String,
     },
-}
-
-/// An added document with every part the index has.
-#[derive(Debug, Clone, Default)]
-pub struct LiveDoc {
-    pub doc: Doc,
-    pub dense: Option<Vec<f32>>,
-    /// term → weight.
-    pub sparse: Option<HashMap<String, f32>>,
-    /// Token vectors, row-major.
-    pub tokens: Option<Vec<f32>>,
-    pub lex: Option<LexDoc>,
 }
 
 /// The log file of one generation, opened for appending by the index's one writer.
@@ -323,84 +300,6 @@ pub fn repair_log(root: &Path, generation: u64) -> Result<(WalRead, Vec<CorruptR
     Ok((read, corrupt))
 }
 
-/// The documents added and deleted since the generation was built.
-pub struct Live {
-    /// Documents in the generation; added documents get ids from here on.
-    pub base_len: u32,
-    /// `DocId - base_len` → document (None once deleted or replaced).
-    pub docs: Vec<Option<LiveDoc>>,
-    /// Current added documents by external id.
-    pub by_id: HashMap<String, DocId>,
-    /// Generation documents deleted or replaced.
-    pub hidden: HashSet<DocId>,
-    /// The log, once this process holds the index's writer lock (None: read-only).
-    pub wal: Option<Wal>,
-    /// The index's writer lock, while this process may write.
-    pub lock: Option<std::sync::Arc<seine_index::WriterLock>>,
-    /// Bytes of the log read at open: a writer taking over later checks that nobody
-    /// wrote meanwhile.
-    pub log_len: u64,
-    /// A compaction has folded this state into a new generation: writes go there.
-    pub retired: bool,
-}
-
-impl Live {
-    pub fn new(base_len: u32, wal: Option<Wal>) -> Self {
-        Live {
-            base_len,
-            docs: Vec::new(),
-            by_id: HashMap::new(),
-            hidden: HashSet::new(),
-            wal,
-            lock: None,
-            log_len: 0,
-            retired: false,
-        }
-    }
-
-    pub fn get(&self, doc: DocId) -> Option<&LiveDoc> {
-        doc.checked_sub(self.base_len)
-            .and_then(|i| self.docs.get(i as usize))
-            .and_then(|d| d.as_ref())
-    }
-
-    /// Live (visible) added documents with their ids.
-    pub fn iter(&self) -> impl Iterator<Item = (DocId, &LiveDoc)> {
-        self.docs
-            .iter()
-            .enumerate()
-            .filter_map(|(i, d)| d.as_ref().map(|d| (self.base_len + i as u32, d)))
-    }
-
-    pub fn live_count(&self) -> usize {
-        self.by_id.len()
-    }
-
-    /// Hides the current version of `id` (`base` is its generation DocId, if any).
-    /// Returns whether something was visible.
-    pub fn remove(&mut self, id: &str, base: Option<DocId>) -> bool {
-        if let Some(doc) = self.by_id.remove(id) {
-            let slot = (doc - self.base_len) as usize;
-            self.docs[slot] = None;
-            return true;
-        }
-        match base {
-            Some(b) => self.hidden.insert(b),
-            None => false,
-        }
-    }
-
-    /// Adds (or replaces) a document.
-    pub fn put(&mut self, doc: LiveDoc, base: Option<DocId>) -> DocId {
-        let id = doc.doc.id.clone();
-        self.remove(&id, base);
-        let doc_id = self.base_len + self.docs.len() as u32;
-        self.docs.push(Some(doc));
-        self.by_id.insert(id, doc_id);
-        doc_id
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -508,28 +407,5 @@ mod tests {
         .unwrap();
         let err = read_log(&path).err().unwrap().to_string();
         assert!(err.contains("wal-000001.jsonl:2"), "{err}");
-    }
-
-    #[test]
-    fn put_replace_delete() {
-        let mut live = Live::new(10, None);
-        let d = |id: &str| LiveDoc {
-            doc: Doc {
-                id: id.into(),
-                ..Doc::default()
-            },
-            ..LiveDoc::default()
-        };
-        assert_eq!(live.put(d("a"), None), 10);
-        // Replacing a generation document hides it.
-        assert_eq!(live.put(d("b"), Some(3)), 11);
-        assert!(live.hidden.contains(&3));
-        // Replacing an added document frees its slot.
-        assert_eq!(live.put(d("a"), None), 12);
-        assert!(live.get(10).is_none());
-        assert_eq!(live.live_count(), 2);
-        assert!(live.remove("b", Some(3)));
-        assert!(!live.remove("zzz", None));
-        assert_eq!(live.iter().map(|(i, _)| i).collect::<Vec<_>>(), vec![12]);
     }
 }

@@ -7,11 +7,11 @@ use seine_index::filter::fields::extract;
 use seine_index::filter::{FieldSpec, Filter, Matcher};
 use seine_index::{DocId, DocSet};
 
-use super::Searcher;
-use crate::live::Live;
+use super::Live;
+use super::Reader;
 use crate::{Error, Result};
 
-impl Searcher {
+impl Reader {
     /// The metadata fields this index stores (`seine index --fields`).
     pub fn fields(&self) -> &[FieldSpec] {
         &self.index.manifest().fields
@@ -37,8 +37,8 @@ impl Searcher {
         Ok(self.allowed_in(&live, filter))
     }
 
-    /// [`Searcher::allowed`] (already checked) under a lock the caller holds.
-    pub(super) fn allowed_in(&self, live: &Live, filter: &Filter) -> DocSet {
+    /// [`Reader::allowed`] (already checked) under a lock the caller holds.
+    pub(crate) fn allowed_in(&self, live: &Live, filter: &Filter) -> DocSet {
         let universe = live.base_len as usize + live.docs.len();
         let mut set = match &self.fields {
             Some(store) => store.allowed(filter, universe),
@@ -65,7 +65,7 @@ impl Searcher {
 
     /// Checks the declared fields of documents about to be written (a value of the
     /// wrong type is refused before anything is logged).
-    pub(super) fn check_metadata(&self, docs: &[seine_datasets::Doc]) -> Result<()> {
+    pub(crate) fn check_metadata(&self, docs: &[seine_datasets::Doc]) -> Result<()> {
         for d in docs {
             for spec in self.fields() {
                 extract(spec, &d.id, &d.metadata)
@@ -82,8 +82,8 @@ impl Searcher {
         self.metadata_in(&live, doc)
     }
 
-    /// [`Searcher::metadata`] under a lock the caller holds.
-    pub(super) fn metadata_in(&self, live: &Live, doc: DocId) -> seine_datasets::Metadata {
+    /// [`Reader::metadata`] under a lock the caller holds.
+    pub(crate) fn metadata_in(&self, live: &Live, doc: DocId) -> seine_datasets::Metadata {
         if let Some(d) = live.get(doc) {
             return d.doc.metadata.clone();
         }

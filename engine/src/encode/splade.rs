@@ -331,6 +331,16 @@ impl SpladeEncoder {
         self.vocab.get(id as usize).map_or("", String::as_str)
     }
 
+    /// A sparse vector's (term, weight) pairs, terms as vocabulary strings (what the
+    /// impact index, the write log's documents and `seine embed` store).
+    pub fn named_terms(&self, v: &SparseVector) -> Vec<(String, f32)> {
+        v.terms
+            .iter()
+            .zip(&v.weights)
+            .map(|(&t, &w)| (self.term(t).to_string(), w))
+            .collect()
+    }
+
     pub fn term_id(&self, term: &str) -> Option<u32> {
         self.doc.tokenizer.token_id(term)
     }

@@ -1,16 +1,14 @@
-//! The write path: documents put and deleted through the write-ahead log, visible to
-//! every retriever as soon as the call returns. Invariants: a record is in the log
-//! (fsynced) before the in-memory state changes; writers are serialized by
-//! `Searcher::writes`; a retired searcher (after compaction) refuses writes.
+//! Documents put and deleted through the write-ahead log, visible to every retriever
+//! as soon as the call returns; the log replayed when an index opens.
 
 use std::collections::{HashMap, HashSet};
 
 use seine_datasets::Doc;
 use seine_index::DocId;
 
-use super::Searcher;
-use crate::live::{LiveDoc, WalRecord};
-use crate::{Error, Result, Side};
+use super::wal::WalRecord;
+use crate::search::{LiveDoc, Reader};
+use crate::{Error, Result, Searcher, Side};
 
 /// Longest document id, in bytes.
 pub const MAX_ID_BYTES: usize = 512;
@@ -37,14 +35,14 @@ pub fn check_doc_id(id: &str) -> Result<()> {
     Ok(())
 }
 
-impl Searcher {
+impl Reader {
     /// Every part of `docs` this index has, encoded with the index's own encoders
     /// (SPLADE pruned and quantized as the generation's documents are).
-    pub(super) fn encode_docs(&self, docs: &[Doc]) -> Result<Vec<LiveDoc>> {
+    fn encode_docs(&self, docs: &[Doc]) -> Result<Vec<LiveDoc>> {
         if docs.is_empty() {
             return Ok(Vec::new());
         }
-        let texts: Vec<String> = docs.iter().map(crate::indexer::doc_text).collect();
+        let texts: Vec<String> = docs.iter().map(crate::encode::doc_text).collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let shares = self.encoders.multi_shares_dense();
         let (dense, tokens) = match (&self.dense, &self.multi, &self.encoders.multi) {
@@ -70,7 +68,7 @@ impl Searcher {
                 Some(
                     vs.iter()
                         .map(|v| {
-                            crate::indexer::sparse_terms(enc, v)
+                            enc.named_terms(v)
                                 .into_iter()
                                 .map(|(t, w)| {
                                     // As the impact index stores it.
@@ -105,57 +103,59 @@ impl Searcher {
             })
             .collect())
     }
+}
 
-    /// Applies the log of the open generation (on open).
-    pub(super) fn replay(&self, records: Vec<WalRecord>) -> Result<()> {
-        if records.is_empty() {
-            return Ok(());
-        }
-        // The last operation on each id wins; order of first appearance is kept.
-        let mut order: Vec<String> = Vec::new();
-        let mut last: HashMap<String, Option<Doc>> = HashMap::new();
-        for r in records {
-            let (id, doc) = match r {
-                WalRecord::Put {
+/// Applies the log of `reader`'s generation (on open).
+pub(crate) fn replay(reader: &Reader, records: Vec<WalRecord>) -> Result<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    // The last operation on each id wins; order of first appearance is kept.
+    let mut order: Vec<String> = Vec::new();
+    let mut last: HashMap<String, Option<Doc>> = HashMap::new();
+    for r in records {
+        let (id, doc) = match r {
+            WalRecord::Put {
+                id,
+                title,
+                text,
+                metadata,
+            } => (
+                id.clone(),
+                Some(Doc {
                     id,
                     title,
                     text,
                     metadata,
-                } => (
-                    id.clone(),
-                    Some(Doc {
-                        id,
-                        title,
-                        text,
-                        metadata,
-                    }),
-                ),
-                WalRecord::Del { id } => (id, None),
-            };
-            if !last.contains_key(&id) {
-                order.push(id.clone());
-            }
-            last.insert(id, doc);
+                }),
+            ),
+            WalRecord::Del { id } => (id, None),
+        };
+        if !last.contains_key(&id) {
+            order.push(id.clone());
         }
-        let mut live = self.live.write().expect("live lock");
-        let mut puts = Vec::new();
-        for id in &order {
-            match &last[id] {
-                Some(doc) => puts.push(doc.clone()),
-                None => {
-                    live.remove(id, self.doc_map.internal(id));
-                }
-            }
-        }
-        for chunk in puts.chunks(64) {
-            for d in self.encode_docs(chunk)? {
-                let base = self.doc_map.internal(&d.doc.id);
-                live.put(d, base);
-            }
-        }
-        Ok(())
+        last.insert(id, doc);
     }
+    let mut live = reader.live.write().expect("live lock");
+    let mut puts = Vec::new();
+    for id in &order {
+        match &last[id] {
+            Some(doc) => puts.push(doc.clone()),
+            None => {
+                live.remove(id, reader.doc_map.internal(id));
+            }
+        }
+    }
+    for chunk in puts.chunks(64) {
+        for d in reader.encode_docs(chunk)? {
+            let base = reader.doc_map.internal(&d.doc.id);
+            live.put(d, base);
+        }
+    }
+    Ok(())
+}
 
+impl Searcher {
     /// Adds or replaces documents. When this returns they are in the write-ahead log
     /// (fsynced) and visible to every retriever.
     pub fn put_documents(&self, docs: &[Doc]) -> Result<Vec<DocId>> {
@@ -171,8 +171,7 @@ impl Searcher {
         }
         self.check_metadata(docs)?;
         let encoded = self.encode_docs(docs)?;
-        let _w = self.writes.lock().expect("writes lock");
-        let mut live = self.live.write().expect("live lock");
+        let mut w = self.writer.lock().expect("writer lock");
         let records: Vec<WalRecord> = docs
             .iter()
             .map(|d| WalRecord::Put {
@@ -182,8 +181,9 @@ impl Searcher {
                 metadata: d.metadata.clone(),
             })
             .collect();
-        self.ensure_writer(&mut live, None)?;
-        live.wal.as_mut().expect("writer").append(&records)?;
+        self.ensure_writer(&mut w, None)?;
+        w.wal.as_mut().expect("writer").append(&records)?;
+        let mut live = self.live.write().expect("live lock");
         Ok(encoded
             .into_iter()
             .map(|d| {
@@ -195,19 +195,21 @@ impl Searcher {
 
     /// Deletes a document from every retriever; false when no such document is visible.
     pub fn delete(&self, id: &str) -> Result<bool> {
-        let _w = self.writes.lock().expect("writes lock");
-        let mut live = self.live.write().expect("live lock");
-        self.ensure_writer(&mut live, None)?;
+        let mut w = self.writer.lock().expect("writer lock");
+        self.ensure_writer(&mut w, None)?;
         let base = self.doc_map.internal(id);
-        let visible =
-            live.by_id.contains_key(id) || base.is_some_and(|b| !live.hidden.contains(&b));
+        let visible = {
+            // Writers are serialized by `w`: what is visible now stays so until below.
+            let live = self.live.read().expect("live lock");
+            live.by_id.contains_key(id) || base.is_some_and(|b| !live.hidden.contains(&b))
+        };
         if !visible {
             return Ok(false);
         }
-        live.wal
+        w.wal
             .as_mut()
             .expect("writer")
             .append(&[WalRecord::Del { id: id.to_string() }])?;
-        Ok(live.remove(id, base))
+        Ok(self.live.write().expect("live lock").remove(id, base))
     }
 }

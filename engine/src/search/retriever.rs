@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use seine_index::{DenseIndex, DocSet, ScoredDoc};
 
+use super::Live;
 use crate::encoder::{Encoder, Side};
-use crate::live::Live;
 use crate::settings::{QueryParams, RetrieverKind};
 use seine_index::lexical::{Bm25Params, LexicalIndex};
 
@@ -209,11 +209,7 @@ impl SparseRetriever {
     /// The query's (term, weight) pairs.
     pub fn query_terms(&self, query: &str) -> Result<Vec<(String, f32)>> {
         let v = self.encoder.encode(&[query], Side::Query)?.remove(0);
-        Ok(v.terms
-            .iter()
-            .zip(&v.weights)
-            .map(|(&t, &w)| (self.encoder.term(t).to_string(), w))
-            .collect())
+        Ok(self.encoder.named_terms(&v))
     }
 }
 

@@ -5,9 +5,23 @@ use std::sync::Arc;
 
 use seine_index::IndexDir;
 
-use super::Searcher;
-use crate::live::{Live, Wal};
-use crate::{Error, Result};
+use super::wal::{self, Wal};
+use crate::{Error, Result, Searcher};
+
+/// The write side of an open index, behind [`Searcher`]'s writer mutex (which also
+/// serializes writers, and compaction against them).
+#[derive(Default)]
+pub(crate) struct WriterState {
+    /// The log, once this process holds the index's writer lock (None: read-only).
+    pub wal: Option<Wal>,
+    /// The index's writer lock, while this process may write.
+    pub lock: Option<Arc<seine_index::WriterLock>>,
+    /// Bytes of the log read at open: a writer taking over later checks that nobody
+    /// wrote meanwhile.
+    pub log_len: u64,
+    /// A compaction has folded this state into a new generation: writes go there.
+    pub retired: bool,
+}
 
 /// Who this process is, for the writer lock: its command line (shortened).
 fn process_name() -> String {
@@ -19,58 +33,40 @@ fn process_name() -> String {
     s
 }
 
-/// The generation's id map must hold the documents the manifest says (a hand-edited
-/// count would size every per-document table).
-pub(super) fn check_doc_count(index: &IndexDir, n: usize) -> Result<()> {
-    let m = index.manifest();
-    if n as u64 != m.doc_count {
-        return Err(Error::Index(seine_index::Error::NotAnIndex {
-            path: index.root().to_path_buf(),
-            message: format!(
-                "the manifest says {} documents, the generation's id map has {n}",
-                m.doc_count
-            ),
-        }));
-    }
-    Ok(())
-}
-
 impl Searcher {
     /// Makes this process the index's one writer: takes its writer lock (`holder` says
     /// who, for a second writer's error) and opens the write-ahead log for appending.
     /// Fails, naming the holder, when another process writes the index. Writes take the
     /// lock by themselves when not yet held; a server takes it at start to fail early.
     pub fn take_writer(&self, holder: &str) -> Result<()> {
-        let _w = self.writes.lock().expect("writes lock");
-        let mut live = self.live.write().expect("live lock");
-        self.ensure_writer(&mut live, Some(holder))
+        let mut w = self.writer.lock().expect("writer lock");
+        self.ensure_writer(&mut w, Some(holder))
     }
 
     /// [`Searcher::take_writer`] with a lock the caller already took (before opening
     /// the index, so nobody can have written since).
     pub fn adopt_writer(&self, lock: seine_index::WriterLock) -> Result<()> {
-        let _w = self.writes.lock().expect("writes lock");
-        let mut live = self.live.write().expect("live lock");
-        if live.lock.is_none() {
-            live.lock = Some(Arc::new(lock));
+        let mut w = self.writer.lock().expect("writer lock");
+        if w.lock.is_none() {
+            w.lock = Some(Arc::new(lock));
         }
-        self.ensure_writer(&mut live, None)
+        self.ensure_writer(&mut w, None)
     }
 
     /// Whether this searcher holds the index's writer lock.
     pub fn is_writer(&self) -> bool {
-        self.live.read().expect("live lock").wal.is_some()
+        self.writer.lock().expect("writer lock").wal.is_some()
     }
 
-    /// [`Searcher::take_writer`] under the locks the caller holds (`writes` and `live`).
-    pub(crate) fn ensure_writer(&self, live: &mut Live, holder: Option<&str>) -> Result<()> {
-        if live.retired {
+    /// [`Searcher::take_writer`] under the writer mutex the caller holds.
+    pub(crate) fn ensure_writer(&self, w: &mut WriterState, holder: Option<&str>) -> Result<()> {
+        if w.retired {
             return Err(Error::Retired);
         }
-        if live.wal.is_some() {
+        if w.wal.is_some() {
             return Ok(());
         }
-        let lock = match &live.lock {
+        let lock = match &w.lock {
             Some(l) => l.clone(),
             None => {
                 let who = holder.map_or_else(process_name, str::to_string);
@@ -87,16 +83,16 @@ impl Searcher {
                 root.display()
             )));
         }
-        let log = crate::live::read_log(&crate::live::wal_path(root, generation))?;
-        if log.good_len != live.log_len {
+        let log = wal::read_log(&wal::wal_path(root, generation))?;
+        if log.good_len != w.log_len {
             return Err(Error::ReadOnly(format!(
                 "{}: documents were written to the index since it was opened: reopen it to \
                  write",
                 root.display()
             )));
         }
-        live.wal = Some(Wal::open_writer(root, generation, log.good_len)?);
-        live.lock = Some(lock);
+        w.wal = Some(Wal::open_writer(root, generation, log.good_len)?);
+        w.lock = Some(lock);
         self.index.remove_unused_generations();
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! Documents encoded into a Parquet vectors file — what `seine embed`,
 //! `seine.Encoder.write_parquet` and the Ray shards share: the text rule
-//! ([`crate::indexer::doc_text`]), the chunking and one writer per kind (dense `id` +
+//! ([`crate::encode::doc_text`]), the chunking and one writer per kind (dense `id` +
 //! `embedding`, sparse `id` + `terms` + `weights`, token vectors `id` + `tokens`).
 
 use std::path::Path;
@@ -10,7 +10,7 @@ use seine_datasets::embeddings::EmbeddingWriter;
 use seine_datasets::sparse_io::SparseWriter;
 use seine_datasets::tokens_io::TokensWriter;
 
-use crate::indexer::{doc_text, sparse_terms};
+use crate::encode::doc_text;
 use crate::{DenseEncoder, Encoder, MultiVectorEncoder, Result, Side, SpladeEncoder};
 
 /// Documents encoded per call to the encoder.
@@ -60,7 +60,7 @@ impl<'a> VectorsWriter<'a> {
                     let rows: Vec<(&str, Vec<(String, f32)>)> = ids
                         .iter()
                         .zip(&vs)
-                        .map(|(id, v)| (*id, sparse_terms(enc, v)))
+                        .map(|(id, v)| (*id, enc.named_terms(v)))
                         .collect();
                     w.write(&rows)?;
                 }

@@ -3,7 +3,7 @@
 use seine_index::DocId;
 use serde::Serialize;
 
-use super::Searcher;
+use super::Reader;
 use crate::Result;
 
 /// One query term's share of a SPLADE score.
@@ -17,7 +17,7 @@ pub struct TermContribution {
     pub contribution: f32,
 }
 
-impl Searcher {
+impl Reader {
     /// The query terms `doc` shares with `query_terms` (from
     /// [`crate::SparseRetriever::query_terms`]), heaviest contribution first; empty
     /// when the index has no SPLADE part.

@@ -7,34 +7,18 @@ use seine_datasets::{Doc, DocStream, Progress};
 use seine_index::{BuildOptions, IndexDir, IndexWriter};
 
 use crate::Result;
+use crate::encode::doc_text;
 use crate::encoder::{Encoder, Side};
 
 use crate::settings::ENCODE_CHUNK as CHUNK;
 
-pub use crate::imported::{PrecomputedSparse, PrecomputedTokens, PrecomputedVectors};
+pub use super::imported::{PrecomputedSparse, PrecomputedTokens, PrecomputedVectors};
 
 /// Summary of an indexing run.
 #[derive(Debug, Clone)]
 pub struct IndexStats {
     pub docs: u64,
     pub seconds: f64,
-}
-
-/// The text a dense encoder sees for a document: `title + " " + text`, trimmed (as
-/// BEIR and MTEB encode corpora).
-pub fn doc_text(doc: &Doc) -> String {
-    join_title_text(&doc.title, &doc.text).0
-}
-
-/// [`doc_text`] of a title and a text, with the offset of `text`'s first byte inside
-/// it (negative when an empty title let the trim eat leading spaces of `text`).
-pub fn join_title_text(title: &str, text: &str) -> (String, isize) {
-    let full = format!("{title} {text}");
-    let lead = full.len() - full.trim_start().len();
-    (
-        full.trim().to_string(),
-        (title.len() + 1) as isize - lead as isize,
-    )
 }
 
 /// Where an index's dense vectors come from.
@@ -49,15 +33,6 @@ pub enum DenseSource<'a> {
 pub enum SparseSource<'a> {
     Encoder(&'a crate::SpladeEncoder),
     Vectors(&'a PrecomputedSparse),
-}
-
-/// (term, weight) pairs of a sparse vector, terms as vocabulary strings.
-pub fn sparse_terms(enc: &crate::SpladeEncoder, v: &crate::SparseVector) -> Vec<(String, f32)> {
-    v.terms
-        .iter()
-        .zip(&v.weights)
-        .map(|(&t, &w)| (enc.term(t).to_string(), w))
-        .collect()
 }
 
 /// Where an index's token vectors come from.
@@ -145,7 +120,7 @@ pub fn index_corpus(
         let encoded: Option<Vec<Vec<(String, f32)>>> = match sparse {
             Some(SparseSource::Encoder(enc)) => {
                 let vs = enc.encode(&refs, Side::Document)?;
-                Some(vs.iter().map(|v| sparse_terms(enc, v)).collect())
+                Some(vs.iter().map(|v| enc.named_terms(v)).collect())
             }
             _ => None,
         };
