@@ -1,20 +1,24 @@
 //! The one atomic Parquet writer behind the embedding, sparse-vector and token-vector
 //! files: rows go to a temporary sibling (zstd), `finish` syncs it and renames it into
 //! place, and a writer dropped unfinished removes the temporary file, so a file at the
-//! final path is always complete.
+//! final path is always complete. [`for_each_batch`] is the one reader loop behind
+//! the three: the file opened, its `id` column and the kind's own columns checked,
+//! then batch by batch with row numbers for errors.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, RecordBatch};
-use arrow_schema::Schema;
+use arrow_array::cast::AsArray;
+use arrow_array::{ArrayRef, RecordBatch, StringArray};
+use arrow_schema::{DataType, Schema};
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 use crate::parquet_io::tmp_path;
-use crate::{Error, Result};
+use crate::{Error, Location, Result};
 
 pub struct AtomicParquet {
     path: PathBuf,
@@ -78,6 +82,44 @@ impl Drop for AtomicParquet {
             let _ = std::fs::remove_file(&self.tmp);
         }
     }
+}
+
+/// Streams a vectors Parquet file (a utf8 `id` column beside the kind's own):
+/// `columns` checks the kind's columns in the schema (`Err`: what it expected) and
+/// returns what reading rows needs (a dimension); `rows(&that, batch, ids, first)` is
+/// called for each batch, `first` being the 1-based number of its first row (for
+/// [`Location::Line`]). Nothing but the current batch is held. Returns `columns`'
+/// value. Errors name the file (and the row, where `rows` says).
+pub fn for_each_batch<T>(
+    path: &Path,
+    columns: impl FnOnce(&Schema) -> std::result::Result<T, String>,
+    mut rows: impl FnMut(&T, &RecordBatch, &StringArray, u64) -> Result<()>,
+) -> Result<T> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let bad = |m: String| Error::malformed(path, Location::File, m);
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| bad(format!("not a readable Parquet file: {e}")))?;
+    let schema = builder.schema().clone();
+    let ctx = columns(&schema).map_err(bad)?;
+    if !matches!(
+        schema.field_with_name("id").map(|f| f.data_type()),
+        Ok(DataType::Utf8)
+    ) {
+        return Err(bad("no utf8 \"id\" column".into()));
+    }
+    let reader = builder.build().map_err(|e| bad(e.to_string()))?;
+    let mut done = 0u64;
+    for batch in reader {
+        let batch = batch.map_err(|e| bad(format!("cannot decode: {e}")))?;
+        let ids = batch
+            .column_by_name("id")
+            .expect("checked")
+            .as_string::<i32>()
+            .clone();
+        rows(&ctx, &batch, &ids, done + 1)?;
+        done += batch.num_rows() as u64;
+    }
+    Ok(ctx)
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! Dense embeddings as Parquet: `id` (utf8) and `embedding` (FixedSizeList<Float32>),
 //! so vectors can be exported and brought in from elsewhere.
 
-use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -10,7 +9,6 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Float32Type;
 use arrow_array::{Array, ArrayRef, StringArray};
 use arrow_schema::{DataType, Field, Schema};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::atomic_parquet::AtomicParquet;
 use crate::{Error, Location, Result};
@@ -86,51 +84,29 @@ pub fn for_each_embedding(
     path: &Path,
     mut row: impl FnMut(&str, &[f32]) -> Result<()>,
 ) -> Result<usize> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let bad = |loc: Location, m: String| Error::malformed(path, loc, m);
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| bad(Location::File, format!("not a readable Parquet file: {e}")))?;
-    let schema = builder.schema().clone();
-    let dim = match schema
-        .field_with_name("embedding")
-        .map(|f| f.data_type().clone())
+    let columns = |schema: &Schema| match schema.field_with_name("embedding").map(|f| f.data_type())
     {
         Ok(DataType::FixedSizeList(item, n)) if item.data_type() == &DataType::Float32 => {
-            n as usize
+            Ok(*n as usize)
         }
-        Ok(other) => {
-            return Err(bad(
-                Location::File,
-                format!("column \"embedding\" has type {other}, expected FixedSizeList<Float32>"),
-            ));
-        }
-        Err(_) => return Err(bad(Location::File, "no \"embedding\" column".into())),
+        Ok(other) => Err(format!(
+            "column \"embedding\" has type {other}, expected FixedSizeList<Float32>"
+        )),
+        Err(_) => Err("no \"embedding\" column".into()),
     };
-    if schema.field_with_name("id").is_err() {
-        return Err(bad(Location::File, "no \"id\" column".into()));
-    }
-    let reader = builder
-        .build()
-        .map_err(|e| bad(Location::File, e.to_string()))?;
-    let mut rows = 0u64;
-    for batch in reader {
-        let batch = batch.map_err(|e| bad(Location::File, format!("cannot decode: {e}")))?;
-        let id_col = batch.column_by_name("id").expect("checked");
+    crate::atomic_parquet::for_each_batch(path, columns, |_, batch, ids, first| {
         let emb = batch
             .column_by_name("embedding")
             .expect("checked")
             .as_fixed_size_list();
-        let id_col = id_col
-            .as_string_opt::<i32>()
-            .ok_or_else(|| bad(Location::File, "column \"id\" must be utf8".into()))?;
         for i in 0..batch.num_rows() {
-            rows += 1;
-            if id_col.is_null(i) || emb.is_null(i) {
-                return Err(bad(Location::Line(rows), "null id or embedding".into()));
+            if ids.is_null(i) || emb.is_null(i) {
+                let at = Location::Line(first + i as u64);
+                return Err(Error::malformed(path, at, "null id or embedding"));
             }
             let v = emb.value(i);
-            row(id_col.value(i), v.as_primitive::<Float32Type>().values())?;
+            row(ids.value(i), v.as_primitive::<Float32Type>().values())?;
         }
-    }
-    Ok(dim)
+        Ok(())
+    })
 }

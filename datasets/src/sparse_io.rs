@@ -2,7 +2,6 @@
 //! (list<float32>) of the same length per row, so term weights can be exported and
 //! brought in from elsewhere.
 
-use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -11,7 +10,6 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Float32Type;
 use arrow_array::{Array, ArrayRef, StringArray};
 use arrow_schema::{DataType, Field, Schema};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::atomic_parquet::AtomicParquet;
 use crate::{Error, Location, Result};
@@ -87,42 +85,31 @@ pub fn read_sparse(path: &Path) -> Result<Vec<SparseRow>> {
 /// Streams a sparse vectors Parquet file batch by batch, calling `row` for each row
 /// in file order (nothing but the current batch is held).
 pub fn for_each_sparse(path: &Path, mut row: impl FnMut(SparseRow) -> Result<()>) -> Result<()> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let bad = |loc: Location, m: String| Error::malformed(path, loc, m);
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| bad(Location::File, format!("not a readable Parquet file: {e}")))?;
-    let schema = builder.schema().clone();
-    for (col, want) in [
-        ("id", "utf8"),
-        ("terms", "list<utf8>"),
-        ("weights", "list<float32>"),
-    ] {
-        let ok = match (
-            col,
-            schema.field_with_name(col).map(|f| f.data_type().clone()),
-        ) {
-            ("id", Ok(DataType::Utf8)) => true,
-            ("terms", Ok(DataType::List(f))) => f.data_type() == &DataType::Utf8,
-            ("weights", Ok(DataType::List(f))) => f.data_type() == &DataType::Float32,
-            _ => false,
-        };
-        if !ok {
-            return Err(bad(
-                Location::File,
-                format!("expected a column {col:?} of type {want} (columns id, terms, weights)"),
-            ));
+    let columns = |schema: &Schema| {
+        for col in ["terms", "weights"] {
+            let item = match schema.field_with_name(col).map(|f| f.data_type()) {
+                Ok(DataType::List(f)) => Some(f.data_type()),
+                _ => None,
+            };
+            let want = if col == "terms" {
+                DataType::Utf8
+            } else {
+                DataType::Float32
+            };
+            if item != Some(&want) {
+                let ty = if col == "terms" {
+                    "list<utf8>"
+                } else {
+                    "list<float32>"
+                };
+                return Err(format!(
+                    "expected a column {col:?} of type {ty} (columns id, terms, weights)"
+                ));
+            }
         }
-    }
-    let reader = builder
-        .build()
-        .map_err(|e| bad(Location::File, e.to_string()))?;
-    let mut rows = 0u64;
-    for batch in reader {
-        let batch = batch.map_err(|e| bad(Location::File, format!("cannot decode: {e}")))?;
-        let ids = batch
-            .column_by_name("id")
-            .expect("checked")
-            .as_string::<i32>();
+        Ok(())
+    };
+    crate::atomic_parquet::for_each_batch(path, columns, |_, batch, ids, first| {
         let terms = batch
             .column_by_name("terms")
             .expect("checked")
@@ -132,23 +119,20 @@ pub fn for_each_sparse(path: &Path, mut row: impl FnMut(SparseRow) -> Result<()>
             .expect("checked")
             .as_list::<i32>();
         for i in 0..batch.num_rows() {
-            rows += 1;
-            let at = Location::Line(rows);
+            let at = Location::Line(first + i as u64);
+            let bad = |m: String| Error::malformed(path, at, m);
             if ids.is_null(i) || terms.is_null(i) || weights.is_null(i) {
-                return Err(bad(at, "null id, terms or weights".into()));
+                return Err(bad("null id, terms or weights".into()));
             }
             let t = terms.value(i);
             let t = t.as_string::<i32>();
             let w = weights.value(i);
             let w = w.as_primitive::<Float32Type>();
             if t.len() != w.len() {
-                return Err(bad(
-                    at,
-                    format!("{} terms but {} weights", t.len(), w.len()),
-                ));
+                return Err(bad(format!("{} terms but {} weights", t.len(), w.len())));
             }
             if t.null_count() > 0 || w.null_count() > 0 {
-                return Err(bad(at, "null term or weight".into()));
+                return Err(bad("null term or weight".into()));
             }
             row((
                 ids.value(i).to_string(),
@@ -158,6 +142,6 @@ pub fn for_each_sparse(path: &Path, mut row: impl FnMut(SparseRow) -> Result<()>
                 w.values().to_vec(),
             ))?;
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }

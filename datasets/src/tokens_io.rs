@@ -1,7 +1,6 @@
 //! Token vectors (late interaction) as Parquet: `id` (utf8) and `tokens`
 //! (list<FixedSizeList<Float32, dim>>): one row per document, one inner list per token.
 
-use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -10,7 +9,6 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Float32Type;
 use arrow_array::{Array, ArrayRef, StringArray};
 use arrow_schema::{DataType, Field, Schema};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::atomic_parquet::AtomicParquet;
 use crate::{Error, Location, Result};
@@ -89,60 +87,29 @@ pub fn for_each_tokens(
     path: &Path,
     mut row: impl FnMut(&str, &[f32]) -> Result<()>,
 ) -> Result<usize> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let bad = |loc: Location, m: String| Error::malformed(path, loc, m);
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| bad(Location::File, format!("not a readable Parquet file: {e}")))?;
-    let schema = builder.schema().clone();
-    let dim = match schema
-        .field_with_name("tokens")
-        .map(|f| f.data_type().clone())
-    {
+    let columns = |schema: &Schema| match schema.field_with_name("tokens").map(|f| f.data_type()) {
         Ok(DataType::List(f)) => match f.data_type() {
             DataType::FixedSizeList(item, n) if item.data_type() == &DataType::Float32 => {
-                *n as usize
+                Ok(*n as usize)
             }
-            other => {
-                return Err(bad(
-                    Location::File,
-                    format!("column \"tokens\" holds {other}, expected FixedSizeList<Float32>"),
-                ));
-            }
+            other => Err(format!(
+                "column \"tokens\" holds {other}, expected FixedSizeList<Float32>"
+            )),
         },
-        Ok(other) => {
-            return Err(bad(
-                Location::File,
-                format!(
-                    "column \"tokens\" has type {other}, expected List<FixedSizeList<Float32>>"
-                ),
-            ));
-        }
-        Err(_) => return Err(bad(Location::File, "no \"tokens\" column".into())),
+        Ok(other) => Err(format!(
+            "column \"tokens\" has type {other}, expected List<FixedSizeList<Float32>>"
+        )),
+        Err(_) => Err("no \"tokens\" column".into()),
     };
-    if !matches!(
-        schema.field_with_name("id").map(|f| f.data_type()),
-        Ok(DataType::Utf8)
-    ) {
-        return Err(bad(Location::File, "no utf8 \"id\" column".into()));
-    }
-    let reader = builder
-        .build()
-        .map_err(|e| bad(Location::File, e.to_string()))?;
-    let mut rows = 0u64;
-    for batch in reader {
-        let batch = batch.map_err(|e| bad(Location::File, format!("cannot decode: {e}")))?;
-        let ids = batch
-            .column_by_name("id")
-            .expect("checked")
-            .as_string::<i32>();
+    crate::atomic_parquet::for_each_batch(path, columns, |&dim, batch, ids, first| {
         let toks = batch
             .column_by_name("tokens")
             .expect("checked")
             .as_list::<i32>();
         for i in 0..batch.num_rows() {
-            rows += 1;
             if ids.is_null(i) || toks.is_null(i) {
-                return Err(bad(Location::Line(rows), "null id or tokens".into()));
+                let at = Location::Line(first + i as u64);
+                return Err(Error::malformed(path, at, "null id or tokens"));
             }
             let t = toks.value(i);
             let t = t.as_fixed_size_list();
@@ -151,8 +118,8 @@ pub fn for_each_tokens(
             let vals = &v.values()[start..start + t.len() * dim];
             row(ids.value(i), vals)?;
         }
-    }
-    Ok(dim)
+        Ok(())
+    })
 }
 
 #[cfg(test)]

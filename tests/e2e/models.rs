@@ -2,7 +2,6 @@
 //! a ColBERT checkpoint encodes documents ColBERT-aware (like its queries), and an
 //! index opened elsewhere finds the same model files or says so.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
@@ -17,41 +16,27 @@ fn minilm() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("models/minilm")
 }
 
-/// MiniLM plus a seeded 48-d projection in the PyLate layout.
+/// MiniLM plus a seeded 48-d projection, written in the PyLate layout by the writer
+/// training uses (`seine_train::output::write_model`).
 fn pylate_checkpoint(dir: &Path) -> PathBuf {
     const DIM: usize = 48;
     let src = minilm();
     let py = dir.join("pylate-minilm");
-    std::fs::create_dir_all(py.join("1_Dense")).unwrap();
-    for f in ["config.json", "tokenizer.json", "model.safetensors"] {
-        std::fs::copy(src.join(f), py.join(f)).unwrap();
-    }
-    std::fs::write(
-        py.join("modules.json"),
-        r#"[{"idx":0,"name":"0","path":"","type":"sentence_transformers.models.Transformer"},
-            {"idx":1,"name":"1","path":"1_Dense","type":"pylate.models.Dense.Dense"}]"#,
+    let weights =
+        candle_core::safetensors::load(src.join("model.safetensors"), &Device::Cpu).unwrap();
+    let w = Tensor::from_vec(
+        seine_kernels::rng::centered_vec(DIM * 384, 7),
+        (DIM, 384),
+        &Device::Cpu,
     )
     .unwrap();
-    std::fs::write(
-        py.join("1_Dense/config.json"),
-        serde_json::json!({"in_features": 384, "out_features": DIM, "bias": false}).to_string(),
-    )
-    .unwrap();
-    let mut s = 7u64;
-    let w: Vec<f32> = (0..DIM * 384)
-        .map(|_| seine_kernels::rng::centered(&mut s))
-        .collect();
-    let w = Tensor::from_vec(w, (DIM, 384), &Device::Cpu).unwrap();
-    let d: HashMap<String, Tensor> = [("linear.weight".to_string(), w)].into();
-    candle_core::safetensors::save(&d, py.join("1_Dense/model.safetensors")).unwrap();
-    std::fs::write(
-        py.join("config_sentence_transformers.json"),
-        serde_json::json!({"query_prefix": "[unused0]", "document_prefix": "[unused1]",
-            "query_length": 32, "document_length": 180, "do_query_expansion": true,
-            "attend_to_expansion_tokens": false, "skiplist_words": []})
-        .to_string(),
-    )
-    .unwrap();
+    let layout = seine_train::output::ColbertLayout {
+        dim: DIM,
+        hidden: 384,
+        query_length: 32,
+        document_length: 180,
+    };
+    seine_train::output::write_model(&py, &src, &weights, Some((&w, &layout)), &[]).unwrap();
     py
 }
 

@@ -217,7 +217,6 @@ mod x86 {
 mod tests {
     use super::*;
 
-    use crate::rng::centered_vec as rand_vec;
 
     #[test]
     fn bf16_rounding() {
@@ -231,15 +230,11 @@ mod tests {
     /// against the f32 product within bf16's rounding.
     #[test]
     fn kernels_agree_and_stay_close_to_f32() {
-        for &(rows, inp, out) in &[(1, 384, 384), (7, 37, 50), (130, 384, 1536), (5, 1536, 20)] {
-            let w = rand_vec(out * inp, 31);
-            let x = rand_vec(rows * inp, 32);
-            let l = Bf16Linear::from_torch(&w, out, inp);
-            let mut port = vec![0f32; rows * out];
-            l.product_at(Level::portable(), &x, rows, &mut port);
-            for level in Level::available() {
-                let mut best = vec![0f32; rows * out];
-                l.product_at(level, &x, rows, &mut best);
+        crate::bert::tiles::check_every_level(
+            31,
+            Bf16Linear::from_torch,
+            |l, level, x, rows, y| l.product_at(level, x, rows, y),
+            |level, (rows, inp, out), w, x, port, best| {
                 for r in 0..rows {
                     for o in 0..out {
                         let (xr, wo) = (&x[r * inp..(r + 1) * inp], &w[o * inp..(o + 1) * inp]);
@@ -254,7 +249,7 @@ mod tests {
                         assert!((port[i] - exact).abs() <= mag / 128.0 + 1e-6, "bf16 vs f32");
                     }
                 }
-            }
-        }
+            },
+        );
     }
 }

@@ -117,3 +117,29 @@ macro_rules! walk_tiles {
         }
     };
 }
+
+/// The test both reduced-precision products run: for shapes with tails in rows,
+/// outputs and inputs, seeded weights `w` and inputs `x`, the layer `build(w, out,
+/// inp)`'s product at the portable level and at every level the machine has, handed to
+/// `check(level, (rows, inp, out), w, x, portable, got)`.
+#[cfg(test)]
+pub(crate) fn check_every_level<L>(
+    seed: u64,
+    build: impl Fn(&[f32], usize, usize) -> L,
+    product: impl Fn(&L, crate::cpu::Level, &[f32], usize, &mut [f32]),
+    check: impl Fn(crate::cpu::Level, (usize, usize, usize), &[f32], &[f32], &[f32], &[f32]),
+) {
+    use crate::cpu::Level;
+    for &(rows, inp, out) in &[(1, 384, 384), (7, 37, 50), (130, 384, 1536), (5, 1536, 20)] {
+        let w = crate::rng::centered_vec(out * inp, seed);
+        let x = crate::rng::centered_vec(rows * inp, seed + 1);
+        let l = build(&w, out, inp);
+        let mut portable = vec![0f32; rows * out];
+        product(&l, Level::portable(), &x, rows, &mut portable);
+        for level in Level::available() {
+            let mut got = vec![0f32; rows * out];
+            product(&l, level, &x, rows, &mut got);
+            check(level, (rows, inp, out), &w, &x, &portable, &got);
+        }
+    }
+}

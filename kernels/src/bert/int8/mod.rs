@@ -263,23 +263,19 @@ mod tests {
     /// with tails in rows, outputs and inputs.
     #[test]
     fn every_level_equals_the_portable_kernel() {
-        for &(rows, inp, out) in &[(1, 384, 384), (7, 37, 50), (130, 384, 1536), (5, 1536, 20)] {
-            let w = rand_vec(out * inp, 11);
-            let x = rand_vec(rows * inp, 12);
-            let l = QuantLinear::from_torch(&w, out, inp);
-            let mut want = vec![0f32; rows * out];
-            l.product_at(Level::portable(), &x, rows, &mut want);
-            for level in Level::available() {
-                let mut got = vec![0f32; rows * out];
-                l.product_at(level, &x, rows, &mut got);
+        crate::bert::tiles::check_every_level(
+            11,
+            QuantLinear::from_torch,
+            |l, level, x, rows, y| l.product_at(level, x, rows, y),
+            |level, (rows, inp, out), _, _, want, got| {
                 assert_eq!(
                     got,
                     want,
                     "{} rows {rows} inp {inp} out {out}",
                     level.name()
-                );
-            }
-        }
+                )
+            },
+        );
     }
 
     /// Against the f32 product: the error stays within what the two quantizations
