@@ -217,7 +217,6 @@ mod x86 {
 mod tests {
     use super::*;
 
-
     #[test]
     fn bf16_rounding() {
         assert_eq!(from_bf16(to_bf16(1.0)), 1.0);
