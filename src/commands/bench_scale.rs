@@ -18,6 +18,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use seine_datasets::Doc;
 use seine_engine::RetrieverKind;
+use seine_index::lexical::Scan;
 use seine_index::{
     BuildOptions, Compression, DenseSettings, DocParts, GraphMode, HnswParams, IndexDir,
     IndexWriter, LexicalSettings, MultiSettings, SourceInfo, SparseSettings, VectorDtype,
@@ -144,6 +145,22 @@ impl Gen {
         let mut r = Rng::new(salt, i);
         (0..len)
             .map(|_| word(self.words.draw(&mut r)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+    /// [`Gen::text`] without the `head` most frequent words (drawn again until past
+    /// them): queries as an analyzer that drops stop words would leave them.
+    fn tail_text(&self, i: u64, len: usize, salt: u64, head: usize) -> String {
+        let mut r = Rng::new(salt ^ 0x5eed, i);
+        (0..len)
+            .map(|_| {
+                loop {
+                    let w = self.words.draw(&mut r);
+                    if w >= head {
+                        return word(w);
+                    }
+                }
+            })
             .collect::<Vec<_>>()
             .join(" ")
     }
@@ -313,15 +330,73 @@ fn search(
         total += want.len();
     };
     let qn = |q: usize| (q as u64).wrapping_mul(7919) % n as u64;
+    let mut extra = serde_json::Map::new();
+    let params = seine_index::lexical::Bm25Params::default();
     match part {
         RetrieverKind::Bm25 => {
             let idx = dir.lexical()?;
-            for q in 0..queries {
-                let text = g.text(qn(q), 5, 1);
+            let stress: Vec<String> = (0..queries).map(|q| g.text(qn(q), 5, 1)).collect();
+            for text in &stress {
                 timed(&mut || {
-                    std::hint::black_box(idx.search(&text, K)?);
+                    std::hint::black_box(idx.search(text, K)?);
                     Ok(())
                 })?;
+            }
+            // The same queries through the other scans (the path before pruning, per-
+            // term bounds only, every posting), and queries without the 100 most
+            // frequent words (the stop-word-like head an analyzer would drop); the
+            // pruned top 10 is checked against the exhaustive one on every query.
+            let tail: Vec<String> = (0..queries)
+                .map(|q| g.tail_text(qn(q), 5, 1, 100))
+                .collect();
+            for (set, texts) in [("", &stress), ("tail_", &tail)] {
+                for (name, scan) in [
+                    ("pruned", Scan::Pruned),
+                    ("term_bounds", Scan::TermBounds),
+                    ("exhaustive", Scan::Exhaustive),
+                    ("tantivy_path", Scan::Tantivy),
+                ] {
+                    if set.is_empty() && scan == Scan::Pruned {
+                        continue; // the main row above
+                    }
+                    let t = Instant::now();
+                    for text in texts.iter() {
+                        std::hint::black_box(idx.search_mode(text, K, params, None, scan)?);
+                    }
+                    extra.insert(
+                        format!("{set}{name}_qps"),
+                        serde_json::json!(texts.len() as f64 / t.elapsed().as_secs_f64()),
+                    );
+                }
+                let mut mismatches = 0;
+                for text in texts.iter() {
+                    let a = idx.search_mode(text, K, params, None, Scan::Pruned)?;
+                    let b = idx.search_mode(text, K, params, None, Scan::Exhaustive)?;
+                    mismatches += usize::from(a != b);
+                }
+                extra.insert(
+                    format!("{set}pruned_mismatches"),
+                    serde_json::json!(mismatches),
+                );
+            }
+            // A filter of 10 % of the documents: pruned inside the filter.
+            let allowed =
+                seine_index::DocSet::from_fn(n, |d| (u64::from(d) * 2_654_435_761) % 10 == 0);
+            for (name, texts) in [("filtered10_qps", &stress), ("tail_filtered10_qps", &tail)] {
+                let t = Instant::now();
+                for text in texts.iter() {
+                    std::hint::black_box(idx.search_mode(
+                        text,
+                        K,
+                        params,
+                        Some(&allowed),
+                        Scan::Pruned,
+                    )?);
+                }
+                extra.insert(
+                    name.into(),
+                    serde_json::json!(texts.len() as f64 / t.elapsed().as_secs_f64()),
+                );
             }
         }
         RetrieverKind::Dense => {
@@ -380,12 +455,16 @@ fn search(
     }
     lat.sort_by(f64::total_cmp);
     let sum: f64 = lat.iter().sum();
-    Ok(serde_json::json!({
+    let mut v = serde_json::json!({
         "qps": lat.len() as f64 / sum, "p50_ms": percentile(&lat, 0.5) * 1e3,
         "p99_ms": percentile(&lat, 0.99) * 1e3,
         "recall_at_10": if total > 0 { serde_json::json!(hit as f64 / total as f64) } else { serde_json::Value::Null },
         "search_peak_rss_mb": peak_rss_mb(),
-    }))
+    });
+    for (k, x) in extra {
+        v[k] = x;
+    }
+    Ok(v)
 }
 
 /// The dense part searched through int8 and binary codes (built in memory from the
@@ -515,6 +594,31 @@ pub fn run(a: ScaleBench) -> anyhow::Result<()> {
 
 fn print_row(r: &serde_json::Value) {
     let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
+    if r.get("tantivy_path_qps").is_some() {
+        for set in ["", "tail_"] {
+            let g = |k: &str| f(&format!("{set}{k}"));
+            let pruned = if set.is_empty() {
+                f("qps")
+            } else {
+                g("pruned_qps")
+            };
+            println!(
+                "        bm25 {} queries: pruned {:.0} q/s ({:.1}x the path before pruning, {:.0} q/s), term bounds only {:.0}, exhaustive {:.0}; 10 % filter {:.0} q/s; pruned != exhaustive on {} queries",
+                if set.is_empty() {
+                    "stress"
+                } else {
+                    "tail (no top-100 words)"
+                },
+                pruned,
+                pruned / g("tantivy_path_qps"),
+                g("tantivy_path_qps"),
+                g("term_bounds_qps"),
+                g("exhaustive_qps"),
+                g("filtered10_qps"),
+                r[format!("{set}pruned_mismatches")],
+            );
+        }
+    }
     if r.get("int8_qps").is_some() {
         println!(
             "        dense codes: int8 {:.0} q/s recall@10 {:.3}; binary {:.0} q/s recall@10 {:.3} (f32 rescore)",

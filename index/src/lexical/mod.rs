@@ -6,8 +6,10 @@
 //! scores both fields with equal weight (the sum of the two BM25 scores).
 
 mod analyzer;
+pub mod blockmax;
 mod bm25;
 pub mod porter;
+mod pruned;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -57,6 +59,19 @@ impl std::str::FromStr for Bm25Mode {
             ))),
         }
     }
+}
+
+/// How a BM25 search walks the postings ([`LexicalIndex::search_mode`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scan {
+    /// MaxScore with block-max bounds (the default).
+    Pruned,
+    /// MaxScore with per-term bounds only (no block-max table).
+    TermBounds,
+    /// Every posting of every query term, document at a time (the oracle).
+    Exhaustive,
+    /// tantivy's `BooleanQuery` of seine's term scorers (the path before pruning).
+    Tantivy,
 }
 
 /// The tantivy fields of a lexical index.
@@ -118,6 +133,7 @@ fn register(index: &Index) {
 pub struct LexicalWriter {
     writer: tantivy::IndexWriter,
     fields: Fields,
+    dir: std::path::PathBuf,
 }
 
 impl LexicalWriter {
@@ -130,7 +146,11 @@ impl LexicalWriter {
         let threads = threads.clamp(1, 8);
         let heap = heap_bytes.max(threads * 16_000_000);
         let writer = index.writer_with_num_threads(threads, heap)?;
-        Ok(LexicalWriter { writer, fields })
+        Ok(LexicalWriter {
+            writer,
+            fields,
+            dir: dir.to_path_buf(),
+        })
     }
 
     pub fn add(&mut self, doc_id: DocId, doc: &Doc) -> Result<()> {
@@ -151,10 +171,17 @@ impl LexicalWriter {
         Ok(())
     }
 
-    /// Commits and waits for background merges; the files are synced to disk.
+    /// Commits and waits for background merges, then writes the block-max table of
+    /// the final segments ([`blockmax`]); the files are synced to disk.
     pub fn commit(mut self) -> Result<()> {
         self.writer.commit()?;
         self.writer.wait_merging_threads()?;
+        let index = Index::open_in_dir(&self.dir)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        blockmax::BlockMax::compute(&reader.searcher(), &self.fields.searched)?.write(&self.dir)?;
         Ok(())
     }
 }
@@ -177,6 +204,9 @@ pub struct LexicalIndex {
     seg_doc_ids: Vec<Vec<DocId>>,
     /// [`DocId`] → address (for stored fields).
     addresses: Vec<DocAddress>,
+    /// Block maxima for pruning (None: an index written before them, or one whose
+    /// segments they do not match — then only per-term bounds prune).
+    block_max: Option<blockmax::BlockMax>,
 }
 
 impl LexicalIndex {
@@ -214,6 +244,8 @@ impl LexicalIndex {
             }
             seg_doc_ids.push(ids);
         }
+        let block_max =
+            blockmax::BlockMax::read(dir)?.filter(|t| t.covers(&searcher, &fields.searched));
         Ok(LexicalIndex {
             reader,
             fields,
@@ -221,6 +253,7 @@ impl LexicalIndex {
             params,
             seg_doc_ids,
             addresses,
+            block_max,
         })
     }
 
@@ -236,28 +269,41 @@ impl LexicalIndex {
         self.addresses.len()
     }
 
-    /// The BM25 query for `text`: one clause per distinct analyzed term and searched
-    /// field, weighted by the term's count in the query. `None` when nothing is left
-    /// after analysis (only stop words, punctuation).
-    pub fn query(&self, text: &str, params: Bm25Params) -> Option<Box<dyn Query>> {
+    /// The clauses of the BM25 query for `text`: one per searched field and distinct
+    /// analyzed term (fields outer, terms in order), weighted by the term's count in
+    /// the query. Empty when nothing is left after analysis (only stop words,
+    /// punctuation).
+    fn clauses(&self, text: &str) -> Vec<pruned::Clause> {
         let mut counts: BTreeMap<String, u32> = BTreeMap::new();
         analyze(text, |t, _, _, _| {
             *counts.entry(t.to_string()).or_default() += 1
         });
-        if counts.is_empty() {
-            return None;
-        }
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut out = Vec::new();
         for field in &self.fields.searched {
             for (term, n) in &counts {
-                let term = Term::from_field_text(*field, term);
-                clauses.push((
-                    Occur::Should,
-                    Box::new(Bm25TermQuery::new(term, params, *n as f32)),
-                ));
+                out.push(pruned::Clause {
+                    field: *field,
+                    term: Term::from_field_text(*field, term),
+                    weight: *n as f32,
+                });
             }
         }
-        Some(Box::new(BooleanQuery::new(clauses)))
+        out
+    }
+
+    /// The BM25 query for `text` as a tantivy query (a `BooleanQuery` of
+    /// [`Bm25TermQuery`] clauses, [`LexicalIndex::clauses`]); `None` when nothing is
+    /// left after analysis. Explanations and the exhaustive reference use it.
+    pub fn query(&self, text: &str, params: Bm25Params) -> Option<Box<dyn Query>> {
+        let clauses: Vec<(Occur, Box<dyn Query>)> = self
+            .clauses(text)
+            .into_iter()
+            .map(|c| {
+                let q: Box<dyn Query> = Box::new(Bm25TermQuery::new(c.term, params, c.weight));
+                (Occur::Should, q)
+            })
+            .collect();
+        (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
     }
 
     /// The top `k` documents for `text` by BM25 with the index's parameters.
@@ -272,7 +318,8 @@ impl LexicalIndex {
 
     /// The top `k` documents for `text` among the `allowed` ones (all when `None`):
     /// the filter is applied inside the collection, so `k` allowed documents come back
-    /// whenever that many match.
+    /// whenever that many match. Exact dynamic pruning (MaxScore with block-max
+    /// bounds): the same top `k` as scoring every posting.
     pub fn search_within(
         &self,
         text: &str,
@@ -280,26 +327,60 @@ impl LexicalIndex {
         params: Bm25Params,
         allowed: Option<&crate::DocSet>,
     ) -> Result<Vec<ScoredDoc>> {
+        self.search_mode(text, k, params, allowed, Scan::Pruned)
+    }
+
+    /// [`LexicalIndex::search_within`] computed as `scan` says: the oracles the pruned
+    /// search is tested and measured against.
+    pub fn search_mode(
+        &self,
+        text: &str,
+        k: usize,
+        params: Bm25Params,
+        allowed: Option<&crate::DocSet>,
+        scan: Scan,
+    ) -> Result<Vec<ScoredDoc>> {
         params.validate()?;
         if k == 0 {
             return Ok(Vec::new());
         }
-        let Some(query) = self.query(text, params) else {
-            return Ok(Vec::new());
-        };
         let searcher = self.reader.searcher();
-        let top = crate::filter::docset::collect_top(&searcher, &*query, k, allowed)?;
-        let mut hits: Vec<ScoredDoc> = top
-            .into_iter()
-            .map(|(score, addr)| {
-                ScoredDoc::new(
-                    self.seg_doc_ids[addr.segment_ord as usize][addr.doc_id as usize],
-                    score,
-                )
-            })
-            .collect();
-        sort_hits(&mut hits);
-        Ok(hits)
+        if scan == Scan::Tantivy {
+            let Some(query) = self.query(text, params) else {
+                return Ok(Vec::new());
+            };
+            let top = crate::filter::docset::collect_top(&searcher, &*query, k, allowed)?;
+            let mut hits: Vec<ScoredDoc> = top
+                .into_iter()
+                .map(|(score, addr)| {
+                    ScoredDoc::new(
+                        self.seg_doc_ids[addr.segment_ord as usize][addr.doc_id as usize],
+                        score,
+                    )
+                })
+                .collect();
+            sort_hits(&mut hits);
+            return Ok(hits);
+        }
+        let table = match scan {
+            Scan::Pruned => self.block_max.as_ref(),
+            _ => None,
+        };
+        pruned::top_k(
+            &searcher,
+            &self.clauses(text),
+            params,
+            k,
+            allowed,
+            &self.seg_doc_ids,
+            table,
+            scan != Scan::Exhaustive,
+        )
+    }
+
+    /// Whether this index has its block-max table (else only per-term bounds prune).
+    pub fn has_block_max(&self) -> bool {
+        self.block_max.is_some()
     }
 
     /// Stored fields of a document.
