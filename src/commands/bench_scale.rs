@@ -48,6 +48,11 @@ pub struct ScaleBench {
     /// Keep the indexes (they are removed after each size by default).
     #[arg(long)]
     keep: bool,
+    /// Run the peers on the same corpus and queries in the same run (bm25: tantivy's
+    /// own BM25 through its Python bindings, `scripts/bench_tantivy_scale.py`, with
+    /// `$SEINE_PYTHON` or `python3`).
+    #[arg(long)]
+    peers: bool,
     /// Internal: run one step (`build` or `search`) in this process.
     #[arg(long, hide = true)]
     step: Option<String>,
@@ -566,6 +571,13 @@ pub fn run(a: ScaleBench) -> anyhow::Result<()> {
             eprintln!("== {part}, {n} documents: search");
             let s = child(&a, "search", part, n, &dir)?;
             let mut row = serde_json::json!({"part": part, "docs": n});
+            if a.peers && part == RetrieverKind::Bm25 {
+                eprintln!("== bm25, {n} documents: tantivy (Python bindings)");
+                let p = tantivy_peer(&a.out, n, a.queries)?;
+                for (k, v) in p.as_object().into_iter().flatten() {
+                    row[format!("peer_tantivy_{k}")] = v.clone();
+                }
+            }
             for (k, v) in b
                 .as_object()
                 .into_iter()
@@ -590,6 +602,50 @@ pub fn run(a: ScaleBench) -> anyhow::Result<()> {
         a.out.join("scale.png").display()
     );
     Ok(())
+}
+
+/// Writes the bm25 corpus and both query sets of size `n` (the same generator as the
+/// build and search steps) and runs tantivy's own BM25 on them.
+fn tantivy_peer(out: &Path, n: usize, queries: usize) -> anyhow::Result<serde_json::Value> {
+    use std::io::Write;
+    let g = Gen::new();
+    let corpus = out.join("peer-corpus.jsonl");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&corpus)?);
+    for i in 0..n as u64 {
+        serde_json::to_writer(
+            &mut f,
+            &serde_json::json!({"id": format!("d{i}"), "text": g.text(i, 100, 1)}),
+        )?;
+        f.write_all(b"\n")?;
+    }
+    f.flush()?;
+    drop(f);
+    let qn = |q: usize| (q as u64).wrapping_mul(7919) % n as u64;
+    let sets = serde_json::json!({
+        "": (0..queries).map(|q| g.text(qn(q), 5, 1)).collect::<Vec<_>>(),
+        "tail_": (0..queries).map(|q| g.tail_text(qn(q), 5, 1, 100)).collect::<Vec<_>>(),
+    });
+    let qpath = out.join("peer-queries.json");
+    std::fs::write(&qpath, serde_json::to_vec(&sets)?)?;
+    let python = std::env::var("SEINE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_tantivy_scale.py");
+    let o = std::process::Command::new(&python)
+        .arg(&script)
+        .arg("--corpus")
+        .arg(&corpus)
+        .arg("--queries")
+        .arg(&qpath)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("running {} {}", python, script.display()))?;
+    let _ = std::fs::remove_file(&corpus);
+    if !o.status.success() {
+        bail!(
+            "the tantivy peer failed ({}): is `tantivy` installed for {python}?",
+            o.status
+        );
+    }
+    Ok(serde_json::from_slice(&o.stdout)?)
 }
 
 fn print_row(r: &serde_json::Value) {
@@ -617,6 +673,15 @@ fn print_row(r: &serde_json::Value) {
                 g("filtered10_qps"),
                 r[format!("{set}pruned_mismatches")],
             );
+            if let Some(t) = r[format!("peer_tantivy_{set}qps")].as_f64() {
+                println!(
+                    "        tantivy's own BM25 (Python bindings, block-max WAND) on the same {} queries: {:.0} q/s, p50 {:.2} ms; seine pruned / tantivy = {:.2}x",
+                    if set.is_empty() { "stress" } else { "tail" },
+                    t,
+                    f(&format!("peer_tantivy_{set}p50_ms")),
+                    pruned / t
+                );
+            }
         }
     }
     if r.get("int8_qps").is_some() {
