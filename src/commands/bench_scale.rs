@@ -18,7 +18,6 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use seine_datasets::Doc;
 use seine_engine::RetrieverKind;
-use seine_index::lexical::Scan;
 use seine_index::{
     BuildOptions, Compression, DenseSettings, DocParts, GraphMode, HnswParams, IndexDir,
     IndexWriter, LexicalSettings, MultiSettings, SourceInfo, SparseSettings, VectorDtype,
@@ -130,7 +129,7 @@ fn centres(n: usize, dim: usize, salt: u64) -> Vec<Vec<f32>> {
 }
 
 /// The synthetic data of one part.
-struct Gen {
+pub(super) struct Gen {
     words: Zipf,
     terms: Zipf,
     dense_c: Vec<Vec<f32>>,
@@ -138,7 +137,7 @@ struct Gen {
 }
 
 impl Gen {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Gen {
             words: Zipf::new(50_000),
             terms: Zipf::new(30_000),
@@ -146,7 +145,7 @@ impl Gen {
             tok_c: centres(4096, TOK_DIM, 13),
         }
     }
-    fn text(&self, i: u64, len: usize, salt: u64) -> String {
+    pub(super) fn text(&self, i: u64, len: usize, salt: u64) -> String {
         let mut r = Rng::new(salt, i);
         (0..len)
             .map(|_| word(self.words.draw(&mut r)))
@@ -155,7 +154,7 @@ impl Gen {
     }
     /// [`Gen::text`] without the `head` most frequent words (drawn again until past
     /// them): queries as an analyzer that drops stop words would leave them.
-    fn tail_text(&self, i: u64, len: usize, salt: u64, head: usize) -> String {
+    pub(super) fn tail_text(&self, i: u64, len: usize, salt: u64, head: usize) -> String {
         let mut r = Rng::new(salt ^ 0x5eed, i);
         (0..len)
             .map(|_| {
@@ -336,7 +335,6 @@ fn search(
     };
     let qn = |q: usize| (q as u64).wrapping_mul(7919) % n as u64;
     let mut extra = serde_json::Map::new();
-    let params = seine_index::lexical::Bm25Params::default();
     match part {
         RetrieverKind::Bm25 => {
             let idx = dir.lexical()?;
@@ -347,62 +345,10 @@ fn search(
                     Ok(())
                 })?;
             }
-            // The same queries through the other scans (the path before pruning, per-
-            // term bounds only, every posting), and queries without the 100 most
-            // frequent words (the stop-word-like head an analyzer would drop); the
-            // pruned top 10 is checked against the exhaustive one on every query.
             let tail: Vec<String> = (0..queries)
                 .map(|q| g.tail_text(qn(q), 5, 1, 100))
                 .collect();
-            for (set, texts) in [("", &stress), ("tail_", &tail)] {
-                for (name, scan) in [
-                    ("pruned", Scan::Pruned),
-                    ("term_bounds", Scan::TermBounds),
-                    ("exhaustive", Scan::Exhaustive),
-                    ("tantivy_path", Scan::Tantivy),
-                ] {
-                    if set.is_empty() && scan == Scan::Pruned {
-                        continue; // the main row above
-                    }
-                    let t = Instant::now();
-                    for text in texts.iter() {
-                        std::hint::black_box(idx.search_mode(text, K, params, None, scan)?);
-                    }
-                    extra.insert(
-                        format!("{set}{name}_qps"),
-                        serde_json::json!(texts.len() as f64 / t.elapsed().as_secs_f64()),
-                    );
-                }
-                let mut mismatches = 0;
-                for text in texts.iter() {
-                    let a = idx.search_mode(text, K, params, None, Scan::Pruned)?;
-                    let b = idx.search_mode(text, K, params, None, Scan::Exhaustive)?;
-                    mismatches += usize::from(a != b);
-                }
-                extra.insert(
-                    format!("{set}pruned_mismatches"),
-                    serde_json::json!(mismatches),
-                );
-            }
-            // A filter of 10 % of the documents: pruned inside the filter.
-            let allowed =
-                seine_index::DocSet::from_fn(n, |d| (u64::from(d) * 2_654_435_761) % 10 == 0);
-            for (name, texts) in [("filtered10_qps", &stress), ("tail_filtered10_qps", &tail)] {
-                let t = Instant::now();
-                for text in texts.iter() {
-                    std::hint::black_box(idx.search_mode(
-                        text,
-                        K,
-                        params,
-                        Some(&allowed),
-                        Scan::Pruned,
-                    )?);
-                }
-                extra.insert(
-                    name.into(),
-                    serde_json::json!(texts.len() as f64 / t.elapsed().as_secs_f64()),
-                );
-            }
+            super::bench_scale_bm25::scans(&idx, n, &stress, &tail, &mut extra)?;
         }
         RetrieverKind::Dense => {
             let idx = dir.dense()?;
@@ -573,7 +519,7 @@ pub fn run(a: ScaleBench) -> anyhow::Result<()> {
             let mut row = serde_json::json!({"part": part, "docs": n});
             if a.peers && part == RetrieverKind::Bm25 {
                 eprintln!("== bm25, {n} documents: tantivy (Python bindings)");
-                let p = tantivy_peer(&a.out, n, a.queries)?;
+                let p = super::bench_scale_bm25::tantivy_peer(&a.out, n, a.queries)?;
                 for (k, v) in p.as_object().into_iter().flatten() {
                     row[format!("peer_tantivy_{k}")] = v.clone();
                 }
@@ -604,86 +550,9 @@ pub fn run(a: ScaleBench) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes the bm25 corpus and both query sets of size `n` (the same generator as the
-/// build and search steps) and runs tantivy's own BM25 on them.
-fn tantivy_peer(out: &Path, n: usize, queries: usize) -> anyhow::Result<serde_json::Value> {
-    use std::io::Write;
-    let g = Gen::new();
-    let corpus = out.join("peer-corpus.jsonl");
-    let mut f = std::io::BufWriter::new(std::fs::File::create(&corpus)?);
-    for i in 0..n as u64 {
-        serde_json::to_writer(
-            &mut f,
-            &serde_json::json!({"id": format!("d{i}"), "text": g.text(i, 100, 1)}),
-        )?;
-        f.write_all(b"\n")?;
-    }
-    f.flush()?;
-    drop(f);
-    let qn = |q: usize| (q as u64).wrapping_mul(7919) % n as u64;
-    let sets = serde_json::json!({
-        "": (0..queries).map(|q| g.text(qn(q), 5, 1)).collect::<Vec<_>>(),
-        "tail_": (0..queries).map(|q| g.tail_text(qn(q), 5, 1, 100)).collect::<Vec<_>>(),
-    });
-    let qpath = out.join("peer-queries.json");
-    std::fs::write(&qpath, serde_json::to_vec(&sets)?)?;
-    let python = std::env::var("SEINE_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_tantivy_scale.py");
-    let o = std::process::Command::new(&python)
-        .arg(&script)
-        .arg("--corpus")
-        .arg(&corpus)
-        .arg("--queries")
-        .arg(&qpath)
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .with_context(|| format!("running {} {}", python, script.display()))?;
-    let _ = std::fs::remove_file(&corpus);
-    if !o.status.success() {
-        bail!(
-            "the tantivy peer failed ({}): is `tantivy` installed for {python}?",
-            o.status
-        );
-    }
-    Ok(serde_json::from_slice(&o.stdout)?)
-}
-
 fn print_row(r: &serde_json::Value) {
     let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
-    if r.get("tantivy_path_qps").is_some() {
-        for set in ["", "tail_"] {
-            let g = |k: &str| f(&format!("{set}{k}"));
-            let pruned = if set.is_empty() {
-                f("qps")
-            } else {
-                g("pruned_qps")
-            };
-            println!(
-                "        bm25 {} queries: pruned {:.0} q/s ({:.1}x the path before pruning, {:.0} q/s), term bounds only {:.0}, exhaustive {:.0}; 10 % filter {:.0} q/s; pruned != exhaustive on {} queries",
-                if set.is_empty() {
-                    "stress"
-                } else {
-                    "tail (no top-100 words)"
-                },
-                pruned,
-                pruned / g("tantivy_path_qps"),
-                g("tantivy_path_qps"),
-                g("term_bounds_qps"),
-                g("exhaustive_qps"),
-                g("filtered10_qps"),
-                r[format!("{set}pruned_mismatches")],
-            );
-            if let Some(t) = r[format!("peer_tantivy_{set}qps")].as_f64() {
-                println!(
-                    "        tantivy's own BM25 (Python bindings, block-max WAND) on the same {} queries: {:.0} q/s, p50 {:.2} ms; seine pruned / tantivy = {:.2}x",
-                    if set.is_empty() { "stress" } else { "tail" },
-                    t,
-                    f(&format!("peer_tantivy_{set}p50_ms")),
-                    pruned / t
-                );
-            }
-        }
-    }
+    super::bench_scale_bm25::print_rows(r);
     if r.get("int8_qps").is_some() {
         println!(
             "        dense codes: int8 {:.0} q/s recall@10 {:.3}; binary {:.0} q/s recall@10 {:.3} (f32 rescore)",

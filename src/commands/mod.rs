@@ -5,6 +5,7 @@ pub mod bench_encode;
 pub mod bench_filter;
 pub mod bench_multihop;
 pub mod bench_scale;
+mod bench_scale_bm25;
 mod bench_scale_plot;
 pub mod bench_splade;
 pub mod convert;
