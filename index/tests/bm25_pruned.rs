@@ -206,9 +206,9 @@ fn a_missing_table_falls_back_and_a_damaged_one_is_refused() {
     assert!(err.to_string().contains("block-max"), "{err}");
     // Gone from the folder: the manifest names it, so the index is refused.
     std::fs::remove_file(&table).unwrap();
-    let err = IndexDir::open(tmp.path())
-        .err()
-        .expect("a missing table is refused");
+    let Err(err) = IndexDir::open(tmp.path()) else {
+        panic!("a missing table is refused");
+    };
     assert!(err.to_string().contains("blockmax.bin"), "{err}");
     // An index written before the table (its manifest does not name one) searches
     // exactly with per-term bounds.
