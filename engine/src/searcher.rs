@@ -77,9 +77,4 @@ impl Searcher {
         }
         Ok(s)
     }
-
-    /// The read path alone.
-    pub fn reader(&self) -> &Reader {
-        &self.reader
-    }
 }

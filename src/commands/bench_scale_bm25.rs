@@ -23,9 +23,7 @@ pub(super) fn scans(
     extra: &mut serde_json::Map<String, serde_json::Value>,
 ) -> anyhow::Result<()> {
     let params = Bm25Params::default();
-    let stress = &stress.to_vec();
-    let tail = &tail.to_vec();
-    for (set, texts) in [("", &stress), ("tail_", &tail)] {
+    for (set, texts) in [("", stress), ("tail_", tail)] {
         for (name, scan) in [
             ("pruned", Scan::Pruned),
             ("term_bounds", Scan::TermBounds),
@@ -57,7 +55,7 @@ pub(super) fn scans(
     }
     // A filter of 10 % of the documents: pruned inside the filter.
     let allowed = seine_index::DocSet::from_fn(n, |d| (u64::from(d) * 2_654_435_761) % 10 == 0);
-    for (name, texts) in [("filtered10_qps", &stress), ("tail_filtered10_qps", &tail)] {
+    for (name, texts) in [("filtered10_qps", stress), ("tail_filtered10_qps", tail)] {
         let t = Instant::now();
         for text in texts.iter() {
             std::hint::black_box(idx.search_mode(text, K, params, Some(&allowed), Scan::Pruned)?);

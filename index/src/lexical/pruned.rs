@@ -145,20 +145,24 @@ pub(crate) fn top_k(
     if k == 0 || clauses.is_empty() {
         return Ok(Vec::new());
     }
-    // Per field: the length norms under `params`; per clause: idf × query weight.
-    let mut fields: Vec<(Field, [f32; 256])> = Vec::new();
+    // Per field: the document count and the length norms under `params` (statistics
+    // read once per field); per clause: idf × query weight.
+    let mut fields: Vec<(Field, u64, [f32; 256])> = Vec::new();
     let mut weights = Vec::with_capacity(clauses.len());
     for c in clauses {
-        if !fields.iter().any(|(f, _)| *f == c.field) {
-            let (avgdl, _) = bm25::field_stats(searcher, c.field)?;
-            let mut cache = [0f32; 256];
-            for (id, slot) in cache.iter_mut().enumerate() {
-                let len = FieldNormReader::id_to_fieldnorm(id as u8) as f32;
-                *slot = bm25::length_norm(params, len, avgdl);
+        let doc_count = match fields.iter().find(|(f, _, _)| *f == c.field) {
+            Some((_, n, _)) => *n,
+            None => {
+                let (avgdl, doc_count) = bm25::field_stats(searcher, c.field)?;
+                let mut cache = [0f32; 256];
+                for (id, slot) in cache.iter_mut().enumerate() {
+                    let len = FieldNormReader::id_to_fieldnorm(id as u8) as f32;
+                    *slot = bm25::length_norm(params, len, avgdl);
+                }
+                fields.push((c.field, doc_count, cache));
+                doc_count
             }
-            fields.push((c.field, cache));
-        }
-        let (_, doc_count) = bm25::field_stats(searcher, c.field)?;
+        };
         let df = searcher.doc_freq(&c.term)?;
         weights.push(bm25::idf(df, doc_count) * c.weight);
     }
@@ -176,7 +180,11 @@ pub(crate) fn top_k(
             let postings = inverted
                 .read_postings_from_terminfo(&info, IndexRecordOption::WithFreqs)
                 .map_err(tantivy::TantivyError::from)?;
-            let norm_cache = &fields.iter().find(|(f, _)| *f == c.field).expect("added").1;
+            let norm_cache = &fields
+                .iter()
+                .find(|(f, _, _)| *f == c.field)
+                .expect("added")
+                .2;
             let weight = weights[i];
             let blocks: &[Block] = match (table, prune) {
                 (Some(t), true) => {
