@@ -135,6 +135,8 @@ pub struct QueryParams {
     pub ef: Option<usize>,
     /// PLAID's parameters of a `maxsim` first stage.
     pub plaid: Option<Plaid>,
+    /// Learned-sparse search: exact (default) or approximate with its recall knob.
+    pub sparse: seine_index::sparse::SparseSearch,
 }
 
 impl QueryParams {
@@ -148,6 +150,7 @@ impl QueryParams {
         if let Some(p) = &self.plaid {
             p.validate()?;
         }
+        self.sparse.validate()?;
         Ok(())
     }
 }

@@ -18,6 +18,7 @@ pub mod lock;
 mod manifest;
 pub mod multi;
 pub mod sparse;
+mod topk;
 mod types;
 
 pub use build_options::BuildOptions;

@@ -6,13 +6,16 @@
 //! positions and field norms off) fed with a pre-tokenized string in which a term with
 //! impact `n` occurs `n` times. Terms are the model's vocabulary strings.
 //!
-//! [`ImpactQuery`] is a tantivy `Query → Weight → Scorer` whose score is the sparse dot
-//! product `Σ_t q_t × impact_t / scale` (float query weights, quantized document weights),
-//! not BM25. Its weight scores a segment term-at-a-time: each query term's postings are
-//! walked once into a score accumulator the size of the segment, and the scorer
-//! iterates the documents with a non-zero score. That is exhaustive (exact top-k, no
-//! pruning): tantivy's block-max WAND is only wired to its own BM25 `TermScorer` and its
-//! per-block maxima are not exposed to other scorers, so no dynamic pruning is done here.
+//! Search is block-max pruning ([`bmp`]) over a block forward index of seine's own
+//! ([`blocks`], `forward.bin`, written at commit): exact by default, approximate with a
+//! recall knob ([`SparseSearch`]). An index without the table (written before it, or
+//! with impacts past 16 bits) is searched exhaustively by [`ImpactQuery`], a tantivy
+//! `Query → Weight → Scorer` whose score is the sparse dot product
+//! `Σ_t q_t × impact_t / scale` (float query weights, quantized document weights). Its
+//! weight scores a segment term-at-a-time in windows of [`WINDOW`] documents (an
+//! accumulator that stays in cache), every query term's postings advanced through each
+//! window in turn; both paths add the same products in the same order, so they agree
+//! bit for bit.
 
 use std::path::Path;
 
@@ -110,6 +113,7 @@ pub struct SparseWriter {
     doc_id: Field,
     impacts: Field,
     scale: f32,
+    dir: std::path::PathBuf,
 }
 
 impl SparseWriter {
@@ -125,6 +129,7 @@ impl SparseWriter {
             doc_id,
             impacts,
             scale,
+            dir: dir.to_path_buf(),
         })
     }
 
@@ -157,12 +162,44 @@ impl SparseWriter {
         Ok(())
     }
 
+    /// Commits the postings, then writes the block forward index read back from the
+    /// final segments ([`blocks`]); the files are synced to disk.
     pub fn commit(mut self) -> Result<()> {
         self.writer.commit()?;
+        let index = self.writer.index().clone();
         self.writer.wait_merging_threads()?;
+        let reader: IndexReader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        let searcher = reader.searcher();
+        let ids = seg_doc_ids(&searcher)?;
+        if let Some(table) = blocks::ImpactBlocks::compute(&searcher, self.impacts, &ids)? {
+            table.write(&self.dir)?;
+        }
         Ok(())
     }
 }
+
+/// A query's terms in byte order, repeated terms' weights added up, terms whose weight
+/// is 0 or not finite dropped: the one clause list of both search paths.
+fn merge_terms(terms: &[(&str, f32)]) -> Vec<(String, f32)> {
+    let mut merged: Vec<(String, f32)> = terms.iter().map(|&(t, w)| (t.to_string(), w)).collect();
+    merged.sort_by(|a, b| a.0.cmp(&b.0));
+    merged.dedup_by(|b, a| {
+        if a.0 == b.0 {
+            a.1 += b.1;
+            true
+        } else {
+            false
+        }
+    });
+    merged.retain(|(_, w)| *w != 0.0 && w.is_finite());
+    merged
+}
+
+/// Documents per window of the term-at-a-time accumulator (256 KiB of scores).
+pub const WINDOW: u32 = 1 << 16;
 
 /// Sparse dot product of float query weights with a field's quantized impacts.
 #[derive(Debug, Clone)]
@@ -174,21 +211,9 @@ pub struct ImpactQuery {
 impl ImpactQuery {
     /// `terms`: (term, query weight) in `field`; repeated terms add up.
     pub fn new(field: Field, terms: &[(&str, f32)], scale: f32) -> Self {
-        let mut merged: Vec<(String, f32)> =
-            terms.iter().map(|&(t, w)| (t.to_string(), w)).collect();
-        merged.sort_by(|a, b| a.0.cmp(&b.0));
-        merged.dedup_by(|b, a| {
-            if a.0 == b.0 {
-                a.1 += b.1;
-                true
-            } else {
-                false
-            }
-        });
         ImpactQuery {
-            terms: merged
+            terms: merge_terms(terms)
                 .into_iter()
-                .filter(|(_, w)| *w != 0.0 && w.is_finite())
                 .map(|(t, w)| (Term::from_field_text(field, &t), w))
                 .collect(),
             scale,
@@ -221,28 +246,36 @@ struct ImpactWeight {
 
 impl Weight for ImpactWeight {
     fn scorer(&self, reader: &SegmentReader, boost: f32) -> tantivy::Result<Box<dyn Scorer>> {
-        let mut acc = vec![0f32; reader.max_doc() as usize];
-        let mut hit = vec![false; reader.max_doc() as usize];
+        let mut lists = Vec::with_capacity(self.terms.len());
         for (term, w) in &self.terms {
             let inverted = reader.inverted_index(term.field())?;
-            let Some(mut postings) = inverted.read_postings(term, IndexRecordOption::WithFreqs)?
-            else {
-                continue;
-            };
-            let w = w * boost;
-            let mut doc = postings.doc();
-            while doc != TERMINATED {
-                acc[doc as usize] += w * postings.term_freq() as f32;
-                hit[doc as usize] = true;
-                doc = postings.advance();
+            if let Some(p) = inverted.read_postings(term, IndexRecordOption::WithFreqs)? {
+                lists.push((p, w * boost));
             }
         }
-        let docs: Vec<(u32, f32)> = hit
-            .iter()
-            .enumerate()
-            .filter(|&(_, &h)| h)
-            .map(|(d, _)| (d as u32, acc[d]))
-            .collect();
+        let max_doc = reader.max_doc();
+        let mut acc = vec![0f32; WINDOW.min(max_doc) as usize];
+        let mut hit = vec![false; acc.len()];
+        let mut docs: Vec<(u32, f32)> = Vec::new();
+        let mut lo = 0u32;
+        while lo < max_doc {
+            let hi = lo.saturating_add(WINDOW).min(max_doc);
+            for (postings, w) in lists.iter_mut() {
+                let mut doc = postings.doc();
+                while doc < hi {
+                    acc[(doc - lo) as usize] += *w * postings.term_freq() as f32;
+                    hit[(doc - lo) as usize] = true;
+                    doc = postings.advance();
+                }
+            }
+            for i in 0..(hi - lo) as usize {
+                if hit[i] {
+                    docs.push((lo + i as u32, acc[i]));
+                    (acc[i], hit[i]) = (0.0, false);
+                }
+            }
+            lo = hi;
+        }
         Ok(Box::new(AccScorer { docs, pos: 0 }))
     }
 
@@ -322,6 +355,32 @@ pub struct SparseIndex {
     impacts: Field,
     scale: f32,
     seg_doc_ids: Vec<Vec<DocId>>,
+    blocks: Option<blocks::ImpactBlocks>,
+}
+
+/// Every segment's `doc_id` column: `[segment][local] → DocId`.
+fn seg_doc_ids(searcher: &tantivy::Searcher) -> Result<Vec<Vec<DocId>>> {
+    let mut out = Vec::new();
+    for seg in searcher.segment_readers() {
+        let col = seg.fast_fields().u64("doc_id")?;
+        let ids = (0..seg.max_doc())
+            .map(|d| col.first(d).map(|v| v as DocId))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| Error::Internal("sparse document without doc_id".into()))?;
+        out.push(ids);
+    }
+    Ok(out)
+}
+
+/// How a search scans the impacts (the pruned default, or the exhaustive accumulator
+/// that benchmarks and tests compare it with).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SparseScan {
+    /// Block-max pruning, exact or approximate (the accumulator when the index has no
+    /// block forward index).
+    Blocks(SparseSearch),
+    /// Term-at-a-time over every posting (tantivy's top-k collector).
+    Accumulator,
 }
 
 impl SparseIndex {
@@ -339,21 +398,29 @@ impl SparseIndex {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
         let searcher = reader.searcher();
-        let mut seg_doc_ids = Vec::new();
-        for seg in searcher.segment_readers() {
-            let col = seg.fast_fields().u64("doc_id")?;
-            let ids = (0..seg.max_doc())
-                .map(|d| col.first(d).map(|v| v as DocId))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| Error::Internal("sparse document without doc_id".into()))?;
-            seg_doc_ids.push(ids);
-        }
+        let seg_doc_ids = seg_doc_ids(&searcher)?;
+        let blocks = blocks::ImpactBlocks::read(dir)?.filter(|t| {
+            t.covers(&searcher)
+                && t.docs()
+                    == seg_doc_ids
+                        .iter()
+                        .flatten()
+                        .map(|&d| d as usize + 1)
+                        .max()
+                        .unwrap_or(0)
+        });
         Ok(SparseIndex {
             reader,
             impacts,
             scale: settings.scale,
             seg_doc_ids,
+            blocks,
         })
+    }
+
+    /// True when the block forward index is there (search is pruned).
+    pub fn has_blocks(&self) -> bool {
+        self.blocks.is_some()
     }
 
     pub fn scale(&self) -> f32 {
@@ -364,22 +431,55 @@ impl SparseIndex {
         ImpactQuery::new(self.impacts, terms, self.scale)
     }
 
-    /// Top `k` documents by sparse dot product with the query's (term, weight) pairs.
+    /// Top `k` documents by sparse dot product with the query's (term, weight) pairs
+    /// (exact).
     pub fn search(&self, terms: &[(&str, f32)], k: usize) -> Result<Vec<ScoredDoc>> {
-        self.search_within(terms, k, None)
+        self.search_within(terms, k, None, SparseSearch::Exact)
     }
 
     /// [`SparseIndex::search`] among the `allowed` documents (all when `None`), the
-    /// filter applied inside the collection.
+    /// filter applied inside the scan, exact or approximate as `mode` says.
     pub fn search_within(
         &self,
         terms: &[(&str, f32)],
         k: usize,
         allowed: Option<&crate::DocSet>,
+        mode: SparseSearch,
     ) -> Result<Vec<ScoredDoc>> {
+        Ok(self
+            .search_scan(terms, k, allowed, SparseScan::Blocks(mode))?
+            .0)
+    }
+
+    /// The top `k` through `scan`, with what the block traversal counted (zeros for
+    /// the accumulator).
+    pub fn search_scan(
+        &self,
+        terms: &[(&str, f32)],
+        k: usize,
+        allowed: Option<&crate::DocSet>,
+        scan: SparseScan,
+    ) -> Result<(Vec<ScoredDoc>, BlockStats)> {
         if k == 0 || terms.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), BlockStats::default()));
         }
+        if let (SparseScan::Blocks(mode), Some(table)) = (scan, &self.blocks) {
+            mode.validate()?;
+            let query: Vec<(u32, f32)> = merge_terms(terms)
+                .iter()
+                .filter_map(|(t, w)| Some((table.term_number(t)?, w / self.scale)))
+                .collect();
+            return Ok(table.top_k(&query, k, allowed, mode));
+        }
+        Ok((self.accumulate(terms, k, allowed)?, BlockStats::default()))
+    }
+
+    fn accumulate(
+        &self,
+        terms: &[(&str, f32)],
+        k: usize,
+        allowed: Option<&crate::DocSet>,
+    ) -> Result<Vec<ScoredDoc>> {
         let searcher = self.reader.searcher();
         let top = crate::filter::docset::collect_top(&searcher, &self.query(terms), k, allowed)?;
         let mut hits: Vec<ScoredDoc> = top
@@ -423,111 +523,11 @@ impl SparseIndex {
     }
 }
 
-/// Every document's (term, weight) pairs read back from the postings, compactly: each
-/// term once, then per document a slice of (term number, weight) pairs (CSR), 8 bytes
-/// per posting.
-pub struct Forward {
-    terms: Vec<String>,
-    offsets: Vec<usize>,
-    pairs: Vec<(u32, f32)>,
-}
-
-impl Forward {
-    /// Document slots.
-    pub fn len(&self) -> usize {
-        self.offsets.len() - 1
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// One document's (term, weight) pairs.
-    pub fn doc(&self, doc: usize) -> impl Iterator<Item = (&str, f32)> + '_ {
-        self.pairs[self.offsets[doc]..self.offsets[doc + 1]]
-            .iter()
-            .map(|&(t, w)| (self.terms[t as usize].as_str(), w))
-    }
-}
-
-impl SparseIndex {
-    /// Every document's (term, weight) pairs, by [`DocId`] (`docs` slots), read back from
-    /// the postings: the forward view a rebuild needs (weights are the quantized impacts
-    /// divided by the scale). Two passes over the postings (count, then fill), so each
-    /// posting is held once, as 8 bytes.
-    pub fn forward(&self, docs: usize) -> Result<Forward> {
-        let mut counts = vec![0usize; docs + 1];
-        let mut terms = Vec::new();
-        self.walk_postings(
-            |_, doc, _| {
-                if doc < docs {
-                    counts[doc + 1] += 1;
-                }
-            },
-            &mut terms,
-        )?;
-        for i in 0..docs {
-            counts[i + 1] += counts[i];
-        }
-        let mut fill = counts.clone();
-        let mut pairs = vec![(0u32, 0f32); counts[docs]];
-        let mut again = Vec::new();
-        self.walk_postings(
-            |t, doc, w| {
-                if doc < docs {
-                    pairs[fill[doc]] = (t, w);
-                    fill[doc] += 1;
-                }
-            },
-            &mut again,
-        )?;
-        Ok(Forward {
-            terms,
-            offsets: counts,
-            pairs,
-        })
-    }
-
-    /// Calls `f(term number, doc, weight)` for every live posting; `terms` gets the
-    /// terms in the order numbered (term numbers are shared across segments).
-    fn walk_postings(
-        &self,
-        mut f: impl FnMut(u32, usize, f32),
-        terms: &mut Vec<String>,
-    ) -> Result<()> {
-        let mut numbers: std::collections::HashMap<Vec<u8>, u32> = Default::default();
-        let searcher = self.reader.searcher();
-        for (ord, seg) in searcher.segment_readers().iter().enumerate() {
-            let inverted = seg.inverted_index(self.impacts)?;
-            let io = |e: std::io::Error| Error::Internal(format!("reading sparse postings: {e}"));
-            let mut stream = inverted.terms().stream().map_err(io)?;
-            while stream.advance() {
-                let key = stream.key();
-                let t = match numbers.get(key) {
-                    Some(&t) => t,
-                    None => {
-                        let t = terms.len() as u32;
-                        terms.push(String::from_utf8_lossy(key).into_owned());
-                        numbers.insert(key.to_vec(), t);
-                        t
-                    }
-                };
-                let mut postings = inverted
-                    .read_postings_from_terminfo(stream.value(), IndexRecordOption::WithFreqs)
-                    .map_err(io)?;
-                let mut doc = postings.doc();
-                while doc != TERMINATED {
-                    if seg.alive_bitset().is_none_or(|a| a.is_alive(doc)) {
-                        let id = self.seg_doc_ids[ord][doc as usize] as usize;
-                        f(t, id, postings.term_freq() as f32 / self.scale);
-                    }
-                    doc = postings.advance();
-                }
-            }
-        }
-        Ok(())
-    }
-}
+pub mod blocks;
+mod bmp;
+mod forward;
+pub use bmp::{BlockStats, DEFAULT_APPROX_ALPHA, SparseSearch};
+pub use forward::Forward;
 
 #[cfg(test)]
 mod tests;

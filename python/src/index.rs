@@ -305,11 +305,12 @@ impl Index {
     /// documents whose metadata passes, inside every retriever — an expression
     /// (`'year >= 2015 AND type IN ("review", "trial")'`) or its JSON form as a dict;
     /// an unknown field or a value of the wrong type raises `ValueError`. `ef` (HNSW
-    /// beam width), `k1` and `b` (BM25) override the index's for this call.
+    /// beam width), `k1` and `b` (BM25) override the index's for this call;
+    /// `sparse_search`: `"exact"` (default), `"approx"` or `"approx:ALPHA"` (splade).
     #[pyo3(signature = (query, k = DEFAULT_K, *, retriever = None, fusion = "rrf",
         weights = None, rerank = None, rerank_depth = DEFAULT_RERANK_DEPTH,
         flipr_k = DEFAULT_FLIPR_K, hops = None, fields = true, filter = None, ef = None,
-        k1 = None, b = None))]
+        k1 = None, b = None, sparse_search = "exact"))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
@@ -328,8 +329,10 @@ impl Index {
         ef: Option<usize>,
         k1: Option<f32>,
         b: Option<f32>,
+        sparse_search: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
         let filter = filter_arg(filter)?;
+        let sparse = parse("sparse_search", sparse_search)?;
         let s = self.current();
         let set: RetrieverSet = match retriever {
             Some(r) => parse("retriever", r)?,
@@ -356,6 +359,7 @@ impl Index {
                 bm25,
                 ef,
                 plaid: None,
+                sparse,
             },
             filter,
         };

@@ -42,6 +42,10 @@ pub struct Args {
     rerank: RerankArgs,
     #[command(flatten)]
     plaid: super::PlaidArgs,
+    /// Learned-sparse search: exact, approx or approx:ALPHA (ALPHA in (0, 1]); an
+    /// approximate run also runs the exact one and prints its recall@10 against it.
+    #[arg(long, default_value = "exact")]
+    sparse_search: seine_index::sparse::SparseSearch,
     /// Multi-hop evaluation (gold passages from the split's qrels, else
     /// metadata.supporting_facts): single-hop and multi-hop side by side, passage
     /// recall, all-gold ("both-gold") and answer recall (answer + answer_aliases)
@@ -122,6 +126,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             bm25: Some(a.bm25.params()),
             ef: None,
             plaid: a.plaid.plaid(a.depth),
+            sparse: a.sparse_search,
         },
         filter: None,
     };
@@ -141,6 +146,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let bar = counter("searching", split.queries.len() as u64);
     let result = run_beir(&split, &searcher, &spec, &|| bar.inc(1))?;
     bar.finish_and_clear();
+    let recall_vs_exact = approx_recall(&split, &searcher, &spec, &result)?;
 
     let run_name = run_name(&a, &fusion, rerank);
     let settings = serde_json::json!({
@@ -162,6 +168,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             "depth": fusion.depth,
         })),
         "index": index_path,
+        "sparse_search": a.sparse_search.to_string(),
+        "sparse_recall_at_10_vs_exact": recall_vs_exact,
     });
     let json_path = write_mteb(&a.out, &run_name, &result, settings)?;
     let run_path = json_path.with_file_name(format!(
@@ -183,9 +191,46 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         "nDCG@10 {:.4}  Recall@100 {:.4}  ({run_name})",
         m["ndcg_at_10"], m["recall_at_100"]
     );
+    if let Some(r) = recall_vs_exact {
+        println!(
+            "sparse search {}: recall@10 {r:.4} against exact search",
+            a.sparse_search
+        );
+    }
     println!("results: {}", json_path.display());
     println!("run:     {}", run_path.display());
     Ok(())
+}
+
+/// For an approximate sparse search: the run's mean recall@10 against the exact one's
+/// top 10 (the exact run made here); None for an exact search.
+fn approx_recall(
+    split: &Split,
+    searcher: &Searcher,
+    spec: &RunSpec,
+    result: &seine_eval::runner::BeirResult,
+) -> anyhow::Result<Option<f64>> {
+    let uses_sparse = spec
+        .request
+        .retrievers
+        .parts()
+        .contains(&RetrieverKind::Splade);
+    if spec.request.params.sparse == Default::default() || !uses_sparse {
+        return Ok(None);
+    }
+    let mut exact = spec.clone();
+    exact.request.params.sparse = Default::default();
+    let bar = counter("exact sparse search (recall)", split.queries.len() as u64);
+    let want = run_beir(split, searcher, &exact, &|| bar.inc(1))?;
+    bar.finish_and_clear();
+    let (mut hit, mut total) = (0usize, 0usize);
+    for (q, exact_hits) in &want.run {
+        let top: Vec<&String> = exact_hits.iter().take(10).map(|h| &h.0).collect();
+        let got = result.run.get(q).map_or(&[][..], |v| &v[..]);
+        hit += got.iter().take(10).filter(|h| top.contains(&&h.0)).count();
+        total += top.len();
+    }
+    Ok((total > 0).then(|| hit as f64 / total as f64))
 }
 
 /// Every retriever asked for has its model.

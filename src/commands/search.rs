@@ -36,6 +36,10 @@ pub struct Args {
     /// HNSW beam width (dense; default stored in the index).
     #[arg(long)]
     ef: Option<usize>,
+    /// Learned-sparse (splade) search: exact, approx (block-max pruning that may miss
+    /// documents; alpha 0.9) or approx:ALPHA (ALPHA in (0, 1]; lower is faster).
+    #[arg(long, default_value = "exact")]
+    sparse_search: seine_index::sparse::SparseSearch,
     /// Override BM25 k1 for this search.
     #[arg(long)]
     k1: Option<f32>,
@@ -113,6 +117,7 @@ fn request(
             bm25,
             ef: a.ef,
             plaid: a.plaid.plaid(a.k),
+            sparse: a.sparse_search,
         },
         filter: a.filter.clone(),
     })

@@ -224,13 +224,13 @@ impl Retriever for SparseRetriever {
         k: usize,
         live: &Live,
         allowed: Option<&DocSet>,
-        _params: &QueryParams,
+        params: &QueryParams,
     ) -> Result<Vec<ScoredDoc>> {
         let terms = self.query_terms(query)?;
         let refs: Vec<(&str, f32)> = terms.iter().map(|(t, w)| (t.as_str(), *w)).collect();
-        let mut hits = self
-            .index
-            .search_within(&refs, k + live.hidden.len(), allowed)?;
+        let mut hits =
+            self.index
+                .search_within(&refs, k + live.hidden.len(), allowed, params.sparse)?;
         hits.extend(live.iter().filter_map(|(id, d)| {
             let weights = d.sparse.as_ref()?;
             let mut s = 0f32;

@@ -9,9 +9,6 @@
 //! query's clause order, as the exhaustive path sums it. `prune = false` runs the same
 //! document-at-a-time union without pruning: the oracle the tests compare against.
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
-
 use tantivy::fieldnorm::FieldNormReader;
 use tantivy::postings::{Postings, SegmentPostings};
 use tantivy::schema::{Field, IndexRecordOption};
@@ -19,7 +16,8 @@ use tantivy::{DocSet as _, TERMINATED, Term};
 
 use super::blockmax::{Block, BlockMax};
 use super::bm25::{self, Bm25Params, tf_saturation};
-use crate::{DocId, DocSet, Result, ScoredDoc, sort_hits};
+use crate::topk::TopK;
+use crate::{DocId, DocSet, Result, ScoredDoc};
 
 /// Bounds are raised by this much (relative) so that rounding never makes one lower
 /// than a score it bounds.
@@ -75,56 +73,6 @@ impl Cursor<'_> {
     }
 }
 
-/// A top-k entry; the heap's greatest is the worst hit (lowest score, then highest id).
-#[derive(Clone, Copy)]
-struct Worst(ScoredDoc);
-
-impl PartialEq for Worst {
-    fn eq(&self, o: &Self) -> bool {
-        self.cmp(o) == Ordering::Equal
-    }
-}
-impl Eq for Worst {}
-impl PartialOrd for Worst {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Worst {
-    fn cmp(&self, o: &Self) -> Ordering {
-        o.0.score
-            .total_cmp(&self.0.score)
-            .then(self.0.doc.cmp(&o.0.doc))
-    }
-}
-
-struct TopK {
-    k: usize,
-    heap: BinaryHeap<Worst>,
-}
-
-impl TopK {
-    /// The score a document must reach (−∞ until k hits are held).
-    #[inline]
-    fn threshold(&self) -> f32 {
-        if self.heap.len() < self.k {
-            f32::NEG_INFINITY
-        } else {
-            self.heap.peek().map_or(f32::NEG_INFINITY, |w| w.0.score)
-        }
-    }
-
-    fn push(&mut self, hit: ScoredDoc) {
-        if self.heap.len() < self.k {
-            self.heap.push(Worst(hit));
-        } else if let Some(mut top) = self.heap.peek_mut()
-            && Worst(hit) < *top
-        {
-            *top = Worst(hit);
-        }
-    }
-}
-
 /// The top `k` of `clauses` by BM25 under `params` among `allowed` (all when None),
 /// over every segment of `searcher`; `doc_ids[segment][local]` maps to [`DocId`]s.
 #[allow(clippy::too_many_arguments)]
@@ -138,10 +86,7 @@ pub(crate) fn top_k(
     table: Option<&BlockMax>,
     prune: bool,
 ) -> Result<Vec<ScoredDoc>> {
-    let mut top = TopK {
-        k,
-        heap: BinaryHeap::with_capacity(k + 1),
-    };
+    let mut top = TopK::new(k);
     if k == 0 || clauses.is_empty() {
         return Ok(Vec::new());
     }
@@ -231,9 +176,7 @@ pub(crate) fn top_k(
             prune,
         );
     }
-    let mut hits: Vec<ScoredDoc> = top.heap.into_iter().map(|w| w.0).collect();
-    sort_hits(&mut hits);
-    Ok(hits)
+    Ok(top.into_sorted())
 }
 
 /// Document-at-a-time over one segment's cursors, into `top`.

@@ -71,6 +71,10 @@ pub struct SearchRequest {
     /// HNSW beam width of a dense search (default: the index's `ef_search`).
     #[schema(minimum = 1, maximum = 10000)]
     pub ef: Option<usize>,
+    /// Learned-sparse search: `exact` (default), `approx` (block-max pruning that may
+    /// miss documents, alpha 0.9) or `approx:ALPHA` with ALPHA in (0, 1] (lower is
+    /// faster, recall lower).
+    pub sparse_search: Option<String>,
     /// BM25 `k1` for this search (default: the index's).
     pub k1: Option<f32>,
     /// BM25 `b` for this search, in 0..=1 (default: the index's).
@@ -165,6 +169,7 @@ struct Plan {
     hops: Option<MultiHop>,
     filter: Option<Filter>,
     ef: Option<usize>,
+    sparse: seine_index::sparse::SparseSearch,
     /// BM25 `k1` and `b` given (the index's fill in the other).
     k1: Option<f32>,
     b: Option<f32>,
@@ -190,6 +195,7 @@ impl Plan {
                 bm25,
                 ef: self.ef,
                 plaid: None,
+                sparse: self.sparse,
             },
             filter: self.filter.clone(),
         }
@@ -300,6 +306,12 @@ fn parse(req: &SearchRequest, s: &AppState) -> Result<Plan, ApiError> {
     bm25.validate()
         .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
     let hops = parse_hops(req, max_k, &fusion, rerank)?;
+    let sparse = match req.sparse_search.as_deref() {
+        None => Default::default(),
+        Some(s) => s
+            .parse()
+            .map_err(|e: seine_index::Error| ApiError::Unprocessable(e.to_string()))?,
+    };
     Ok(Plan {
         retriever,
         fusion,
@@ -307,6 +319,7 @@ fn parse(req: &SearchRequest, s: &AppState) -> Result<Plan, ApiError> {
         hops,
         filter,
         ef: req.ef,
+        sparse,
         k1: req.k1,
         b: req.b,
     })
