@@ -6,8 +6,8 @@
 //! positions and field norms off) fed with a pre-tokenized string in which a term with
 //! impact `n` occurs `n` times. Terms are the model's vocabulary strings.
 //!
-//! Search is block-max pruning ([`bmp`]) over a block forward index of seine's own
-//! ([`blocks`], `forward.bin`, written at commit): exact by default, approximate with a
+//! Search is block-max pruning ([`bmp`]) with a block-max table of seine's own
+//! ([`blocks`], `blockmax.bin`, written at commit): exact by default, approximate with a
 //! recall knob ([`SparseSearch`]). An index without the table (written before it, or
 //! with impacts past 16 bits) is searched exhaustively by [`ImpactQuery`], a tantivy
 //! `Query → Weight → Scorer` whose score is the sparse dot product
@@ -162,8 +162,8 @@ impl SparseWriter {
         Ok(())
     }
 
-    /// Commits the postings, then writes the block forward index read back from the
-    /// final segments ([`blocks`]); the files are synced to disk.
+    /// Commits the postings, then writes the block-max table read back from the final
+    /// segments ([`blocks`]); the files are synced to disk.
     pub fn commit(mut self) -> Result<()> {
         self.writer.commit()?;
         let index = self.writer.index().clone();
@@ -173,8 +173,7 @@ impl SparseWriter {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
         let searcher = reader.searcher();
-        let ids = seg_doc_ids(&searcher)?;
-        if let Some(table) = blocks::ImpactBlocks::compute(&searcher, self.impacts, &ids)? {
+        if let Some(table) = blocks::ImpactBlocks::compute(&searcher, self.impacts)? {
             table.write(&self.dir)?;
         }
         Ok(())
@@ -206,6 +205,7 @@ pub const WINDOW: u32 = 1 << 16;
 pub struct ImpactQuery {
     terms: Vec<(Term, f32)>,
     scale: f32,
+    window: u32,
 }
 
 impl ImpactQuery {
@@ -217,13 +217,21 @@ impl ImpactQuery {
                 .map(|(t, w)| (Term::from_field_text(field, &t), w))
                 .collect(),
             scale,
+            window: WINDOW,
         }
+    }
+
+    /// The same query scored in windows of `window` documents.
+    pub fn with_window(mut self, window: u32) -> Self {
+        self.window = window.max(1);
+        self
     }
 }
 
 impl Query for ImpactQuery {
     fn weight(&self, _: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
         Ok(Box::new(ImpactWeight {
+            window: self.window,
             terms: self
                 .terms
                 .iter()
@@ -240,6 +248,7 @@ impl Query for ImpactQuery {
 }
 
 struct ImpactWeight {
+    window: u32,
     /// (term, query weight / scale).
     terms: Vec<(Term, f32)>,
 }
@@ -254,12 +263,12 @@ impl Weight for ImpactWeight {
             }
         }
         let max_doc = reader.max_doc();
-        let mut acc = vec![0f32; WINDOW.min(max_doc) as usize];
+        let mut acc = vec![0f32; self.window.min(max_doc) as usize];
         let mut hit = vec![false; acc.len()];
         let mut docs: Vec<(u32, f32)> = Vec::new();
         let mut lo = 0u32;
         while lo < max_doc {
-            let hi = lo.saturating_add(WINDOW).min(max_doc);
+            let hi = lo.saturating_add(self.window).min(max_doc);
             for (postings, w) in lists.iter_mut() {
                 let mut doc = postings.doc();
                 while doc < hi {
@@ -379,8 +388,15 @@ pub enum SparseScan {
     /// Block-max pruning, exact or approximate (the accumulator when the index has no
     /// block forward index).
     Blocks(SparseSearch),
-    /// Term-at-a-time over every posting (tantivy's top-k collector).
-    Accumulator,
+    /// Term-at-a-time over every posting in windows of this many documents (tantivy's
+    /// top-k collector); [`WINDOW`] is the default, `u32::MAX` one window per segment
+    /// (the layout before windows, for benchmarks).
+    Accumulator(u32),
+}
+
+impl SparseScan {
+    /// The exhaustive scan as the index without a table runs it.
+    pub const EXHAUSTIVE: SparseScan = SparseScan::Accumulator(WINDOW);
 }
 
 impl SparseIndex {
@@ -399,16 +415,7 @@ impl SparseIndex {
             .try_into()?;
         let searcher = reader.searcher();
         let seg_doc_ids = seg_doc_ids(&searcher)?;
-        let blocks = blocks::ImpactBlocks::read(dir)?.filter(|t| {
-            t.covers(&searcher)
-                && t.docs()
-                    == seg_doc_ids
-                        .iter()
-                        .flatten()
-                        .map(|&d| d as usize + 1)
-                        .max()
-                        .unwrap_or(0)
-        });
+        let blocks = blocks::ImpactBlocks::read(dir)?.filter(|t| t.covers(&searcher));
         Ok(SparseIndex {
             reader,
             impacts,
@@ -418,7 +425,7 @@ impl SparseIndex {
         })
     }
 
-    /// True when the block forward index is there (search is pruned).
+    /// True when the block-max table is there (search is pruned).
     pub fn has_blocks(&self) -> bool {
         self.blocks.is_some()
     }
@@ -465,13 +472,29 @@ impl SparseIndex {
         }
         if let (SparseScan::Blocks(mode), Some(table)) = (scan, &self.blocks) {
             mode.validate()?;
-            let query: Vec<(u32, f32)> = merge_terms(terms)
-                .iter()
-                .filter_map(|(t, w)| Some((table.term_number(t)?, w / self.scale)))
+            let query: Vec<(String, f32)> = merge_terms(terms)
+                .into_iter()
+                .map(|(t, w)| (t, w / self.scale))
                 .collect();
-            return Ok(table.top_k(&query, k, allowed, mode));
+            let searcher = self.reader.searcher();
+            return table.top_k(
+                &searcher,
+                self.impacts,
+                &query,
+                k,
+                allowed,
+                &self.seg_doc_ids,
+                mode,
+            );
         }
-        Ok((self.accumulate(terms, k, allowed)?, BlockStats::default()))
+        let window = match scan {
+            SparseScan::Accumulator(w) => w.max(1),
+            SparseScan::Blocks(_) => WINDOW,
+        };
+        Ok((
+            self.accumulate(terms, k, allowed, window)?,
+            BlockStats::default(),
+        ))
     }
 
     fn accumulate(
@@ -479,9 +502,15 @@ impl SparseIndex {
         terms: &[(&str, f32)],
         k: usize,
         allowed: Option<&crate::DocSet>,
+        window: u32,
     ) -> Result<Vec<ScoredDoc>> {
         let searcher = self.reader.searcher();
-        let top = crate::filter::docset::collect_top(&searcher, &self.query(terms), k, allowed)?;
+        let top = crate::filter::docset::collect_top(
+            &searcher,
+            &self.query(terms).with_window(window),
+            k,
+            allowed,
+        )?;
         let mut hits: Vec<ScoredDoc> = top
             .into_iter()
             .map(|(s, a)| {

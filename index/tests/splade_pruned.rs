@@ -44,7 +44,7 @@ fn build(dir: &std::path::Path, docs: &[Vec<(String, f32)>]) -> SparseIndex {
     }
     let index = IndexDir::open(w.commit().unwrap().root()).unwrap();
     let sp = index.sparse().unwrap();
-    assert!(sp.has_blocks(), "the commit writes the block forward index");
+    assert!(sp.has_blocks(), "the commit writes the block-max table");
     sp
 }
 
@@ -58,7 +58,7 @@ fn oracle(
     n: usize,
 ) -> Vec<ScoredDoc> {
     let (mut all, _) = sp
-        .search_scan(q, n, allowed, SparseScan::Accumulator)
+        .search_scan(q, n, allowed, SparseScan::EXHAUSTIVE)
         .unwrap();
     seine_index::sort_hits(&mut all);
     all.truncate(k);
@@ -112,6 +112,17 @@ fn pruned_sparse_top_k_equals_exhaustive() {
             _ => None,
         };
         let want = oracle(&sp, &refs, k, allowed, n);
+        if i % 10 == 0 {
+            // Windows of any width score the same (the window cuts only the loop).
+            for w in [1000, 4096, u32::MAX] {
+                let (mut all, _) = sp
+                    .search_scan(&refs, n, allowed, SparseScan::Accumulator(w))
+                    .unwrap();
+                seine_index::sort_hits(&mut all);
+                all.truncate(k);
+                assert_eq!(bits(&all), bits(&want), "window {w}");
+            }
+        }
         let (got, st) = sp
             .search_scan(&refs, k, allowed, SparseScan::Blocks(SparseSearch::Exact))
             .unwrap();
@@ -157,7 +168,7 @@ fn pruned_sparse_top_k_equals_exhaustive() {
 /// Damaged, missing and stale tables: a damaged one is a clear error at open, a missing
 /// one falls back to the accumulator with the same results.
 #[test]
-fn damaged_or_missing_forward_index() {
+fn damaged_or_missing_block_max_table() {
     let mut s = 11u64;
     let n = 2000;
     let docs: Vec<Vec<(String, f32)>> = (0..n).map(|_| doc_terms(&mut s, 500)).collect();
@@ -171,19 +182,19 @@ fn damaged_or_missing_forward_index() {
     let file = std::fs::read_dir(root.join(format!("gen-{:06}", dir.manifest().generation)))
         .unwrap()
         .flatten()
-        .map(|e| e.path().join("forward.bin"))
+        .map(|e| e.path().join("blockmax.bin"))
         .find(|p| p.exists())
-        .expect("forward.bin in the sparse folder");
+        .expect("blockmax.bin in the sparse folder");
     let good = std::fs::read(&file).unwrap();
     let mut bad = good.clone();
     let mid = bad.len() / 2;
     bad[mid] ^= 0x40;
     std::fs::write(&file, &bad).unwrap();
     let err = dir.sparse().err().expect("a damaged table is refused");
-    assert!(err.to_string().contains("forward index"), "{err}");
+    assert!(err.to_string().contains("block-max table"), "{err}");
     std::fs::write(&file, &good[..good.len() - 9]).unwrap();
     let err = dir.sparse().err().expect("a truncated table is refused");
-    assert!(err.to_string().contains("forward index"), "{err}");
+    assert!(err.to_string().contains("block-max table"), "{err}");
     std::fs::remove_file(&file).unwrap();
     let sp = dir.sparse().unwrap();
     assert!(!sp.has_blocks());

@@ -2,19 +2,29 @@
 //! corpus. Synthetic corpora (deterministic from the document number) are built and
 //! searched through the real index code, one retriever part per index:
 //!
-//! - bm25: Zipf-distributed words (50,000-word vocabulary, 100 words per document);
+//! - bm25 and splade, each on two corpora ([`super::bench_scale_gen`]): *calibrated*,
+//!   drawn from parameters fitted in the same run to SciFact through seine's analyzer
+//!   and splade-tiny ([`super::bench_scale_calib`], printed first), and *stress*, the
+//!   uncalibrated generators (bm25: 100 Zipf(1) words of 50,000 per document, queries
+//!   of 5 Zipf(1) words head included, plus a tail set without the top 100 words;
+//!   splade: 60 Zipf-drawn terms of 30,000 with made-up decaying weights, queries the
+//!   first 20 terms of a document);
 //! - dense: 384-d normalized vectors around 1,000 cluster centres (like MiniLM), HNSW;
-//! - splade: 60 Zipf-drawn terms of a 30,000-term vocabulary with decaying weights;
 //! - maxsim: 32 token vectors × 128-d per document (as after a ColBERT projection),
 //!   around 4,096 token centres, stored 2-bit compressed, searched by PLAID.
 //!
-//! Each (size, part) is built, then searched, in a child process of its own (so each
-//! peak RSS is that step's). Approximate searches are checked against exact ones by
-//! recall@10. Output: a table, `scale.json`, and `scale.png` (log-log curves).
+//! Each (size, part, corpus) is built, then searched, in a child process of its own (so
+//! each peak RSS is that step's). Approximate searches are checked against exact ones
+//! by recall@10; pruned ones against exhaustive ones. With `--peers`, the engines users
+//! would pick instead run on the same corpus and queries in the same run (tantivy and
+//! bm25s for bm25, Seismic for splade). Output: a table, `scale.json`, `scale.png`
+//! (log-log curves of seine and the peers) and each curve's fitted exponent.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use super::bench_scale_calib::Calibration;
+use super::bench_scale_gen::{Corpus, Gen, Source};
 use anyhow::{Context, bail};
 use seine_datasets::Doc;
 use seine_engine::RetrieverKind;
@@ -47,11 +57,29 @@ pub struct ScaleBench {
     /// Keep the indexes (they are removed after each size by default).
     #[arg(long)]
     keep: bool,
-    /// Run the peers on the same corpus and queries in the same run (bm25: tantivy's
-    /// own BM25 through its Python bindings, `scripts/bench_tantivy_scale.py`, with
-    /// `$SEINE_PYTHON` or `python3`).
+    /// Run the peers on the same corpus and queries in the same run, through
+    /// `$SEINE_PYTHON` (or `python3`; install them with `scripts/setup-bench-peers.sh`):
+    /// bm25 — tantivy's own BM25 (its Python bindings) and bm25s; splade — Seismic
+    /// (pyseismic-lsr).
     #[arg(long)]
     peers: bool,
+    /// Corpora of the bm25 and splade parts: calibrated (fitted to real data in this
+    /// run) and stress (the uncalibrated generators).
+    #[arg(long, value_delimiter = ',', default_value = "calibrated,stress")]
+    corpora: Vec<Corpus>,
+    /// The BEIR folder the calibrated generators are fitted to.
+    #[arg(long, default_value = "../shared/datasets/scifact")]
+    calibration_data: PathBuf,
+    /// The SPLADE model whose SciFact vectors calibrate the splade generator.
+    #[arg(long, default_value = "splade-tiny")]
+    calibration_model: String,
+    /// SciFact documents encoded for the splade calibration.
+    #[arg(long, default_value_t = 2000)]
+    calibration_docs: usize,
+    #[arg(long, hide = true, default_value = "stress")]
+    corpus: Corpus,
+    #[arg(long, hide = true)]
+    calibration: Option<PathBuf>,
     /// Internal: run one step (`build` or `search`) in this process.
     #[arg(long, hide = true)]
     step: Option<String>,
@@ -61,140 +89,10 @@ pub struct ScaleBench {
     part: Option<RetrieverKind>,
 }
 
-const DENSE_DIM: usize = 384;
-const TOK_DIM: usize = 128;
-const TOKENS: usize = 32;
+pub(super) const DENSE_DIM: usize = 384;
+pub(super) const TOK_DIM: usize = 128;
+pub(super) const TOKENS: usize = 32;
 const K: usize = 10;
-
-/// splitmix64: the random stream of document `i` of part `salt`.
-struct Rng(u64);
-impl Rng {
-    fn new(salt: u64, i: u64) -> Self {
-        Rng(salt.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ i.wrapping_mul(0xbf58_476d_1ce4_e5b9))
-    }
-    fn next(&mut self) -> u64 {
-        seine_kernels::rng::splitmix(&mut self.0)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn normal(&mut self) -> f32 {
-        let (u, v) = (self.unit().max(1e-12), self.unit());
-        ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
-    }
-}
-
-/// Zipf(1) over `n` ranks by inverse CDF.
-struct Zipf(Vec<f64>);
-impl Zipf {
-    fn new(n: usize) -> Self {
-        let mut c: Vec<f64> = (1..=n).map(|r| 1.0 / r as f64).collect();
-        for i in 1..n {
-            c[i] += c[i - 1];
-        }
-        let t = c[n - 1];
-        Zipf(c.into_iter().map(|x| x / t).collect())
-    }
-    fn draw(&self, r: &mut Rng) -> usize {
-        let u = r.unit();
-        self.0.partition_point(|&c| c < u).min(self.0.len() - 1)
-    }
-}
-
-/// A word per rank: letters only (the analyzer keeps them whole), never a stopword.
-fn word(mut rank: usize) -> String {
-    let mut w = String::from("zq");
-    loop {
-        w.push((b'a' + (rank % 26) as u8) as char);
-        rank /= 26;
-        if rank == 0 {
-            return w;
-        }
-    }
-}
-
-fn unit_vec(centre: &[f32], noise: f32, r: &mut Rng) -> Vec<f32> {
-    let mut v: Vec<f32> = centre.iter().map(|c| c + noise * r.normal()).collect();
-    seine_kernels::l2_normalize(&mut v);
-    v
-}
-
-fn centres(n: usize, dim: usize, salt: u64) -> Vec<Vec<f32>> {
-    (0..n)
-        .map(|c| {
-            let mut r = Rng::new(salt, c as u64);
-            (0..dim).map(|_| r.normal()).collect()
-        })
-        .collect()
-}
-
-/// The synthetic data of one part.
-pub(super) struct Gen {
-    words: Zipf,
-    terms: Zipf,
-    dense_c: Vec<Vec<f32>>,
-    tok_c: Vec<Vec<f32>>,
-}
-
-impl Gen {
-    pub(super) fn new() -> Self {
-        Gen {
-            words: Zipf::new(50_000),
-            terms: Zipf::new(30_000),
-            dense_c: centres(1000, DENSE_DIM, 11),
-            tok_c: centres(4096, TOK_DIM, 13),
-        }
-    }
-    pub(super) fn text(&self, i: u64, len: usize, salt: u64) -> String {
-        let mut r = Rng::new(salt, i);
-        (0..len)
-            .map(|_| word(self.words.draw(&mut r)))
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-    /// [`Gen::text`] without the `head` most frequent words (drawn again until past
-    /// them): queries as an analyzer that drops stop words would leave them.
-    pub(super) fn tail_text(&self, i: u64, len: usize, salt: u64, head: usize) -> String {
-        let mut r = Rng::new(salt ^ 0x5eed, i);
-        (0..len)
-            .map(|_| {
-                loop {
-                    let w = self.words.draw(&mut r);
-                    if w >= head {
-                        return word(w);
-                    }
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-    fn dense(&self, i: u64, salt: u64) -> Vec<f32> {
-        let mut r = Rng::new(salt, i);
-        let c = &self.dense_c[(r.next() % 1000) as usize];
-        unit_vec(c, 0.6, &mut r)
-    }
-    fn sparse(&self, i: u64, n: usize, salt: u64) -> Vec<(String, f32)> {
-        let mut r = Rng::new(salt, i);
-        (0..n)
-            .map(|j| {
-                (
-                    format!("t{}", self.terms.draw(&mut r)),
-                    2.0 / (1.0 + j as f32 * 0.1),
-                )
-            })
-            .collect()
-    }
-    fn tokens(&self, i: u64, salt: u64) -> Vec<f32> {
-        let mut r = Rng::new(salt, i);
-        let topic = r.next() as usize;
-        (0..TOKENS)
-            .flat_map(|_| {
-                let c = &self.tok_c[(topic + (r.next() % 64) as usize) % 4096];
-                unit_vec(c, 0.5, &mut r)
-            })
-            .collect()
-    }
-}
 
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -223,8 +121,9 @@ fn build(
     part: RetrieverKind,
     n: usize,
     centroids: usize,
+    src: &Source,
 ) -> anyhow::Result<serde_json::Value> {
-    let g = Gen::new();
+    let g = &src.g;
     let source = SourceInfo {
         path: format!("synthetic:{part}:{n}"),
         format: "synthetic".into(),
@@ -259,13 +158,13 @@ fn build(
             id: format!("d{i}"),
             title: String::new(),
             text: if part == RetrieverKind::Bm25 {
-                g.text(i, 100, 1)
+                src.bm25_doc(i)
             } else {
                 String::new()
             },
             metadata: Default::default(),
         };
-        let (dense, sparse, tokens);
+        let (dense, sparse, tokens, refs);
         let mut parts = DocParts::default();
         match part {
             RetrieverKind::Dense => {
@@ -273,16 +172,12 @@ fn build(
                 parts.dense = Some(&dense);
             }
             RetrieverKind::Splade => {
-                sparse = g.sparse(i, 60, 3);
-                let refs: Vec<(&str, f32)> = sparse.iter().map(|(t, w)| (t.as_str(), *w)).collect();
-                w.add_doc(
-                    &doc,
-                    DocParts {
-                        sparse: Some(&refs),
-                        ..parts
-                    },
-                )?;
-                continue;
+                sparse = src.splade_doc(i);
+                refs = sparse
+                    .iter()
+                    .map(|(t, w)| (t.as_str(), *w))
+                    .collect::<Vec<(&str, f32)>>();
+                parts.sparse = Some(&refs);
             }
             RetrieverKind::Maxsim => {
                 tokens = g.tokens(i, 4);
@@ -303,10 +198,28 @@ fn build(
     w.commit()?;
     let secs = t.elapsed().as_secs_f64();
     let bytes = dir_bytes(out);
+    // The pruning tables (blockmax.bin of the lexical and sparse parts) apart.
+    let tables = named_bytes(out, &["blockmax.bin"]);
     Ok(serde_json::json!({
         "build_s": secs, "bytes": bytes, "bytes_per_doc": bytes as f64 / n as f64,
+        "pruning_table_bytes_per_doc": tables as f64 / n as f64,
         "build_peak_rss_mb": peak_rss_mb(),
     }))
+}
+
+/// Bytes of the files under `p` with one of these names.
+fn named_bytes(p: &Path, names: &[&str]) -> u64 {
+    std::fs::read_dir(p).map_or(0, |rd| {
+        rd.flatten()
+            .map(|e| match e.file_type() {
+                Ok(t) if t.is_dir() => named_bytes(&e.path(), names),
+                _ if names.iter().any(|n| e.file_name() == *n) => {
+                    e.metadata().map_or(0, |m| m.len())
+                }
+                _ => 0,
+            })
+            .sum()
+    })
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -318,8 +231,9 @@ fn search(
     part: RetrieverKind,
     n: usize,
     queries: usize,
+    src: &Source,
 ) -> anyhow::Result<serde_json::Value> {
-    let g = Gen::new();
+    let g = &src.g;
     let dir = IndexDir::open(out)?;
     let mut lat = Vec::with_capacity(queries);
     let (mut hit, mut total) = (0usize, 0usize);
@@ -333,22 +247,18 @@ fn search(
         hit += got.iter().filter(|d| want.contains(d)).count();
         total += want.len();
     };
-    let qn = |q: usize| (q as u64).wrapping_mul(7919) % n as u64;
     let mut extra = serde_json::Map::new();
     match part {
         RetrieverKind::Bm25 => {
             let idx = dir.lexical()?;
-            let stress: Vec<String> = (0..queries).map(|q| g.text(qn(q), 5, 1)).collect();
-            for text in &stress {
+            let sets = src.bm25_queries(queries);
+            for text in &sets[0].1 {
                 timed(&mut || {
                     std::hint::black_box(idx.search(text, K)?);
                     Ok(())
                 })?;
             }
-            let tail: Vec<String> = (0..queries)
-                .map(|q| g.tail_text(qn(q), 5, 1, 100))
-                .collect();
-            super::bench_scale_bm25::scans(&idx, n, &stress, &tail, &mut extra)?;
+            super::bench_scale_bm25::scans(&idx, n, &sets, &mut extra)?;
         }
         RetrieverKind::Dense => {
             let idx = dir.dense()?;
@@ -366,18 +276,15 @@ fn search(
         }
         RetrieverKind::Splade => {
             let idx = dir.sparse()?;
-            for q in 0..queries {
-                let terms = g.sparse(qn(q), 60, 3);
-                let refs: Vec<(&str, f32)> = terms
-                    .iter()
-                    .take(20)
-                    .map(|(t, w)| (t.as_str(), *w))
-                    .collect();
+            let qs: Vec<Vec<(String, f32)>> = (0..queries).map(|q| src.splade_query(q)).collect();
+            for terms in &qs {
+                let refs: Vec<(&str, f32)> = terms.iter().map(|(t, w)| (t.as_str(), *w)).collect();
                 timed(&mut || {
                     std::hint::black_box(idx.search(&refs, K)?);
                     Ok(())
                 })?;
             }
+            super::bench_scale_splade::scans(&idx, n, &qs, &mut extra)?;
         }
         RetrieverKind::Maxsim => {
             let store = dir.multi()?;
@@ -461,13 +368,15 @@ fn dense_quantized(out: &Path, queries: usize) -> anyhow::Result<Vec<(String, se
 fn child(
     a: &ScaleBench,
     step: &str,
-    part: RetrieverKind,
+    (part, corpus): (RetrieverKind, Corpus),
     n: usize,
     dir: &Path,
 ) -> anyhow::Result<serde_json::Value> {
     let exe = std::env::current_exe()?;
     let mut cmd = std::process::Command::new(exe);
     cmd.args(["bench", "scale", "--step", step, "--part", part.as_str()])
+        .args(["--corpus", corpus.as_str(), "--calibration"])
+        .arg(a.out.join("calibration.json"))
         .args([
             "--size",
             &n.to_string(),
@@ -477,71 +386,132 @@ fn child(
         .args(["--multi-centroids", &a.multi_centroids.to_string(), "--out"])
         .arg(dir)
         .stderr(std::process::Stdio::inherit());
+    if a.peers {
+        cmd.arg("--peers");
+    }
     let o = cmd.output().context("running a bench step")?;
     if !o.status.success() {
-        bail!("{step} of {part} at {n} documents failed ({})", o.status);
+        bail!(
+            "{step} of {part} ({}) at {n} documents failed ({})",
+            corpus.as_str(),
+            o.status
+        );
     }
     Ok(serde_json::from_slice(&o.stdout)?)
 }
 
-pub fn run(a: ScaleBench) -> anyhow::Result<()> {
-    if let Some(step) = &a.step {
-        let Some(part) = a.part else {
-            bail!("--step needs --part");
-        };
-        let n = a.size.unwrap_or(0);
-        let v = match step.as_str() {
-            "build" => build(&a.out, part, n, a.multi_centroids)?,
-            "search" => {
-                let mut v = search(&a.out, part, n, a.queries.max(1))?;
-                if part == RetrieverKind::Dense {
-                    for (k, x) in dense_quantized(&a.out, a.queries.max(1))? {
-                        v[k] = x;
-                    }
+fn load_calibration(path: Option<&Path>) -> anyhow::Result<Option<Calibration>> {
+    match path {
+        Some(p) if p.exists() => Ok(Some(serde_json::from_slice(&std::fs::read(p)?)?)),
+        _ => Ok(None),
+    }
+}
+
+/// One step (`build` or `search`) of one (part, corpus, size), in this process.
+fn step(a: &ScaleBench, step: &str) -> anyhow::Result<()> {
+    let Some(part) = a.part else {
+        bail!("--step needs --part");
+    };
+    let n = a.size.unwrap_or(0);
+    let calibration = load_calibration(a.calibration.as_deref())?;
+    let src = Source::new(a.corpus, n, calibration.as_ref())?;
+    let v = match step {
+        "build" => build(&a.out, part, n, a.multi_centroids, &src)?,
+        "search" => {
+            let mut v = search(&a.out, part, n, a.queries.max(1), &src)?;
+            if part == RetrieverKind::Dense {
+                for (k, x) in dense_quantized(&a.out, a.queries.max(1))? {
+                    v[k] = x;
                 }
-                v
             }
-            other => bail!("unknown step {other:?}"),
-        };
-        println!("{v}");
-        return Ok(());
+            if a.peers && part == RetrieverKind::Splade {
+                super::bench_scale_splade::write_peer_data(&a.out, n, a.queries.max(1), &src)?;
+            }
+            v
+        }
+        other => bail!("unknown step {other:?}"),
+    };
+    println!("{v}");
+    Ok(())
+}
+
+/// The corpora a part is measured on (dense and maxsim have one generator).
+fn corpora(a: &ScaleBench, part: RetrieverKind) -> Vec<Corpus> {
+    match part {
+        RetrieverKind::Bm25 | RetrieverKind::Splade => a.corpora.clone(),
+        _ => vec![Corpus::Stress],
+    }
+}
+
+pub fn run(a: ScaleBench) -> anyhow::Result<()> {
+    if let Some(s) = &a.step {
+        return step(&a, s);
     }
     std::fs::create_dir_all(&a.out)?;
-    eprintln!("bench scale on {} threads", rayon::current_num_threads());
+    let cpu = format!(
+        "{} (best SIMD level {})",
+        super::cpu_name(),
+        seine_kernels::cpu::Level::best().tier().name()
+    );
+    eprintln!(
+        "bench scale on {} threads; CPU: {cpu}",
+        rayon::current_num_threads()
+    );
+    let lexical_or_sparse = a
+        .parts
+        .iter()
+        .any(|p| matches!(p, RetrieverKind::Bm25 | RetrieverKind::Splade));
+    let calibration = if a.corpora.contains(&Corpus::Calibrated) && lexical_or_sparse {
+        let model = a
+            .parts
+            .contains(&RetrieverKind::Splade)
+            .then_some(a.calibration_model.as_str());
+        let c = super::bench_scale_calib::fit(&a.calibration_data, model, a.calibration_docs, 300)?;
+        super::bench_scale_calib::print(&c);
+        std::fs::write(
+            a.out.join("calibration.json"),
+            serde_json::to_vec_pretty(&c)?,
+        )?;
+        Some(c)
+    } else {
+        None
+    };
     let mut rows = Vec::new();
     for &n in &a.sizes {
         for &part in &a.parts {
-            let dir = a.out.join(format!("{part}-{n}"));
-            eprintln!("== {part}, {n} documents: build");
-            let b = child(&a, "build", part, n, &dir)?;
-            eprintln!("== {part}, {n} documents: search");
-            let s = child(&a, "search", part, n, &dir)?;
-            let mut row = serde_json::json!({"part": part, "docs": n});
-            if a.peers && part == RetrieverKind::Bm25 {
-                eprintln!("== bm25, {n} documents: tantivy (Python bindings)");
-                let p = super::bench_scale_bm25::tantivy_peer(&a.out, n, a.queries)?;
-                for (k, v) in p.as_object().into_iter().flatten() {
-                    row[format!("peer_tantivy_{k}")] = v.clone();
+            for corpus in corpora(&a, part) {
+                let src = Source::new(corpus, n, calibration.as_ref())?;
+                let label = format!("{part} ({}), {n} documents", src.describe());
+                let dir = a.out.join(format!("{part}-{}-{n}", corpus.as_str()));
+                eprintln!("== {label}: build");
+                let b = child(&a, "build", (part, corpus), n, &dir)?;
+                eprintln!("== {label}: search");
+                let s = child(&a, "search", (part, corpus), n, &dir)?;
+                let mut row =
+                    serde_json::json!({"part": part, "corpus": corpus.as_str(), "docs": n});
+                for (k, v) in b
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .chain(s.as_object().into_iter().flatten())
+                {
+                    row[k] = v.clone();
                 }
-            }
-            for (k, v) in b
-                .as_object()
-                .into_iter()
-                .flatten()
-                .chain(s.as_object().into_iter().flatten())
-            {
-                row[k] = v.clone();
-            }
-            print_row(&row);
-            rows.push(row);
-            if !a.keep {
-                let _ = std::fs::remove_dir_all(&dir);
+                if a.peers {
+                    peers(&a, part, n, &src, &dir, &mut row)?;
+                }
+                print_row(&row);
+                rows.push(row);
+                if !a.keep {
+                    let _ = std::fs::remove_dir_all(&dir);
+                }
             }
         }
     }
-    let json = serde_json::json!({"bench": "scale", "threads": rayon::current_num_threads(), "rows": rows});
+    let json = serde_json::json!({"bench": "scale", "cpu": cpu, "threads": rayon::current_num_threads(), "calibration": calibration, "rows": rows});
     std::fs::write(a.out.join("scale.json"), serde_json::to_vec_pretty(&json)?)?;
     super::bench_scale_plot::write_png(&a.out.join("scale.png"), &rows)?;
+    super::bench_scale_plot::print_exponents(&rows);
     eprintln!(
         "wrote {} and {}",
         a.out.join("scale.json").display(),
@@ -550,9 +520,85 @@ pub fn run(a: ScaleBench) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The peers' figures on the same corpus and queries, into `row` as `peer_<name>_…`.
+fn peers(
+    a: &ScaleBench,
+    part: RetrieverKind,
+    n: usize,
+    src: &Source,
+    dir: &Path,
+    row: &mut serde_json::Value,
+) -> anyhow::Result<()> {
+    let mut add = |name: &str, v: serde_json::Value| {
+        for (k, x) in v.as_object().into_iter().flatten() {
+            row[format!("peer_{name}_{k}")] = x.clone();
+        }
+    };
+    match part {
+        RetrieverKind::Bm25 => {
+            let (corpus, queries) =
+                super::bench_scale_bm25::write_peer_data(&a.out, n, a.queries, src)?;
+            for (name, script) in [
+                ("tantivy", "bench_tantivy_scale.py"),
+                ("bm25s", "bench_bm25s_scale.py"),
+            ] {
+                eprintln!("== bm25, {n} documents: {name} (Python)");
+                let args = [
+                    ("--corpus", corpus.as_path()),
+                    ("--queries", queries.as_path()),
+                ];
+                add(name, run_peer(script, &args)?);
+            }
+            let _ = std::fs::remove_file(&corpus);
+        }
+        RetrieverKind::Splade => {
+            eprintln!("== splade, {n} documents: Seismic (pyseismic-lsr)");
+            let (d, q, t) = (
+                dir.join("peer-docs"),
+                dir.join("peer-queries"),
+                dir.join("peer-truth.json"),
+            );
+            add(
+                "seismic",
+                run_peer(
+                    "bench_seismic_scale.py",
+                    &[("--docs", &d), ("--queries", &q), ("--truth", &t)],
+                )?,
+            );
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Runs `scripts/<script>` with `$SEINE_PYTHON` (or `python3`); its stdout is JSON.
+pub(super) fn run_peer(script: &str, args: &[(&str, &Path)]) -> anyhow::Result<serde_json::Value> {
+    let python = std::env::var("SEINE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(script);
+    let mut cmd = std::process::Command::new(&python);
+    cmd.arg(&path);
+    for (flag, p) in args {
+        cmd.arg(flag).arg(p);
+    }
+    let o = cmd
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("running {python} {}", path.display()))?;
+    if !o.status.success() {
+        bail!(
+            "the peer {script} failed ({}): are the peers installed for {python}? (scripts/setup-bench-peers.sh)",
+            o.status
+        );
+    }
+    Ok(serde_json::from_slice(&o.stdout)?)
+}
+
 fn print_row(r: &serde_json::Value) {
     let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
     super::bench_scale_bm25::print_rows(r);
+    super::bench_scale_splade::print_rows(r);
     if r.get("int8_qps").is_some() {
         println!(
             "        dense codes: int8 {:.0} q/s recall@10 {:.3}; binary {:.0} q/s recall@10 {:.3} (f32 rescore)",
@@ -563,11 +609,13 @@ fn print_row(r: &serde_json::Value) {
         );
     }
     println!(
-        "{:<7} {:>8} docs: build {:>8.1} s, {:>7.0} B/doc, build RSS {:>6.0} MB | {:>8.0} q/s, p50 {:>7.2} ms, p99 {:>7.2} ms, recall@10 {}, search RSS {:>6.0} MB",
+        "{:<7} {:<10} {:>8} docs: build {:>8.1} s, {:>7.0} B/doc ({:.0} of them pruning tables), build RSS {:>6.0} MB | {:>8.0} q/s, p50 {:>7.2} ms, p99 {:>7.2} ms, recall@10 {}, search RSS {:>6.0} MB",
         r["part"].as_str().unwrap_or(""),
+        r["corpus"].as_str().unwrap_or(""),
         r["docs"],
         f("build_s"),
         f("bytes_per_doc"),
+        f("pruning_table_bytes_per_doc"),
         f("build_peak_rss_mb"),
         f("qps"),
         f("p50_ms"),

@@ -1,38 +1,104 @@
-//! The curves of `seine bench scale`: build seconds, bytes per document and queries/s
-//! against the number of documents, one line per part, log-log.
+//! The curves of `seine bench scale`: build seconds, bytes per document, queries/s and
+//! p50 latency against the number of documents, one line per part and corpus and one
+//! per peer, log-log; and each curve's fitted exponent (the slope of log y on log N).
 
 use std::path::Path;
 
 use plotters::prelude::*;
 
-const COLORS: [RGBColor; 4] = [RED, BLUE, GREEN, MAGENTA];
+const COLORS: [RGBColor; 8] = [
+    RED,
+    BLUE,
+    GREEN,
+    MAGENTA,
+    CYAN,
+    BLACK,
+    RGBColor(255, 140, 0),
+    RGBColor(128, 0, 128),
+];
+
+/// Every curve of `key` (`qps`, `p50_ms`, `build_s`, …): seine's per part and corpus,
+/// and each peer's (`peer_<name>_<key>`) per part and corpus.
+fn curves(rows: &[serde_json::Value], key: &str) -> Vec<(String, Vec<(f64, f64)>)> {
+    let mut out: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    for r in rows {
+        let part = r["part"].as_str().unwrap_or("");
+        let corpus = r["corpus"]
+            .as_str()
+            .filter(|c| *c != "stress" || matches!(part, "bm25" | "splade"));
+        let base = match corpus {
+            Some(c) => format!("{part} {c}"),
+            None => part.to_string(),
+        };
+        let Some(x) = r["docs"].as_f64() else {
+            continue;
+        };
+        let mut points = vec![(format!("seine {base}"), r[key].as_f64())];
+        for peer in ["tantivy", "bm25s"] {
+            points.push((
+                format!("{peer} {base}"),
+                r[format!("peer_{peer}_{key}")].as_f64(),
+            ));
+        }
+        let seismic = match key {
+            "qps" | "p50_ms" => r["peer_seismic_best"][key].as_f64(),
+            _ => r[format!("peer_seismic_{key}")].as_f64(),
+        };
+        points.push((format!("seismic {base}"), seismic));
+        for (label, y) in points {
+            let Some(y) = y.filter(|y| *y > 0.0 && x > 0.0) else {
+                continue;
+            };
+            match out.iter_mut().find(|c| c.0 == label) {
+                Some(c) => c.1.push((x, y)),
+                None => out.push((label, vec![(x, y)])),
+            }
+        }
+    }
+    out
+}
+
+/// The slope of log y on log x (least squares); NaN below two sizes.
+pub fn exponent(pts: &[(f64, f64)]) -> f64 {
+    if pts.len() < 2 {
+        return f64::NAN;
+    }
+    let n = pts.len() as f64;
+    let (mx, my) = pts
+        .iter()
+        .fold((0.0, 0.0), |a, p| (a.0 + p.0.ln() / n, a.1 + p.1.ln() / n));
+    let sxy: f64 = pts.iter().map(|p| (p.0.ln() - mx) * (p.1.ln() - my)).sum();
+    let sxx: f64 = pts.iter().map(|p| (p.0.ln() - mx).powi(2)).sum();
+    sxy / sxx
+}
+
+/// Prints every queries/s and p50 curve's exponent (q/s ∝ N^e: 0 flat, −1 linear scan).
+pub fn print_exponents(rows: &[serde_json::Value]) {
+    for (key, what) in [("qps", "queries/s"), ("p50_ms", "p50 latency")] {
+        for (label, pts) in curves(rows, key) {
+            if pts.len() >= 2 {
+                println!(
+                    "fitted exponent of {what} vs N, {label}: {:+.3} ({} sizes)",
+                    exponent(&pts),
+                    pts.len()
+                );
+            }
+        }
+    }
+}
 
 pub fn write_png(path: &Path, rows: &[serde_json::Value]) -> anyhow::Result<()> {
     let labels = seine_train::curves::font();
-    let root = BitMapBackend::new(path, (1500, 450)).into_drawing_area();
+    let root = BitMapBackend::new(path, (2000, 560)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let areas = root.split_evenly((1, 3));
-    let mut parts: Vec<&str> = rows.iter().filter_map(|r| r["part"].as_str()).collect();
-    parts.dedup();
-    parts.sort();
-    parts.dedup();
+    let areas = root.split_evenly((1, 4));
     for (area, (key, title)) in areas.iter().zip([
         ("build_s", "build seconds"),
         ("bytes_per_doc", "bytes per document"),
-        ("qps", "queries/s (one query at a time)"),
+        ("qps", "queries/s (one at a time)"),
+        ("p50_ms", "p50 ms"),
     ]) {
-        let series: Vec<(&str, Vec<(f64, f64)>)> = parts
-            .iter()
-            .map(|p| {
-                let pts = rows
-                    .iter()
-                    .filter(|r| r["part"].as_str() == Some(p))
-                    .filter_map(|r| Some((r["docs"].as_f64()?, r[key].as_f64()?)))
-                    .filter(|(x, y)| *x > 0.0 && *y > 0.0)
-                    .collect();
-                (*p, pts)
-            })
-            .collect();
+        let series = curves(rows, key);
         let all: Vec<(f64, f64)> = series.iter().flat_map(|s| s.1.iter().copied()).collect();
         if all.is_empty() {
             continue;
@@ -68,7 +134,7 @@ pub fn write_png(path: &Path, rows: &[serde_json::Value]) -> anyhow::Result<()> 
                 .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))
                 .map_err(|e| err(&e))?;
             if labels {
-                s.label(*name)
+                s.label(format!("{name} ({:+.2})", exponent(pts)))
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c));
             }
             chart

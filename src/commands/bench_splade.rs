@@ -93,6 +93,68 @@ fn brute_force_top(
     scored
 }
 
+/// Block-max pruning checked on every query: the exact pruned top k (k 10 and 1000)
+/// against the exhaustive accumulator's (every match, ties by `DocId`), bit for bit;
+/// approximate search's recall@10 against exact search.
+#[derive(Default)]
+struct Pruning {
+    queries: usize,
+    mismatches: usize,
+    approx_hits: [usize; 3],
+    approx_total: usize,
+}
+
+const APPROX: [f32; 3] = [0.9, 0.8, 0.7];
+
+impl Pruning {
+    fn check(
+        &mut self,
+        idx: &seine_index::SparseIndex,
+        q: &[(&str, f32)],
+        n: usize,
+    ) -> anyhow::Result<()> {
+        use seine_index::sparse::{SparseScan, SparseSearch};
+        let (mut all, _) = idx.search_scan(q, n, None, SparseScan::EXHAUSTIVE)?;
+        seine_index::sort_hits(&mut all);
+        let bits = |h: &[seine_index::ScoredDoc]| -> Vec<(u32, u32)> {
+            h.iter().map(|h| (h.doc, h.score.to_bits())).collect()
+        };
+        let mut exact10 = Vec::new();
+        for k in [10, 1000] {
+            let (got, _) = idx.search_scan(q, k, None, SparseScan::Blocks(SparseSearch::Exact))?;
+            self.mismatches += usize::from(bits(&got) != bits(&all[..k.min(all.len())]));
+            if k == 10 {
+                exact10 = got.iter().map(|h| h.doc).collect();
+            }
+        }
+        for (i, alpha) in APPROX.into_iter().enumerate() {
+            let scan = SparseScan::Blocks(SparseSearch::Approx { alpha });
+            let (got, _) = idx.search_scan(q, 10, None, scan)?;
+            self.approx_hits[i] += got.iter().filter(|h| exact10.contains(&h.doc)).count();
+        }
+        self.approx_total += exact10.len();
+        self.queries += 1;
+        Ok(())
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let recall: serde_json::Map<String, serde_json::Value> = APPROX
+            .iter()
+            .zip(self.approx_hits)
+            .map(|(a, h)| {
+                (
+                    format!("approx:{a}"),
+                    serde_json::json!(h as f64 / self.approx_total.max(1) as f64),
+                )
+            })
+            .collect();
+        serde_json::json!({
+            "queries": self.queries, "exact_mismatches_k10_k1000": self.mismatches,
+            "approx_recall_at_10_vs_exact": recall,
+        })
+    }
+}
+
 pub fn run(a: SpladeBench) -> anyhow::Result<()> {
     use seine_engine::Side;
     use seine_eval::metrics::{EvalOptions, evaluate};
@@ -116,6 +178,7 @@ pub fn run(a: SpladeBench) -> anyhow::Result<()> {
     let mut run_brute = seine_eval::Run::new();
     let mut qterms_all = Vec::new();
     let mut dense_q = vec![0f32; vocab];
+    let mut pruning = Pruning::default();
     for pass in 0..=a.repeat {
         for q in &split.queries {
             let t = Instant::now();
@@ -156,6 +219,7 @@ pub fn run(a: SpladeBench) -> anyhow::Result<()> {
                         })
                         .collect()
                 };
+                pruning.check(sp.index(), &refs, map.len())?;
                 run_index.insert(q.id.clone(), named(deep));
                 run_brute.insert(q.id.clone(), named(deep_bf));
                 qterms_all.push((q.id.clone(), terms));
@@ -193,6 +257,7 @@ pub fn run(a: SpladeBench) -> anyhow::Result<()> {
         "avg_query_terms": qterms_all.iter().map(|q| q.1.len()).sum::<usize>() as f64 / qterms_all.len().max(1) as f64,
         "ndcg_at_10": {"impact_index": mi["ndcg_at_10"], "brute_force_unquantized": mb["ndcg_at_10"]},
         "recall_at_100": {"impact_index": mi["recall_at_100"], "brute_force_unquantized": mb["recall_at_100"]},
+        "pruning": pruning.json(),
         "latency": {
             "encode": stats(&mut enc_lat),
             "impact_search": stats(&mut idx_lat),

@@ -228,6 +228,18 @@ fn scifact_splade_impact_index_matches_brute_force() {
         (index - brute).abs() <= 0.002,
         "impact {index} vs brute force {brute}"
     );
+    // Block-max pruning: the pruned exact top 10 and top 1000 of every query equal the
+    // exhaustive ones bit for bit.
+    assert!(
+        v["pruning"]["queries"].as_u64().unwrap() >= 300,
+        "{}",
+        v["pruning"]
+    );
+    assert_eq!(
+        v["pruning"]["exact_mismatches_k10_k1000"], 0,
+        "{}",
+        v["pruning"]
+    );
     // splade-tiny on SciFact measured 0.6468 (2026-11-22); a regression guard.
     assert!((index - 0.6468).abs() <= 0.005, "nDCG@10 {index}");
 }

@@ -58,12 +58,6 @@ impl DocSet {
         d < self.universe && self.bits[d / 64] & (1u64 << (d % 64)) != 0
     }
 
-    /// Documents `64 i .. 64 i + 64` as bits (0 past the universe).
-    #[inline]
-    pub fn word(&self, i: usize) -> u64 {
-        self.bits.get(i).copied().unwrap_or(0)
-    }
-
     /// Documents in the set.
     pub fn len(&self) -> usize {
         self.count

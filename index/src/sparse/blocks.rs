@@ -1,209 +1,196 @@
-//! The block forward index of an impact index: every document's (term, impact) pairs by
-//! [`DocId`], and, per term, the largest impact in each block of [`BLOCK`] consecutive
-//! documents — what block-max pruning ([`super::bmp`], after BMP, Mallia et al.,
-//! SIGIR'24) traverses.
+//! The block-max table of an impact index: for every segment and term, the blocks of
+//! [`BLOCK`] consecutive (segment-local) documents the term occurs in, each with the
+//! term's largest impact there — what block-max pruning ([`super::bmp`]) bounds scores
+//! with. The postings themselves stay tantivy's.
 //!
-//! Terms are numbered in byte order (the order of tantivy's term dictionary and of
-//! [`super::ImpactQuery`]'s clauses), and each document's pairs are stored ascending, so
-//! a document's score summed over its pairs adds the same products in the same order as
-//! the term-at-a-time accumulator: the same `f32`, bit for bit.
-//!
-//! Written at commit into `forward.bin` beside tantivy's files (the sparse folder is
+//! Written at commit into `blockmax.bin` beside tantivy's files (the sparse folder is
 //! staged with the rest of the generation, so it is never half there); read whole at
-//! open, the block maxima recomputed from it then (one pass). Layout, little-endian:
-//! magic `SEINEFW1`; `BLOCK` (u32); the document slots `N` (u64); the term count `T`
-//! (u32); the pair count `P` (u64); the segment count and each segment's id (32 hex
-//! digits) it was built from; `T` terms (u32 length, UTF-8 bytes); `N + 1` pair offsets
-//! (u64); `P` term numbers (u32); `P` impacts (u16); a CRC-32 of everything before it.
-//! Every count, offset and term number is checked. An index whose impacts exceed
-//! `u16::MAX` has no table and is searched exhaustively.
+//! open. Layout, little-endian: magic `SEINESB1`; `BLOCK` (u32); the segment count; per
+//! segment: its id (32 hex digits), `max_doc` (u32), the term count `T` (u32), `T + 1`
+//! entry offsets (u64), then the entries' block numbers (u32) and maxima (u16); a CRC-32
+//! of everything before it closes the file. Every count, offset and block number is
+//! checked. An index whose impacts exceed `u16::MAX` has no table and is searched
+//! exhaustively.
 
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::collections::HashMap;
 use std::path::Path;
 
-use tantivy::schema::Field;
+use tantivy::postings::Postings;
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::{DocSet, TERMINATED};
 
-use crate::{DocId, Error, Result};
+use crate::{Error, Result};
 
-/// Documents per block (one 64-bit word of a [`crate::DocSet`]).
-pub const BLOCK: usize = 64;
+/// Documents per block.
+pub const BLOCK: u32 = 64;
 
 /// The file's name inside the sparse folder.
-pub const FILE: &str = "forward.bin";
+pub const FILE: &str = "blockmax.bin";
 
-const MAGIC: &[u8; 8] = b"SEINEFW1";
+const MAGIC: &[u8; 8] = b"SEINESB1";
 
-/// The block forward index and block maxima of an impact index.
+/// One segment's blocks of every term, by term ordinal.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct SegmentBlocks {
+    pub(super) max_doc: u32,
+    pub(super) offsets: Vec<u64>,
+    pub(super) blocks: Vec<u32>,
+    pub(super) maxima: Vec<u16>,
+}
+
+impl SegmentBlocks {
+    pub(super) fn n_blocks(&self) -> usize {
+        self.max_doc.div_ceil(BLOCK) as usize
+    }
+
+    /// Term `ord`'s (block numbers, maxima).
+    pub(super) fn term(&self, ord: u64) -> (&[u32], &[u16]) {
+        let ord = ord as usize;
+        match (self.offsets.get(ord), self.offsets.get(ord + 1)) {
+            (Some(&lo), Some(&hi)) => (
+                &self.blocks[lo as usize..hi as usize],
+                &self.maxima[lo as usize..hi as usize],
+            ),
+            _ => (&[], &[]),
+        }
+    }
+}
+
+/// The block-max table of a whole impact index.
 #[derive(Debug, Default, PartialEq)]
 pub struct ImpactBlocks {
-    /// Terms in byte order; a term's number is its position.
-    pub(super) terms: Vec<String>,
-    /// `N + 1` offsets into the pairs.
-    pub(super) offsets: Vec<u64>,
-    pub(super) pair_terms: Vec<u32>,
-    pub(super) pair_impacts: Vec<u16>,
-    /// The tantivy segments the table was built from.
-    pub(super) segments: Vec<String>,
-    /// Per term, `bm_offsets[t]..bm_offsets[t + 1]` into the block lists.
-    pub(super) bm_offsets: Vec<u64>,
-    pub(super) bm_blocks: Vec<u32>,
-    pub(super) bm_max: Vec<u16>,
+    /// Segment id → blocks.
+    pub(super) segments: HashMap<String, SegmentBlocks>,
 }
 
 impl ImpactBlocks {
-    /// Document slots.
-    pub fn docs(&self) -> usize {
-        self.offsets.len() - 1
+    /// The blocks of the segment `id` when the table covers it.
+    pub(super) fn segment(&self, reader: &tantivy::SegmentReader) -> Option<&SegmentBlocks> {
+        self.segments
+            .get(&reader.segment_id().uuid_string())
+            .filter(|s| s.max_doc == reader.max_doc())
     }
 
-    pub fn blocks(&self) -> usize {
-        self.docs().div_ceil(BLOCK)
-    }
-
-    /// The number of `term`, if any document has it.
-    pub fn term_number(&self, term: &str) -> Option<u32> {
-        self.terms
-            .binary_search_by(|t| t.as_str().cmp(term))
-            .ok()
-            .map(|t| t as u32)
-    }
-
-    /// True when the table was built from exactly these segments.
+    /// True when the table covers every segment of `searcher`.
     pub fn covers(&self, searcher: &tantivy::Searcher) -> bool {
-        let ids: Vec<String> = searcher
+        searcher
             .segment_readers()
             .iter()
-            .map(|r| r.segment_id().uuid_string())
-            .collect();
-        ids == self.segments
+            .all(|r| self.segment(r).is_some())
     }
 
-    /// Reads the postings of `field` back into a table (two passes: count, fill); None
-    /// when an impact does not fit 16 bits.
-    pub fn compute(
-        searcher: &tantivy::Searcher,
-        field: Field,
-        seg_doc_ids: &[Vec<DocId>],
-    ) -> Result<Option<Self>> {
-        let mut keys: Vec<Vec<u8>> = Vec::new();
+    /// Walks every posting of `field` once; None when an impact does not fit 16 bits.
+    pub fn compute(searcher: &tantivy::Searcher, field: Field) -> Result<Option<Self>> {
+        let mut out = ImpactBlocks::default();
+        let io = |e: std::io::Error| Error::Internal(format!("reading sparse postings: {e}"));
         for seg in searcher.segment_readers() {
             let inverted = seg.inverted_index(field)?;
-            let mut stream = inverted
-                .terms()
-                .stream()
-                .map_err(|e| Error::Internal(format!("reading sparse terms: {e}")))?;
+            let mut s = SegmentBlocks {
+                max_doc: seg.max_doc(),
+                offsets: vec![0],
+                ..Default::default()
+            };
+            let mut stream = inverted.terms().stream().map_err(io)?;
             while stream.advance() {
-                keys.push(stream.key().to_vec());
+                let mut p = inverted
+                    .read_postings_from_terminfo(stream.value(), IndexRecordOption::WithFreqs)
+                    .map_err(io)?;
+                let mut doc = p.doc();
+                while doc != TERMINATED {
+                    let tf = p.term_freq();
+                    if tf > u32::from(u16::MAX) {
+                        return Ok(None);
+                    }
+                    let b = doc / BLOCK;
+                    let same = s.blocks.len() as u64 > *s.offsets.last().expect("offsets")
+                        && s.blocks.last() == Some(&b);
+                    if same {
+                        let m = s.maxima.last_mut().expect("entry");
+                        *m = (*m).max(tf as u16);
+                    } else {
+                        s.blocks.push(b);
+                        s.maxima.push(tf as u16);
+                    }
+                    doc = p.advance();
+                }
+                s.offsets.push(s.blocks.len() as u64);
             }
+            out.segments.insert(seg.segment_id().uuid_string(), s);
         }
-        keys.sort_unstable();
-        keys.dedup();
-        let terms = keys
-            .iter()
-            .map(|k| String::from_utf8(k.clone()))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|_| Error::Internal("a sparse term is not UTF-8".into()))?;
-        let mut number =
-            |k: &[u8]| keys.binary_search_by(|t| t.as_slice().cmp(k)).unwrap_or(0) as u32;
-        let docs = seg_doc_ids
-            .iter()
-            .flatten()
-            .map(|&d| d as usize + 1)
-            .max()
-            .unwrap_or(0);
-        let mut offsets = vec![0u64; docs + 1];
-        let mut too_big = false;
-        super::forward::walk_postings(searcher, field, seg_doc_ids, &mut number, |_, d, tf| {
-            offsets[d as usize + 1] += 1;
-            too_big |= tf > u32::from(u16::MAX);
-        })?;
-        if too_big {
-            return Ok(None);
-        }
-        for i in 0..docs {
-            offsets[i + 1] += offsets[i];
-        }
-        let total = offsets[docs] as usize;
-        let mut fill: Vec<u64> = offsets[..docs].to_vec();
-        let (mut pair_terms, mut pair_impacts) = (vec![0u32; total], vec![0u16; total]);
-        super::forward::walk_postings(searcher, field, seg_doc_ids, &mut number, |t, d, tf| {
-            let at = &mut fill[d as usize];
-            pair_terms[*at as usize] = t;
-            pair_impacts[*at as usize] = tf as u16;
-            *at += 1;
-        })?;
-        // A document lives in one segment, whose terms are walked in byte order: its
-        // pairs are ascending already.
-        let mut table = ImpactBlocks {
-            terms,
-            offsets,
-            pair_terms,
-            pair_impacts,
-            segments: searcher
-                .segment_readers()
-                .iter()
-                .map(|r| r.segment_id().uuid_string())
-                .collect(),
-            ..Default::default()
-        };
-        table.compute_block_maxima()?;
-        Ok(Some(table))
+        Ok(Some(out))
     }
 
-    /// Per term, the blocks it occurs in and its largest impact in each (two passes
-    /// over the pairs: count, fill); checks that every document's pairs ascend.
-    fn compute_block_maxima(&mut self) -> Result<()> {
-        let t_count = self.terms.len();
-        let mut best = vec![0u16; t_count];
-        let mut touched: Vec<u32> = Vec::new();
-        let mut counts = vec![0u64; t_count + 1];
-        let mut lists: Option<(Vec<u64>, Vec<u32>, Vec<u16>)> = None;
-        for pass in 0..2 {
-            for b in 0..self.blocks() {
-                let (lo, hi) = (b * BLOCK, ((b + 1) * BLOCK).min(self.docs()));
-                for d in lo..hi {
-                    let (s, e) = (self.offsets[d] as usize, self.offsets[d + 1] as usize);
-                    let mut prev = None;
-                    for i in s..e {
-                        let (t, imp) = (self.pair_terms[i], self.pair_impacts[i]);
-                        if pass == 0 && prev.is_some_and(|p| p >= t) {
-                            return Err(Error::Internal(format!(
-                                "sparse forward index: document {d}'s terms do not ascend"
-                            )));
-                        }
-                        prev = Some(t);
-                        let slot = &mut best[t as usize];
-                        if *slot == 0 {
-                            touched.push(t);
-                        }
-                        *slot = (*slot).max(imp.max(1));
-                    }
-                }
-                for &t in &touched {
-                    match &mut lists {
-                        None => counts[t as usize + 1] += 1,
-                        Some((fill, blocks, maxima)) => {
-                            let at = fill[t as usize] as usize;
-                            blocks[at] = b as u32;
-                            maxima[at] = best[t as usize];
-                            fill[t as usize] += 1;
-                        }
-                    }
-                    best[t as usize] = 0;
-                }
-                touched.clear();
-            }
-            if pass == 0 {
-                for t in 0..t_count {
-                    counts[t + 1] += counts[t];
-                }
-                let total = counts[t_count] as usize;
-                lists = Some((counts[..t_count].to_vec(), vec![0; total], vec![0; total]));
-            }
+    fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(MAGIC);
+        b.extend_from_slice(&BLOCK.to_le_bytes());
+        b.extend_from_slice(&(self.segments.len() as u32).to_le_bytes());
+        let mut ids: Vec<&String> = self.segments.keys().collect();
+        ids.sort();
+        for id in ids {
+            let s = &self.segments[id];
+            b.extend_from_slice(id.as_bytes());
+            b.extend_from_slice(&s.max_doc.to_le_bytes());
+            b.extend_from_slice(&((s.offsets.len() - 1) as u32).to_le_bytes());
+            s.offsets
+                .iter()
+                .for_each(|o| b.extend_from_slice(&o.to_le_bytes()));
+            s.blocks
+                .iter()
+                .for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
+            s.maxima
+                .iter()
+                .for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
         }
-        let (_, blocks, maxima) = lists.expect("second pass");
-        (self.bm_offsets, self.bm_blocks, self.bm_max) = (counts, blocks, maxima);
-        Ok(())
+        let crc = crc32fast::hash(&b);
+        b.extend_from_slice(&crc.to_le_bytes());
+        b
+    }
+
+    fn decode(bytes: &[u8]) -> std::result::Result<Self, String> {
+        let (body, tail) = bytes.split_at(bytes.len().checked_sub(4).ok_or("truncated")?);
+        if crc32fast::hash(body) != u32::from_le_bytes(tail.try_into().expect("4")) {
+            return Err("checksum mismatch (the file is damaged)".into());
+        }
+        let mut r = Reader { buf: body, at: 0 };
+        if r.take(8)? != MAGIC {
+            return Err("not a seine sparse block-max table (bad magic)".into());
+        }
+        let block = r.u32()?;
+        if block != BLOCK {
+            return Err(format!("block size {block}, this build uses {BLOCK}"));
+        }
+        let mut out = ImpactBlocks::default();
+        for _ in 0..r.u32()? {
+            let id = String::from_utf8(r.take(32)?.to_vec()).map_err(|_| "bad segment id")?;
+            let max_doc = r.u32()?;
+            let terms = r.u32()? as usize;
+            let offsets = r.array(terms + 1, 8, |c| {
+                u64::from_le_bytes(c.try_into().expect("8"))
+            })?;
+            let n = *offsets.last().expect("one offset") as usize;
+            if offsets[0] != 0 || offsets.windows(2).any(|w| w[0] > w[1]) {
+                return Err("entry offsets out of order".into());
+            }
+            let blocks = r.array(n, 4, |c| u32::from_le_bytes(c.try_into().expect("4")))?;
+            let maxima = r.array(n, 2, |c| u16::from_le_bytes(c.try_into().expect("2")))?;
+            if blocks.iter().any(|&b| b >= max_doc.div_ceil(BLOCK)) {
+                return Err("a block past the segment's end".into());
+            }
+            out.segments.insert(
+                id,
+                SegmentBlocks {
+                    max_doc,
+                    offsets,
+                    blocks,
+                    maxima,
+                },
+            );
+        }
+        if r.at != r.buf.len() {
+            return Err("trailing bytes".into());
+        }
+        Ok(out)
     }
 
     /// Writes the table into `dir` (a temporary file synced, then renamed).
@@ -211,34 +198,12 @@ impl ImpactBlocks {
         let path = dir.join(FILE);
         let tmp = dir.join(format!("{FILE}.tmp"));
         let io = |e: std::io::Error| Error::io(&path, e);
-        let file = std::fs::File::create(&tmp).map_err(io)?;
-        let mut w = Crc(BufWriter::new(file), crc32fast::Hasher::new());
-        w.put(MAGIC).map_err(io)?;
-        w.put(&(BLOCK as u32).to_le_bytes()).map_err(io)?;
-        w.put(&(self.docs() as u64).to_le_bytes()).map_err(io)?;
-        w.put(&(self.terms.len() as u32).to_le_bytes())
-            .map_err(io)?;
-        w.put(&(self.pair_terms.len() as u64).to_le_bytes())
-            .map_err(io)?;
-        w.put(&(self.segments.len() as u32).to_le_bytes())
-            .map_err(io)?;
-        for s in &self.segments {
-            w.put(s.as_bytes()).map_err(io)?;
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp).map_err(io)?;
+            f.write_all(&self.encode()).map_err(io)?;
+            f.sync_all().map_err(io)?;
         }
-        for t in &self.terms {
-            w.put(&(t.len() as u32).to_le_bytes()).map_err(io)?;
-            w.put(t.as_bytes()).map_err(io)?;
-        }
-        w.put_all(&self.offsets, |o| o.to_le_bytes()).map_err(io)?;
-        w.put_all(&self.pair_terms, |t| t.to_le_bytes())
-            .map_err(io)?;
-        w.put_all(&self.pair_impacts, |i| i.to_le_bytes())
-            .map_err(io)?;
-        let crc = w.1.clone().finalize();
-        let mut out = w.0;
-        out.write_all(&crc.to_le_bytes()).map_err(io)?;
-        let file = out.into_inner().map_err(|e| io(e.into_error()))?;
-        file.sync_all().map_err(io)?;
         std::fs::rename(&tmp, &path).map_err(io)?;
         Ok(())
     }
@@ -247,208 +212,49 @@ impl ImpactBlocks {
     /// or one whose impacts do not fit 16 bits).
     pub fn read(dir: &Path) -> Result<Option<Self>> {
         let path = dir.join(FILE);
-        let file = match std::fs::File::open(&path) {
-            Ok(f) => f,
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io(&path, e)),
         };
-        let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
-        let bad = |message: String| Error::NotAnIndex {
-            path: path.clone(),
-            message: format!("sparse forward index: {message}"),
-        };
-        let mut r = CrcReader {
-            inner: BufReader::with_capacity(1 << 20, file),
-            crc: crc32fast::Hasher::new(),
-            left: len.checked_sub(4).ok_or_else(|| bad("truncated".into()))?,
-        };
-        let mut table = decode(&mut r).map_err(bad)?;
-        let mut tail = [0u8; 4];
-        r.inner
-            .read_exact(&mut tail)
-            .map_err(|e| bad(e.to_string()))?;
-        if r.left != 0 {
-            return Err(bad("trailing bytes".into()));
-        }
-        if u32::from_le_bytes(tail) != r.crc.finalize() {
-            return Err(bad("checksum mismatch (the file is damaged)".into()));
-        }
-        table
-            .compute_block_maxima()
-            .map_err(|e| bad(e.to_string()))?;
-        Ok(Some(table))
+        ImpactBlocks::decode(&bytes)
+            .map(Some)
+            .map_err(|message| Error::NotAnIndex {
+                path: path.clone(),
+                message: format!("sparse block-max table: {message}"),
+            })
     }
 }
 
-fn decode(r: &mut CrcReader) -> std::result::Result<ImpactBlocks, String> {
-    if &r.bytes(8)? != MAGIC {
-        return Err("not a seine sparse forward index (bad magic)".into());
-    }
-    let block = r.u32()?;
-    if block as usize != BLOCK {
-        return Err(format!("block size {block}, this build uses {BLOCK}"));
-    }
-    let n = r_u64(r)?;
-    let docs = r.count(n, 8)?;
-    let n = r.u32()?;
-    let t_count = r.count(u64::from(n), 4)?;
-    let n = r_u64(r)?;
-    let pairs = r.count(n, 6)?;
-    let n = r.u32()?;
-    let seg_count = r.count(u64::from(n), 32)?;
-    let mut segments = Vec::with_capacity(seg_count);
-    for _ in 0..seg_count {
-        segments.push(String::from_utf8(r.bytes(32)?).map_err(|_| "bad segment id")?);
-    }
-    let mut terms = Vec::with_capacity(t_count);
-    for _ in 0..t_count {
-        let n = r.u32()?;
-        let n = r.count(u64::from(n), 1)?;
-        let t = String::from_utf8(r.bytes(n)?).map_err(|_| "a term is not UTF-8")?;
-        if terms
-            .last()
-            .is_some_and(|p: &String| p.as_str() >= t.as_str())
-        {
-            return Err("terms out of order".into());
-        }
-        terms.push(t);
-    }
-    let offsets: Vec<u64> = r.all(docs + 1, u64::from_le_bytes)?;
-    if offsets.windows(2).any(|w| w[0] > w[1])
-        || offsets.first() != Some(&0)
-        || offsets.last() != Some(&(pairs as u64))
-    {
-        return Err("pair offsets out of order or not spanning the pairs".into());
-    }
-    let pair_terms: Vec<u32> = r.all(pairs, u32::from_le_bytes)?;
-    if let Some(t) = pair_terms.iter().find(|&&t| t as usize >= t_count) {
-        return Err(format!("term number {t} of {t_count}"));
-    }
-    let pair_impacts: Vec<u16> = r.all(pairs, u16::from_le_bytes)?;
-    Ok(ImpactBlocks {
-        terms,
-        offsets,
-        pair_terms,
-        pair_impacts,
-        segments,
-        ..Default::default()
-    })
+struct Reader<'a> {
+    buf: &'a [u8],
+    at: usize,
 }
 
-fn r_u64(r: &mut CrcReader) -> std::result::Result<u64, String> {
-    let b = r.bytes(8)?;
-    Ok(u64::from_le_bytes(b.try_into().expect("8")))
-}
-
-/// A writer that checksums what it writes.
-struct Crc<W: Write>(W, crc32fast::Hasher);
-
-impl<W: Write> Crc<W> {
-    fn put(&mut self, b: &[u8]) -> std::io::Result<()> {
-        self.1.update(b);
-        self.0.write_all(b)
-    }
-
-    /// Every item of `items` as its little-endian bytes, in chunks.
-    fn put_all<T: Copy, const N: usize>(
-        &mut self,
-        items: &[T],
-        le: impl Fn(T) -> [u8; N],
-    ) -> std::io::Result<()> {
-        let mut buf = Vec::with_capacity(N * 65536);
-        for chunk in items.chunks(65536) {
-            buf.clear();
-            buf.extend(chunk.iter().flat_map(|&x| le(x)));
-            self.put(&buf)?;
-        }
-        Ok(())
-    }
-}
-
-/// A reader that checksums what it reads and never reads past `left` bytes.
-struct CrcReader {
-    inner: BufReader<std::fs::File>,
-    crc: crc32fast::Hasher,
-    left: u64,
-}
-
-impl CrcReader {
-    fn bytes(&mut self, n: usize) -> std::result::Result<Vec<u8>, String> {
-        if n as u64 > self.left {
-            return Err("truncated".into());
-        }
-        let mut b = vec![0u8; n];
-        self.inner.read_exact(&mut b).map_err(|e| e.to_string())?;
-        self.crc.update(&b);
-        self.left -= n as u64;
-        Ok(b)
-    }
-
-    /// `n` items of `N` bytes each, decoded by `from`, read in chunks.
-    fn all<T, const N: usize>(
-        &mut self,
-        n: usize,
-        from: impl Fn([u8; N]) -> T,
-    ) -> std::result::Result<Vec<T>, String> {
-        self.count(n as u64, N as u64)?;
-        let mut out = Vec::with_capacity(n);
-        let mut buf = vec![0u8; N * 65536];
-        let mut left = n;
-        while left > 0 {
-            let m = left.min(65536);
-            let b = &mut buf[..m * N];
-            self.inner.read_exact(b).map_err(|e| e.to_string())?;
-            self.crc.update(b);
-            out.extend(
-                b.chunks_exact(N)
-                    .map(|c| from(c.try_into().expect("N bytes"))),
-            );
-            left -= m;
-        }
-        self.left -= (n * N) as u64;
-        Ok(out)
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> std::result::Result<&'a [u8], String> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&e| e <= self.buf.len())
+            .ok_or_else(|| "truncated".to_string())?;
+        let s = &self.buf[self.at..end];
+        self.at = end;
+        Ok(s)
     }
 
     fn u32(&mut self) -> std::result::Result<u32, String> {
-        let b = self.bytes(4)?;
-        Ok(u32::from_le_bytes(b.try_into().expect("4")))
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4")))
     }
 
-    /// `n` items of at least `each` bytes, refused when the rest of the file cannot
-    /// hold them (a damaged count never allocates past the file).
-    fn count(&self, n: u64, each: u64) -> std::result::Result<usize, String> {
-        if n.checked_mul(each).is_none_or(|b| b > self.left) {
-            return Err(format!("count {n} exceeds the file"));
-        }
-        usize::try_from(n).map_err(|_| format!("count {n} too large"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn block_maxima_are_per_term_per_block() {
-        let mut t = ImpactBlocks {
-            terms: vec!["a".into(), "b".into()],
-            offsets: vec![0; BLOCK + 3],
-            ..Default::default()
-        };
-        // Document 0: a 3, b 1; document BLOCK + 1: a 7.
-        t.pair_terms = vec![0, 1, 0];
-        t.pair_impacts = vec![3, 1, 7];
-        for d in 1..=BLOCK + 2 {
-            t.offsets[d] = if d <= BLOCK + 1 { 2 } else { 3 };
-        }
-        t.compute_block_maxima().unwrap();
-        assert_eq!(t.bm_offsets, vec![0, 2, 3]);
-        assert_eq!(t.bm_blocks, vec![0, 1, 0]);
-        assert_eq!(t.bm_max, vec![3, 7, 1]);
-        t.pair_terms = vec![1, 0, 0];
-        assert!(
-            t.compute_block_maxima().is_err(),
-            "descending pairs refused"
-        );
+    /// `n` items of `each` bytes (the count checked against the file before reading).
+    fn array<T>(
+        &mut self,
+        n: usize,
+        each: usize,
+        from: impl Fn(&[u8]) -> T,
+    ) -> std::result::Result<Vec<T>, String> {
+        let bytes = self.take(n.checked_mul(each).ok_or("count overflows")?)?;
+        Ok(bytes.chunks_exact(each).map(from).collect())
     }
 }

@@ -1,17 +1,24 @@
-//! Block-max pruning over the block forward index (after BMP, Mallia, Suel &
-//! Tonellotto, SIGIR'24): a query's upper bound for every block of [`BLOCK`] documents
+//! Block-max pruning over fixed ranges of documents (after BMP, Mallia, Suel &
+//! Tonellotto, SIGIR'24, with tantivy's postings in place of a forward index): a
+//! query's upper bound for every block of [`BLOCK`] consecutive documents of a segment
 //! is `Σ_t q_t × max impact of t in the block` (one pass over the query terms' block
-//! lists); blocks are then scored in descending bound, each document through its
-//! forward pairs, until the next bound cannot reach the k-th score.
+//! lists, [`super::blocks`]). The [`SEED_BLOCKS`] highest-bound blocks are scored first
+//! to set the k-th score; then, in document order, every other block whose bound can
+//! still reach the current k-th score — each scored term-at-a-time from the query
+//! terms' postings, skipped to the block (so a block costs its query-term postings, not
+//! its documents' other terms).
 //!
 //! Exact mode stops only when no document of the remaining blocks can enter the top k
 //! (the bound inflated by the summation's worst rounding, ties by [`DocId`] kept), so its
 //! top k equals the exhaustive one, scores bit for bit. Approximate mode (`alpha < 1`)
 //! stops once `alpha × bound` falls below the k-th score: fewer blocks, a recall knob.
-//! A filter is applied per block word: a block with no allowed document is skipped
-//! without being scored, and only allowed documents are scored.
+//! A filter is applied to each scored document before it enters the top k.
 
 use std::cell::RefCell;
+
+use tantivy::DocSet as _;
+use tantivy::postings::{Postings, SegmentPostings};
+use tantivy::schema::{Field, IndexRecordOption};
 
 use super::blocks::{BLOCK, ImpactBlocks};
 use crate::topk::TopK;
@@ -96,14 +103,22 @@ pub struct BlockStats {
     pub scored: usize,
 }
 
+/// Blocks scored first (the highest bounds, in document order) to set a threshold
+/// before the pass over every block that can still reach it.
+const SEED_BLOCKS: usize = 16;
+
+/// Consecutive candidate blocks scored as one run, at most (an accumulator of
+/// `RUN_BLOCKS × BLOCK` scores, 4 KiB).
+const RUN_BLOCKS: usize = 16;
+const RUN_DOCS: usize = RUN_BLOCKS * BLOCK as usize;
+
 /// Per-thread buffers reused across queries (cleared after each).
 #[derive(Default)]
 struct Scratch {
-    /// Query weight by term number (0 for terms not in the query).
-    q: Vec<f32>,
     /// Upper bound by block.
     ub: Vec<f32>,
     seen: Vec<bool>,
+    done: Vec<bool>,
     touched: Vec<u32>,
     order: Vec<(f32, u32)>,
 }
@@ -112,120 +127,193 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::default();
 }
 
+/// One query term in one segment: its postings and weight / scale.
+type Cursor = (SegmentPostings, f32);
+
 impl ImpactBlocks {
-    /// The top `k` by `Σ q_t × impact_t` for `query` = (term number, weight / scale)
-    /// pairs (distinct terms, non-zero finite weights) among `allowed` (all when None).
+    /// The top `k` by `Σ q_t × impact_t` for `query` = (term, weight / scale) pairs
+    /// (distinct terms in byte order, non-zero finite weights) among `allowed` (all when
+    /// None), over every segment of `searcher`; `doc_ids[segment][local]` maps to
+    /// [`DocId`]s.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn top_k(
         &self,
-        query: &[(u32, f32)],
+        searcher: &tantivy::Searcher,
+        field: Field,
+        query: &[(String, f32)],
         k: usize,
         allowed: Option<&DocSet>,
+        doc_ids: &[Vec<DocId>],
         mode: SparseSearch,
-    ) -> (Vec<ScoredDoc>, BlockStats) {
+    ) -> Result<(Vec<ScoredDoc>, BlockStats)> {
         let mut stats = BlockStats::default();
+        let mut top = TopK::new(k);
         if k == 0 || query.is_empty() {
-            return (Vec::new(), stats);
+            return Ok((Vec::new(), stats));
         }
-        SCRATCH.with(|s| {
-            let s = &mut *s.borrow_mut();
-            s.q.resize(self.terms.len(), 0.0);
-            s.ub.resize(self.blocks(), 0.0);
-            s.seen.resize(self.blocks(), false);
-            for &(t, w) in query {
-                s.q[t as usize] = w;
+        // Worst-case rounding of two n-term f32 sums (the bound and a score).
+        let inflate = 1.0 + 2.5e-7 * (query.len() as f32 + 1.0);
+        let alpha = mode.alpha();
+        let reach = |ub: f32| {
+            if alpha < 1.0 {
+                ub * alpha
+            } else {
+                ub * inflate
             }
-            self.bounds(query, allowed, s);
-            stats.candidates = s.order.len();
-            let mut top = TopK::new(k);
-            // Worst-case rounding of two n-term f32 sums (the bound and a score).
-            let inflate = 1.0 + 2.5e-7 * (query.len() as f32 + 1.0);
-            let alpha = mode.alpha();
-            let (mut start, mut chunk) = (0, 64);
-            'blocks: while start < s.order.len() {
-                let end = (start + chunk).min(s.order.len());
-                let by_bound = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0);
-                if end < s.order.len() {
-                    s.order[start..].select_nth_unstable_by(end - start - 1, by_bound);
+        };
+        for (ord, reader) in searcher.segment_readers().iter().enumerate() {
+            let blocks = self.segment(reader).ok_or_else(|| {
+                Error::Internal("the sparse block-max table does not cover a segment".into())
+            })?;
+            let inverted = reader.inverted_index(field)?;
+            let mut terms = Vec::new();
+            for (t, w) in query {
+                let io = |e: std::io::Error| Error::Internal(format!("sparse terms: {e}"));
+                let dict = inverted.terms();
+                if let (Some(o), Some(info)) = (
+                    dict.term_ord(t.as_bytes()).map_err(io)?,
+                    dict.get(t.as_bytes()).map_err(io)?,
+                ) {
+                    terms.push((o, info, *w));
                 }
-                s.order[start..end].sort_unstable_by(by_bound);
-                for &(ub, b) in &s.order[start..end] {
-                    let reach = if alpha < 1.0 {
-                        ub * alpha
-                    } else {
-                        ub * inflate
-                    };
-                    if reach < top.threshold() {
-                        break 'blocks;
+            }
+            let cursors = || -> Result<Vec<Cursor>> {
+                terms
+                    .iter()
+                    .map(|(_, info, w)| {
+                        let p = inverted
+                            .read_postings_from_terminfo(info, IndexRecordOption::WithFreqs)
+                            .map_err(|e| Error::Internal(format!("sparse postings: {e}")))?;
+                        Ok((p, *w))
+                    })
+                    .collect()
+            };
+            let seg = Segment {
+                ids: &doc_ids[ord],
+                alive: reader.alive_bitset(),
+                allowed,
+                max_doc: reader.max_doc(),
+            };
+            SCRATCH.with(|s| -> Result<()> {
+                let s = &mut *s.borrow_mut();
+                let n = blocks.n_blocks();
+                s.ub.clear();
+                s.ub.resize(n, 0.0);
+                s.seen.clear();
+                s.seen.resize(n, false);
+                s.done.clear();
+                s.done.resize(n, false);
+                for (o, _, w) in &terms {
+                    let (bs, ms) = blocks.term(*o);
+                    // A negative weight only lowers a score: it adds 0 to the bound.
+                    let w = w.max(0.0);
+                    for (&b, &m) in bs.iter().zip(ms) {
+                        s.ub[b as usize] += w * f32::from(m);
+                        if !s.seen[b as usize] {
+                            s.seen[b as usize] = true;
+                            s.touched.push(b);
+                        }
                     }
-                    self.score_block(b as usize, &s.q, allowed, &mut top);
-                    stats.scored += 1;
                 }
-                (start, chunk) = (end, chunk * 2);
-            }
-            for &(t, _) in query {
-                s.q[t as usize] = 0.0;
-            }
-            for &b in &s.touched {
-                s.ub[b as usize] = 0.0;
-                s.seen[b as usize] = false;
-            }
-            s.touched.clear();
-            s.order.clear();
-            (top.into_sorted(), stats)
-        })
-    }
-
-    /// Fills `s.order` with (bound, block) of every block a query term occurs in and
-    /// that holds an allowed document.
-    fn bounds(&self, query: &[(u32, f32)], allowed: Option<&DocSet>, s: &mut Scratch) {
-        for &(t, w) in query {
-            let (lo, hi) = (
-                self.bm_offsets[t as usize] as usize,
-                self.bm_offsets[t as usize + 1] as usize,
-            );
-            // A negative weight only lowers a score: it adds 0 to the bound.
-            let w = w.max(0.0);
-            for (&b, &m) in self.bm_blocks[lo..hi].iter().zip(&self.bm_max[lo..hi]) {
-                s.ub[b as usize] += w * f32::from(m);
-                if !s.seen[b as usize] {
-                    s.seen[b as usize] = true;
-                    s.touched.push(b);
+                stats.candidates += s.touched.len();
+                s.order.clear();
+                s.order
+                    .extend(s.touched.iter().map(|&b| (s.ub[b as usize], b)));
+                s.touched.clear();
+                // The seed: the highest bounds first, scored in document order.
+                let by_bound = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0);
+                let m = SEED_BLOCKS.min(s.order.len());
+                if m > 0 && m < s.order.len() {
+                    s.order.select_nth_unstable_by(m - 1, by_bound);
                 }
-            }
+                let mut seed: Vec<(f32, u32)> = s.order[..m].to_vec();
+                seed.sort_unstable_by_key(|p| p.1);
+                let mut cur = cursors()?;
+                for &(ub, b) in &seed {
+                    if reach(ub) >= top.threshold() {
+                        seg.score(&mut cur, b, 1, &mut top);
+                        stats.scored += 1;
+                    }
+                    s.done[b as usize] = true;
+                }
+                // Then every other block that can still reach the k-th score, in order,
+                // consecutive ones as one run (one seek per term per run).
+                let theta = top.threshold();
+                s.order
+                    .retain(|&(ub, b)| !s.done[b as usize] && reach(ub) >= theta);
+                s.order.sort_unstable_by_key(|p| p.1);
+                let mut cur = cursors()?;
+                let mut i = 0;
+                while i < s.order.len() {
+                    let (first, mut best) = (s.order[i].1, s.order[i].0);
+                    let mut j = i + 1;
+                    while j < s.order.len()
+                        && s.order[j].1 == first + (j - i) as u32
+                        && j - i < RUN_BLOCKS
+                    {
+                        best = best.max(s.order[j].0);
+                        j += 1;
+                    }
+                    if reach(best) >= top.threshold() {
+                        seg.score(&mut cur, first, (j - i) as u32, &mut top);
+                        stats.scored += j - i;
+                    }
+                    i = j;
+                }
+                Ok(())
+            })?;
         }
-        s.order.extend(
-            s.touched
-                .iter()
-                .filter(|&&b| allowed.is_none_or(|a| a.word(b as usize) != 0))
-                .map(|&b| (s.ub[b as usize], b)),
-        );
+        Ok((top.into_sorted(), stats))
     }
+}
 
-    /// Scores the documents of block `b` (the allowed ones) into `top`.
-    #[inline]
-    fn score_block(&self, b: usize, q: &[f32], allowed: Option<&DocSet>, top: &mut TopK) {
+/// What scoring a block of one segment needs.
+struct Segment<'a> {
+    ids: &'a [DocId],
+    alive: Option<&'a tantivy::fastfield::AliveBitSet>,
+    allowed: Option<&'a DocSet>,
+    max_doc: u32,
+}
+
+impl Segment<'_> {
+    /// Scores blocks `b .. b + count` term-at-a-time into a run-sized accumulator
+    /// (each document's products added in query-term order, as the exhaustive
+    /// accumulator adds them), then pushes their allowed live documents into `top`.
+    /// Cursors only move forward: runs come in ascending order.
+    fn score(&self, cursors: &mut [Cursor], b: u32, count: u32, top: &mut TopK) {
         let lo = b * BLOCK;
-        let hi = (lo + BLOCK).min(self.docs());
-        let mut word = allowed.map_or(u64::MAX, |a| a.word(b));
-        if hi - lo < BLOCK {
-            word &= (1u64 << (hi - lo)) - 1;
-        }
-        while word != 0 {
-            let d = lo + word.trailing_zeros() as usize;
-            word &= word - 1;
-            let (s, e) = (self.offsets[d] as usize, self.offsets[d + 1] as usize);
-            // Adding +0.0 for a term the query lacks leaves an f32 sum unchanged (a sum
-            // started at +0.0 is never -0.0), so this equals the accumulator's sum over
-            // matching terms only, in the same order.
-            let mut score = 0f32;
-            let mut hit = false;
-            for (&t, &imp) in self.pair_terms[s..e].iter().zip(&self.pair_impacts[s..e]) {
-                let w = q[t as usize];
-                hit |= w != 0.0;
-                score += w * f32::from(imp);
+        let hi = (lo + count * BLOCK).min(self.max_doc);
+        let mut acc = [0f32; RUN_DOCS];
+        let mut hit = [0u64; RUN_BLOCKS];
+        for (p, w) in cursors.iter_mut() {
+            let mut d = p.doc();
+            if d >= hi {
+                continue;
             }
-            if hit {
-                top.push(ScoredDoc::new(d as DocId, score));
+            if d < lo {
+                d = p.seek(lo);
+            }
+            while d < hi {
+                let i = (d - lo) as usize;
+                acc[i] += *w * p.term_freq() as f32;
+                hit[i / 64] |= 1 << (i % 64);
+                d = p.advance();
+            }
+        }
+        for (wi, &word) in hit.iter().enumerate() {
+            let mut word = word;
+            while word != 0 {
+                let i = wi * 64 + word.trailing_zeros() as usize;
+                word &= word - 1;
+                let d = lo + i as u32;
+                if self.alive.is_some_and(|a| !a.is_alive(d)) {
+                    continue;
+                }
+                let id = self.ids[d as usize];
+                if self.allowed.is_some_and(|a| !a.contains(id)) {
+                    continue;
+                }
+                top.push(ScoredDoc::new(id, acc[i]));
             }
         }
     }
