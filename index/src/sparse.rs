@@ -472,10 +472,17 @@ impl SparseIndex {
         }
         if let (SparseScan::Blocks(mode), Some(table)) = (scan, &self.blocks) {
             mode.validate()?;
-            let query: Vec<(String, f32)> = merge_terms(terms)
+            let mut query: Vec<(String, f32)> = merge_terms(terms)
                 .into_iter()
                 .map(|(t, w)| (t, w / self.scale))
                 .collect();
+            let cut = mode.query_cut();
+            if cut > 0 && query.len() > cut {
+                // The heaviest terms, back in byte order.
+                query.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
+                query.truncate(cut);
+                query.sort_by(|a, b| a.0.cmp(&b.0));
+            }
             let searcher = self.reader.searcher();
             return table.top_k(
                 &searcher,

@@ -133,10 +133,16 @@ fn pruned_sparse_top_k_equals_exhaustive() {
             i % 5
         );
         assert!(st.scored <= st.candidates);
-        let one = SparseScan::Blocks(SparseSearch::Approx { alpha: 1.0 });
+        let one = SparseScan::Blocks(SparseSearch::Approx {
+            alpha: 1.0,
+            query_cut: 0,
+        });
         let (same, _) = sp.search_scan(&refs, k, allowed, one).unwrap();
         assert_eq!(bits(&same), bits(&want), "alpha 1 is exact");
-        let half = SparseScan::Blocks(SparseSearch::Approx { alpha: 0.5 });
+        let half = SparseScan::Blocks(SparseSearch::Approx {
+            alpha: 0.5,
+            query_cut: 0,
+        });
         let (approx, sa) = sp.search_scan(&refs, k, allowed, half).unwrap();
         assert!(
             sa.scored <= st.scored,

@@ -306,7 +306,8 @@ impl Index {
     /// (`'year >= 2015 AND type IN ("review", "trial")'`) or its JSON form as a dict;
     /// an unknown field or a value of the wrong type raises `ValueError`. `ef` (HNSW
     /// beam width), `k1` and `b` (BM25) override the index's for this call;
-    /// `sparse_search`: `"exact"` (default), `"approx"` or `"approx:ALPHA"` (splade).
+    /// `sparse_search` (splade): `"exact"` (default), `"approx"`, `"approx:ALPHA"` or
+    /// `"approx:ALPHA:CUT"` (approximate: block bounds × ALPHA, the CUT heaviest terms).
     #[pyo3(signature = (query, k = DEFAULT_K, *, retriever = None, fusion = "rrf",
         weights = None, rerank = None, rerank_depth = DEFAULT_RERANK_DEPTH,
         flipr_k = DEFAULT_FLIPR_K, hops = None, fields = true, filter = None, ef = None,

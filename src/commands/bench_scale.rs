@@ -481,7 +481,11 @@ pub fn run(a: ScaleBench) -> anyhow::Result<()> {
         for &part in &a.parts {
             for corpus in corpora(&a, part) {
                 let src = Source::new(corpus, n, calibration.as_ref())?;
-                let label = format!("{part} ({}), {n} documents", src.describe());
+                let about = match part {
+                    RetrieverKind::Bm25 => src.describe(),
+                    _ => corpus.as_str().to_string(),
+                };
+                let label = format!("{part} ({about}), {n} documents");
                 let dir = a.out.join(format!("{part}-{}-{n}", corpus.as_str()));
                 eprintln!("== {label}: build");
                 let b = child(&a, "build", (part, corpus), n, &dir)?;
@@ -498,7 +502,9 @@ pub fn run(a: ScaleBench) -> anyhow::Result<()> {
                     row[k] = v.clone();
                 }
                 if a.peers {
-                    peers(&a, part, n, &src, &dir, &mut row)?;
+                    super::bench_scale_peers::peers(
+                        &a.out, a.queries, part, n, &src, &dir, &mut row,
+                    )?;
                 }
                 print_row(&row);
                 rows.push(row);
@@ -518,81 +524,6 @@ pub fn run(a: ScaleBench) -> anyhow::Result<()> {
         a.out.join("scale.png").display()
     );
     Ok(())
-}
-
-/// The peers' figures on the same corpus and queries, into `row` as `peer_<name>_…`.
-fn peers(
-    a: &ScaleBench,
-    part: RetrieverKind,
-    n: usize,
-    src: &Source,
-    dir: &Path,
-    row: &mut serde_json::Value,
-) -> anyhow::Result<()> {
-    let mut add = |name: &str, v: serde_json::Value| {
-        for (k, x) in v.as_object().into_iter().flatten() {
-            row[format!("peer_{name}_{k}")] = x.clone();
-        }
-    };
-    match part {
-        RetrieverKind::Bm25 => {
-            let (corpus, queries) =
-                super::bench_scale_bm25::write_peer_data(&a.out, n, a.queries, src)?;
-            for (name, script) in [
-                ("tantivy", "bench_tantivy_scale.py"),
-                ("bm25s", "bench_bm25s_scale.py"),
-            ] {
-                eprintln!("== bm25, {n} documents: {name} (Python)");
-                let args = [
-                    ("--corpus", corpus.as_path()),
-                    ("--queries", queries.as_path()),
-                ];
-                add(name, run_peer(script, &args)?);
-            }
-            let _ = std::fs::remove_file(&corpus);
-        }
-        RetrieverKind::Splade => {
-            eprintln!("== splade, {n} documents: Seismic (pyseismic-lsr)");
-            let (d, q, t) = (
-                dir.join("peer-docs"),
-                dir.join("peer-queries"),
-                dir.join("peer-truth.json"),
-            );
-            add(
-                "seismic",
-                run_peer(
-                    "bench_seismic_scale.py",
-                    &[("--docs", &d), ("--queries", &q), ("--truth", &t)],
-                )?,
-            );
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
-/// Runs `scripts/<script>` with `$SEINE_PYTHON` (or `python3`); its stdout is JSON.
-pub(super) fn run_peer(script: &str, args: &[(&str, &Path)]) -> anyhow::Result<serde_json::Value> {
-    let python = std::env::var("SEINE_PYTHON").unwrap_or_else(|_| "python3".into());
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scripts")
-        .join(script);
-    let mut cmd = std::process::Command::new(&python);
-    cmd.arg(&path);
-    for (flag, p) in args {
-        cmd.arg(flag).arg(p);
-    }
-    let o = cmd
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .with_context(|| format!("running {python} {}", path.display()))?;
-    if !o.status.success() {
-        bail!(
-            "the peer {script} failed ({}): are the peers installed for {python}? (scripts/setup-bench-peers.sh)",
-            o.status
-        );
-    }
-    Ok(serde_json::from_slice(&o.stdout)?)
 }
 
 fn print_row(r: &serde_json::Value) {

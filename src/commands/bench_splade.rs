@@ -128,7 +128,10 @@ impl Pruning {
             }
         }
         for (i, alpha) in APPROX.into_iter().enumerate() {
-            let scan = SparseScan::Blocks(SparseSearch::Approx { alpha });
+            let scan = SparseScan::Blocks(SparseSearch::Approx {
+                alpha,
+                query_cut: 0,
+            });
             let (got, _) = idx.search_scan(q, 10, None, scan)?;
             self.approx_hits[i] += got.iter().filter(|h| exact10.contains(&h.doc)).count();
         }

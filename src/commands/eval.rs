@@ -42,8 +42,9 @@ pub struct Args {
     rerank: RerankArgs,
     #[command(flatten)]
     plaid: super::PlaidArgs,
-    /// Learned-sparse search: exact, approx or approx:ALPHA (ALPHA in (0, 1]); an
-    /// approximate run also runs the exact one and prints its recall@10 against it.
+    /// Learned-sparse search: exact, approx, approx:ALPHA or approx:ALPHA:CUT (as
+    /// `seine search`); an approximate run also runs the exact one and prints its
+    /// recall@10 against it.
     #[arg(long, default_value = "exact")]
     sparse_search: seine_index::sparse::SparseSearch,
     /// Multi-hop evaluation (gold passages from the split's qrels, else
@@ -168,8 +169,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             "depth": fusion.depth,
         })),
         "index": index_path,
-        "sparse_search": a.sparse_search.to_string(),
-        "sparse_recall_at_10_vs_exact": recall_vs_exact,
+        "sparse_search": {"mode": a.sparse_search.to_string(), "recall_at_10_vs_exact": recall_vs_exact},
     });
     let json_path = write_mteb(&a.out, &run_name, &result, settings)?;
     let run_path = json_path.with_file_name(format!(
@@ -191,12 +191,6 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         "nDCG@10 {:.4}  Recall@100 {:.4}  ({run_name})",
         m["ndcg_at_10"], m["recall_at_100"]
     );
-    if let Some(r) = recall_vs_exact {
-        println!(
-            "sparse search {}: recall@10 {r:.4} against exact search",
-            a.sparse_search
-        );
-    }
     println!("results: {}", json_path.display());
     println!("run:     {}", run_path.display());
     Ok(())
@@ -230,7 +224,14 @@ fn approx_recall(
         hit += got.iter().take(10).filter(|h| top.contains(&&h.0)).count();
         total += top.len();
     }
-    Ok((total > 0).then(|| hit as f64 / total as f64))
+    let recall = (total > 0).then(|| hit as f64 / total as f64);
+    if let Some(r) = recall {
+        println!(
+            "sparse search {}: recall@10 {r:.4} against exact search",
+            spec.request.params.sparse
+        );
+    }
+    Ok(recall)
 }
 
 /// Every retriever asked for has its model.

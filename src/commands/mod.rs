@@ -8,6 +8,7 @@ pub mod bench_scale;
 mod bench_scale_bm25;
 mod bench_scale_calib;
 mod bench_scale_gen;
+mod bench_scale_peers;
 mod bench_scale_plot;
 mod bench_scale_splade;
 pub mod bench_splade;

@@ -36,8 +36,10 @@ pub struct Args {
     /// HNSW beam width (dense; default stored in the index).
     #[arg(long)]
     ef: Option<usize>,
-    /// Learned-sparse (splade) search: exact, approx (block-max pruning that may miss
-    /// documents; alpha 0.9) or approx:ALPHA (ALPHA in (0, 1]; lower is faster).
+    /// Learned-sparse (splade) search: exact, or approximate — approx (alpha 0.9, the 20
+    /// heaviest query terms), approx:ALPHA or approx:ALPHA:CUT (block bounds scaled by
+    /// ALPHA in (0, 1] and the CUT heaviest query terms, 0 for all; lower is faster and
+    /// may miss documents).
     #[arg(long, default_value = "exact")]
     sparse_search: seine_index::sparse::SparseSearch,
     /// Override BM25 k1 for this search.

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `seine` binary on real data (../shared/datasets) and real
 //! files on disk.
 
+mod bench_scale;
 mod crash;
 mod dense;
 mod eval_scifact;

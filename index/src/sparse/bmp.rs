@@ -20,7 +20,7 @@ use tantivy::DocSet as _;
 use tantivy::postings::{Postings, SegmentPostings};
 use tantivy::schema::{Field, IndexRecordOption};
 
-use super::blocks::{BLOCK, ImpactBlocks};
+use super::blocks::{BLOCK, ImpactBlocks, SegmentBlocks};
 use crate::topk::TopK;
 use crate::{DocId, DocSet, Error, Result, ScoredDoc};
 
@@ -31,19 +31,32 @@ pub enum SparseSearch {
     #[default]
     Exact,
     /// Blocks are skipped once `alpha ×` their bound falls below the k-th score
-    /// (`alpha` in (0, 1]; 1 is exact).
-    Approx { alpha: f32 },
+    /// (`alpha` in (0, 1]; 1 is exact), and the query keeps only its `query_cut`
+    /// heaviest terms (0: all).
+    Approx { alpha: f32, query_cut: usize },
 }
 
 /// `alpha` of `approx` when none is given.
 pub const DEFAULT_APPROX_ALPHA: f32 = 0.9;
+
+/// `query_cut` of `approx` when none is given (0: every term): SPLADE queries carry
+/// most of their weight in their heaviest terms.
+pub const DEFAULT_QUERY_CUT: usize = 20;
 
 impl SparseSearch {
     /// The bound factor: 1 for exact search.
     pub fn alpha(self) -> f32 {
         match self {
             SparseSearch::Exact => 1.0,
-            SparseSearch::Approx { alpha } => alpha,
+            SparseSearch::Approx { alpha, .. } => alpha,
+        }
+    }
+
+    /// Query terms kept (0: all).
+    pub fn query_cut(self) -> usize {
+        match self {
+            SparseSearch::Exact => 0,
+            SparseSearch::Approx { query_cut, .. } => query_cut,
         }
     }
 
@@ -61,22 +74,30 @@ impl SparseSearch {
 impl std::str::FromStr for SparseSearch {
     type Err = Error;
 
-    /// `exact`, `approx` (alpha [`DEFAULT_APPROX_ALPHA`]) or `approx:ALPHA`.
+    /// `exact`, `approx` (alpha [`DEFAULT_APPROX_ALPHA`], the [`DEFAULT_QUERY_CUT`]
+    /// heaviest query terms), `approx:ALPHA` (that cut) or `approx:ALPHA:CUT` (the CUT
+    /// heaviest query terms, 0 for all).
     fn from_str(s: &str) -> Result<Self> {
         let bad = || {
             Error::InvalidSetting(format!(
-                "sparse search must be exact, approx or approx:ALPHA (ALPHA in (0, 1]), got {s:?}"
+                "sparse search must be exact, approx, approx:ALPHA or approx:ALPHA:CUT (ALPHA in (0, 1], CUT a term count, 0 for all), got {s:?}"
             ))
         };
         let mode = match s.trim() {
             "exact" => SparseSearch::Exact,
             "approx" => SparseSearch::Approx {
                 alpha: DEFAULT_APPROX_ALPHA,
+                query_cut: DEFAULT_QUERY_CUT,
             },
             other => {
-                let a = other.strip_prefix("approx:").ok_or_else(bad)?;
+                let rest = other.strip_prefix("approx:").ok_or_else(bad)?;
+                let (a, cut) = match rest.split_once(':') {
+                    Some((a, c)) => (a, c.trim().parse().map_err(|_| bad())?),
+                    None => (rest, DEFAULT_QUERY_CUT),
+                };
                 SparseSearch::Approx {
                     alpha: a.trim().parse().map_err(|_| bad())?,
+                    query_cut: cut,
                 }
             }
         };
@@ -89,7 +110,42 @@ impl std::fmt::Display for SparseSearch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SparseSearch::Exact => f.write_str("exact"),
-            SparseSearch::Approx { alpha } => write!(f, "approx:{alpha}"),
+            SparseSearch::Approx { alpha, query_cut } => write!(f, "approx:{alpha}:{query_cut}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_parse_and_print_round_trip() {
+        for s in [
+            "exact",
+            "approx:0.8",
+            "approx:0.7:10",
+            "approx:1",
+            "approx:0.9:0",
+        ] {
+            let m: SparseSearch = s.parse().unwrap();
+            assert_eq!(m.to_string().parse::<SparseSearch>().unwrap(), m, "{s}");
+        }
+        let d: SparseSearch = "approx".parse().unwrap();
+        assert_eq!(
+            (d.alpha(), d.query_cut()),
+            (DEFAULT_APPROX_ALPHA, DEFAULT_QUERY_CUT)
+        );
+        for bad in [
+            "approx:0",
+            "approx:1.5",
+            "approx:x",
+            "approx:0.5:-1",
+            "fast",
+            "approx:nan",
+        ] {
+            let e = bad.parse::<SparseSearch>().unwrap_err().to_string();
+            assert!(e.contains("approx:ALPHA"), "{bad}: {e}");
         }
     }
 }
@@ -121,6 +177,38 @@ struct Scratch {
     done: Vec<bool>,
     touched: Vec<u32>,
     order: Vec<(f32, u32)>,
+}
+
+impl Scratch {
+    fn reset(&mut self, blocks: usize) {
+        for v in [&mut self.seen, &mut self.done] {
+            v.clear();
+            v.resize(blocks, false);
+        }
+        self.ub.clear();
+        self.ub.resize(blocks, 0.0);
+    }
+
+    /// Fills `order` with (bound, block) for every block a query term (ord, weight)
+    /// occurs in.
+    fn bounds(&mut self, blocks: &SegmentBlocks, terms: impl Iterator<Item = (u64, f32)>) {
+        for (o, w) in terms {
+            let (bs, ms) = blocks.term(o);
+            // A negative weight only lowers a score: it adds 0 to the bound.
+            let w = w.max(0.0);
+            for (&b, &m) in bs.iter().zip(ms) {
+                self.ub[b as usize] += w * f32::from(m);
+                if !self.seen[b as usize] {
+                    self.seen[b as usize] = true;
+                    self.touched.push(b);
+                }
+            }
+        }
+        self.order.clear();
+        self.order
+            .extend(self.touched.iter().map(|&b| (self.ub[b as usize], b)));
+        self.touched.clear();
+    }
 }
 
 thread_local! {
@@ -196,30 +284,9 @@ impl ImpactBlocks {
             };
             SCRATCH.with(|s| -> Result<()> {
                 let s = &mut *s.borrow_mut();
-                let n = blocks.n_blocks();
-                s.ub.clear();
-                s.ub.resize(n, 0.0);
-                s.seen.clear();
-                s.seen.resize(n, false);
-                s.done.clear();
-                s.done.resize(n, false);
-                for (o, _, w) in &terms {
-                    let (bs, ms) = blocks.term(*o);
-                    // A negative weight only lowers a score: it adds 0 to the bound.
-                    let w = w.max(0.0);
-                    for (&b, &m) in bs.iter().zip(ms) {
-                        s.ub[b as usize] += w * f32::from(m);
-                        if !s.seen[b as usize] {
-                            s.seen[b as usize] = true;
-                            s.touched.push(b);
-                        }
-                    }
-                }
-                stats.candidates += s.touched.len();
-                s.order.clear();
-                s.order
-                    .extend(s.touched.iter().map(|&b| (s.ub[b as usize], b)));
-                s.touched.clear();
+                s.reset(blocks.n_blocks());
+                s.bounds(blocks, terms.iter().map(|(o, _, w)| (*o, *w)));
+                stats.candidates += s.order.len();
                 // The seed: the highest bounds first, scored in document order.
                 let by_bound = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0);
                 let m = SEED_BLOCKS.min(s.order.len());

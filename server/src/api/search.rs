@@ -71,9 +71,10 @@ pub struct SearchRequest {
     /// HNSW beam width of a dense search (default: the index's `ef_search`).
     #[schema(minimum = 1, maximum = 10000)]
     pub ef: Option<usize>,
-    /// Learned-sparse search: `exact` (default), `approx` (block-max pruning that may
-    /// miss documents, alpha 0.9) or `approx:ALPHA` with ALPHA in (0, 1] (lower is
-    /// faster, recall lower).
+    /// Learned-sparse search: `exact` (default), or approximate (may miss documents):
+    /// `approx` (alpha 0.9, the 20 heaviest query terms), `approx:ALPHA` or
+    /// `approx:ALPHA:CUT` (block bounds scaled by ALPHA in (0, 1], the CUT heaviest query
+    /// terms, 0 for all; lower is faster, recall lower).
     pub sparse_search: Option<String>,
     /// BM25 `k1` for this search (default: the index's).
     pub k1: Option<f32>,
