@@ -84,7 +84,6 @@ impl SparseIndex {
                 }
             },
         )?;
-        drop(number);
         Ok(Forward {
             terms,
             offsets: counts,
