@@ -95,7 +95,7 @@ fn pruned_sparse_top_k_equals_exhaustive() {
     let tmp = tempfile::tempdir().unwrap();
     let sp = build(&tmp.path().join("idx"), &docs);
     let filters = [
-        DocSet::from_fn(n, |d| splitmix(&mut (u64::from(d) + 99)) % 10 == 0),
+        DocSet::from_fn(n, |d| splitmix(&mut (u64::from(d) + 99)).is_multiple_of(10)),
         DocSet::from_fn(n, |d| d % 997 < 3),
         DocSet::empty(n),
     ];
