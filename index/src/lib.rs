@@ -18,6 +18,7 @@ pub mod lock;
 mod manifest;
 pub mod multi;
 pub mod sparse;
+mod table_file;
 mod topk;
 mod types;
 

@@ -234,6 +234,16 @@ fn search_documents_bad_input_and_graceful_stop() {
         ),
         ("negative k1", br#"{"query": "x", "k1": -1}"#.to_vec(), 422),
         ("ef = 0", br#"{"query": "x", "ef": 0}"#.to_vec(), 422),
+        (
+            "sparse search alpha past 1",
+            br#"{"query": "x", "sparse_search": "approx:7"}"#.to_vec(),
+            422,
+        ),
+        (
+            "unknown sparse search",
+            br#"{"query": "x", "sparse_search": "fastest:0.5:9:9"}"#.to_vec(),
+            422,
+        ),
         ("body over the limit", big.into_bytes(), 413),
         ("invalid UTF-8", b"{\"query\": \"\xff\xfe\"}".to_vec(), 400),
     ];

@@ -21,7 +21,8 @@ use tantivy::postings::Postings;
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocSet, TERMINATED};
 
-use crate::{Error, Result};
+use crate::Result;
+use crate::table_file::Reader;
 
 /// Documents per block (tantivy's own posting block size).
 pub const BLOCK: usize = 128;
@@ -198,7 +199,7 @@ impl BlockMax {
                 let terms = r.u64()?;
                 // Each offset takes 8 bytes: a count the file cannot hold is refused
                 // before anything is allocated for it.
-                if terms >= (r.buf.len() - r.at) as u64 / 8 {
+                if terms >= r.left() as u64 / 8 {
                     return Err(format!("{terms} terms do not fit the file"));
                 }
                 let mut offsets = Vec::with_capacity(terms as usize + 1);
@@ -209,7 +210,7 @@ impl BlockMax {
                     return Err("block offsets are not increasing from 0".into());
                 }
                 let nb = *offsets.last().expect("terms + 1 offsets");
-                if nb > (r.buf.len() - r.at) as u64 / 9 {
+                if nb > r.left() as u64 / 9 {
                     return Err(format!("{nb} blocks do not fit the file"));
                 }
                 let mut blocks = Vec::with_capacity(nb as usize);
@@ -232,59 +233,12 @@ impl BlockMax {
 
     /// Writes the table into `dir` (a temporary file synced, then renamed).
     pub fn write(&self, dir: &Path) -> Result<()> {
-        let path = dir.join(FILE);
-        let tmp = dir.join(format!("{FILE}.tmp"));
-        let io = |e: std::io::Error| Error::io(&path, e);
-        {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp).map_err(io)?;
-            f.write_all(&self.encode()).map_err(io)?;
-            f.sync_all().map_err(io)?;
-        }
-        std::fs::rename(&tmp, &path).map_err(io)?;
-        Ok(())
+        crate::table_file::write(dir, FILE, &self.encode())
     }
 
     /// Reads the table of `dir`; None when there is none (an index written before it).
     pub fn read(dir: &Path) -> Result<Option<BlockMax>> {
-        let path = dir.join(FILE);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(&path, e)),
-        };
-        BlockMax::decode(&bytes)
-            .map(Some)
-            .map_err(|message| Error::NotAnIndex {
-                path: path.clone(),
-                message: format!("block-max table: {message}"),
-            })
-    }
-}
-
-struct Reader<'a> {
-    buf: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> std::result::Result<&'a [u8], String> {
-        let end = self
-            .at
-            .checked_add(n)
-            .filter(|&e| e <= self.buf.len())
-            .ok_or_else(|| "truncated".to_string())?;
-        let s = &self.buf[self.at..end];
-        self.at = end;
-        Ok(s)
-    }
-
-    fn u32(&mut self) -> std::result::Result<u32, String> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4")))
-    }
-
-    fn u64(&mut self) -> std::result::Result<u64, String> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8")))
+        crate::table_file::read(dir, FILE, "block-max table", BlockMax::decode)
     }
 }
 

@@ -19,6 +19,7 @@ use tantivy::postings::Postings;
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocSet, TERMINATED};
 
+use crate::table_file::Reader;
 use crate::{Error, Result};
 
 /// Documents per block.
@@ -152,7 +153,7 @@ impl ImpactBlocks {
         if crc32fast::hash(body) != u32::from_le_bytes(tail.try_into().expect("4")) {
             return Err("checksum mismatch (the file is damaged)".into());
         }
-        let mut r = Reader { buf: body, at: 0 };
+        let mut r = Reader::new(body);
         if r.take(8)? != MAGIC {
             return Err("not a seine sparse block-max table (bad magic)".into());
         }
@@ -195,66 +196,12 @@ impl ImpactBlocks {
 
     /// Writes the table into `dir` (a temporary file synced, then renamed).
     pub fn write(&self, dir: &Path) -> Result<()> {
-        let path = dir.join(FILE);
-        let tmp = dir.join(format!("{FILE}.tmp"));
-        let io = |e: std::io::Error| Error::io(&path, e);
-        {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp).map_err(io)?;
-            f.write_all(&self.encode()).map_err(io)?;
-            f.sync_all().map_err(io)?;
-        }
-        std::fs::rename(&tmp, &path).map_err(io)?;
-        Ok(())
+        crate::table_file::write(dir, FILE, &self.encode())
     }
 
     /// Reads the table of `dir`; None when there is none (an index written before it,
     /// or one whose impacts do not fit 16 bits).
     pub fn read(dir: &Path) -> Result<Option<Self>> {
-        let path = dir.join(FILE);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(&path, e)),
-        };
-        ImpactBlocks::decode(&bytes)
-            .map(Some)
-            .map_err(|message| Error::NotAnIndex {
-                path: path.clone(),
-                message: format!("sparse block-max table: {message}"),
-            })
-    }
-}
-
-struct Reader<'a> {
-    buf: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> std::result::Result<&'a [u8], String> {
-        let end = self
-            .at
-            .checked_add(n)
-            .filter(|&e| e <= self.buf.len())
-            .ok_or_else(|| "truncated".to_string())?;
-        let s = &self.buf[self.at..end];
-        self.at = end;
-        Ok(s)
-    }
-
-    fn u32(&mut self) -> std::result::Result<u32, String> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4")))
-    }
-
-    /// `n` items of `each` bytes (the count checked against the file before reading).
-    fn array<T>(
-        &mut self,
-        n: usize,
-        each: usize,
-        from: impl Fn(&[u8]) -> T,
-    ) -> std::result::Result<Vec<T>, String> {
-        let bytes = self.take(n.checked_mul(each).ok_or("count overflows")?)?;
-        Ok(bytes.chunks_exact(each).map(from).collect())
+        crate::table_file::read(dir, FILE, "sparse block-max table", ImpactBlocks::decode)
     }
 }
