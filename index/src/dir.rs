@@ -293,8 +293,8 @@ impl IndexWriter {
         if let Some(l) = &opts.lexical {
             l.params().validate()?;
         }
-        if let Some(p) = opts.dense.as_ref().and_then(|d| d.hnsw) {
-            p.validate()?;
+        if let Some(d) = &opts.dense {
+            d.validate()?;
         }
         if let Some(s) = &opts.sparse {
             s.validate()?;
@@ -479,10 +479,14 @@ impl IndexWriter {
         if let Some(d) = &mut dense {
             d.graph = d.graph_for(doc_count);
             let graph = d.hnsw.filter(|_| d.graph);
-            self.dense
-                .take()
-                .expect("dense writer")
-                .finish(graph, d.quantization)?;
+            d.beam = self.dense.take().expect("dense writer").finish(
+                graph,
+                d.target_recall,
+                d.quantization,
+            )?;
+            if let (Some(fit), Some(p)) = (d.beam, &mut d.hnsw) {
+                p.ef_search = fit.ef;
+            }
         }
         let gen_dir_name = gen_name(self.generation);
         let mut files = Vec::new();

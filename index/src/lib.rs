@@ -24,7 +24,7 @@ mod types;
 
 pub use build_options::BuildOptions;
 pub use dense::quant::Quantization;
-pub use dense::{DenseIndex, DenseSettings, GraphMode, HnswParams};
+pub use dense::{BeamFit, DEFAULT_TARGET_RECALL, DenseIndex, DenseSettings, GraphMode, HnswParams};
 pub use dir::{DocParts, IndexDir, IndexWriter};
 pub use docmap::DocMap;
 pub use error::{Error, Result};

@@ -324,7 +324,7 @@ fn hnsw(a: HnswBench) -> anyhow::Result<()> {
         println!(
             "{}",
             serde_json::json!({
-                "bench": "hnsw", "engine": "seine (hnsw_rs)", "docs": n, "dim": dim,
+                "bench": "hnsw", "engine": "seine", "docs": n, "dim": dim,
                 "queries": queries.len(), "k": a.k, "m": a.m,
                 "ef_construction": a.ef_construction, "build_threads": threads,
                 "build_s": build_s, "query_threads": 1, "sweep": json_rows(first),

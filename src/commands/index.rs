@@ -69,7 +69,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             "{} {}-d, {}",
             d.model,
             d.dim,
-            if d.has_graph() { "hnsw" } else { "exact" }
+            match (d.has_graph(), d.beam, d.hnsw) {
+                (true, Some(b), _) => format!(
+                    "hnsw, default ef {} (recall@10 {:.3} for target {} on {} of its vectors)",
+                    b.ef, b.recall, b.target, b.sample
+                ),
+                (true, None, Some(p)) => format!("hnsw, default ef {}", p.ef_search),
+                _ => "exact".to_string(),
+            }
         )),
         m.sparse.as_ref().map_or("none".to_string(), |s| format!(
             "{}, impact scale {}",

@@ -135,9 +135,14 @@ pub struct DenseArgs {
     /// HNSW beam width while building.
     #[arg(long, default_value_t = HnswParams::default().ef_construction)]
     pub ef_construction: usize,
-    /// HNSW beam width while searching (default stored in the index).
-    #[arg(long, default_value_t = HnswParams::default().ef_search)]
-    pub ef_search: usize,
+    /// HNSW beam width while searching, stored in the index as its default [default:
+    /// the smallest beam reaching --target-recall, measured at build time].
+    #[arg(long)]
+    pub ef_search: Option<usize>,
+    /// recall@10 (against exact search, on a sample of the index's own vectors) the
+    /// default beam is measured for at build time; ignored with --ef-search.
+    #[arg(long, default_value_t = seine_index::DEFAULT_TARGET_RECALL)]
+    pub target_recall: f64,
     /// Dense vectors made elsewhere: a Parquet file with `id` and `embedding`
     /// (FixedSizeList<Float32>) for every document, or a folder of such shards (as
     /// `seine.ray.encode` writes); --dense names the query encoder.
@@ -163,7 +168,8 @@ impl DenseArgs {
             hnsw: GraphMode::Auto,
             hnsw_m: HnswParams::default().m,
             ef_construction: HnswParams::default().ef_construction,
-            ef_search: HnswParams::default().ef_search,
+            ef_search: None,
+            target_recall: seine_index::DEFAULT_TARGET_RECALL,
             dense_vectors: None,
             device: DeviceSpec::Cpu,
             dense_quantization: seine_index::Quantization::None,
@@ -175,7 +181,7 @@ impl DenseArgs {
         HnswParams {
             m: self.hnsw_m,
             ef_construction: self.ef_construction,
-            ef_search: self.ef_search,
+            ef_search: self.ef_search.unwrap_or(HnswParams::default().ef_search),
         }
     }
 
@@ -185,6 +191,7 @@ impl DenseArgs {
         Some(DenseSettings {
             quantization: self.dense_quantization,
             rescore: self.dense_rescore,
+            target_recall: self.ef_search.is_none().then_some(self.target_recall),
             ..DenseSettings::new(model, self.hnsw, self.hnsw_params())
         })
     }

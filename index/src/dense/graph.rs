@@ -1,29 +1,50 @@
-//! The HNSW graph hnsw_rs builds, flattened for searching: neighbour lists as plain
-//! `u32` arrays (layer 0 in one CSR array), a reusable generation-stamped visited set,
-//! and the dot product of `seine-kernels`. hnsw_rs builds and persists the graph;
-//! searching its own structure allocates per visited node (`Arc`s, a `HashMap`), which
-//! made it several times slower than this on the same graph.
+//! The HNSW graph as search reads it: neighbour lists as plain `u32` arrays (layer 0
+//! in one CSR array, memory-mapped from `hnsw.links` in a generation, so an opened
+//! index holds no second copy), a reusable generation-stamped visited set, and the dot
+//! product of `seine-kernels`. [`super::hnsw`] builds it.
+//!
+//! `hnsw.links` (little-endian u32 words): magic, version, n, entry, top level, upper
+//! node count, upper words, 0; layer-0 offsets (n + 1) and neighbours; for each node
+//! above layer 0: id, level, then per level its length and ids; a CRC-32 of all the
+//! bytes before it. Every id and offset is checked at open.
 
 use std::cell::RefCell;
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, HashMap};
+use std::io::Write;
+use std::path::Path;
 
-use hnsw_rs::prelude::{DistDot, Hnsw};
 use seine_kernels::dot;
+
+use crate::{Error, Result};
+
+/// The graph file of a generation's dense part.
+pub(crate) const LINKS_FILE: &str = "hnsw.links";
+const MAGIC: u32 = u32::from_le_bytes(*b"SNHW");
+const VERSION: u32 = 1;
+const HEADER_WORDS: usize = 8;
+
+/// Layer-0 offsets then neighbours: owned (just built) or mapped from the file.
+enum Words {
+    Owned(Vec<u32>),
+    Mapped(memmap2::Mmap),
+}
 
 /// Neighbour lists of every node, by layer.
 pub(crate) struct FlatGraph {
-    /// Layer 0: neighbours of node `i` are `neighbours0[offsets0[i]..offsets0[i + 1]]`.
-    offsets0: Vec<u32>,
-    neighbours0: Vec<u32>,
+    words: Words,
+    /// Where layer 0 starts in `words` (after the header when mapped): offsets of node
+    /// `i` at `base + i`, neighbours at `base + n + 1 + offset`.
+    base: usize,
+    n: usize,
     /// Layers 1.. of the nodes that reach them: `upper[node][l - 1]`.
     upper: HashMap<u32, Vec<Vec<u32>>>,
     entry: u32,
     max_level: usize,
 }
 
-#[derive(Clone, Copy, PartialEq)]
-struct Cand(f32, u32);
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub(crate) struct Cand(pub(crate) f32, pub(crate) u32);
 impl Eq for Cand {}
 impl PartialOrd for Cand {
     fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
@@ -41,45 +62,232 @@ thread_local! {
     static VISITED: RefCell<(Vec<u32>, u32)> = const { RefCell::new((Vec::new(), 0)) };
 }
 
+fn bad(path: &Path, message: impl Into<String>) -> Error {
+    Error::NotAnIndex {
+        path: path.to_path_buf(),
+        message: format!("HNSW graph: {}", message.into()),
+    }
+}
+
+/// Checks a mapped file's layout (`w`: the words before the checksum) and reads the
+/// upper layers.
+fn check_layout(
+    w: &[u32],
+    n: usize,
+    entry: u32,
+    top: u32,
+    n_upper: u32,
+    upper_words: u32,
+) -> std::result::Result<HashMap<u32, Vec<Vec<u32>>>, String> {
+    let rest = &w[HEADER_WORDS..];
+    if rest.len() < n + 1 {
+        return Err("truncated offsets".into());
+    }
+    let (offsets, rest) = rest.split_at(n + 1);
+    if offsets[0] != 0 || offsets.windows(2).any(|p| p[1] < p[0]) {
+        return Err("layer-0 offsets out of order".into());
+    }
+    let links = offsets[n] as usize;
+    if rest.len() != links + upper_words as usize {
+        return Err(format!(
+            "{} words after the offsets, expected {links} links and {upper_words} upper words",
+            rest.len()
+        ));
+    }
+    let (nb, mut up) = rest.split_at(links);
+    if nb.iter().any(|&x| x as usize >= n) {
+        return Err("a layer-0 neighbour past the last node".into());
+    }
+    if (n > 0 && entry as usize >= n) || top as usize > 64 {
+        return Err(format!("entry {entry} / top level {top} out of range"));
+    }
+    let mut upper = HashMap::with_capacity(n_upper as usize);
+    let mut take = |k: usize| -> std::result::Result<&[u32], String> {
+        if up.len() < k {
+            return Err("truncated upper layers".to_string());
+        }
+        let (a, b) = up.split_at(k);
+        up = b;
+        Ok(a)
+    };
+    for _ in 0..n_upper {
+        let [node, level] = take(2)?.try_into().expect("2");
+        if node as usize >= n || level == 0 || level > top {
+            return Err(format!("upper node {node} at level {level}"));
+        }
+        let mut lists = Vec::with_capacity(level as usize);
+        for _ in 0..level {
+            let len = take(1)?[0] as usize;
+            let ids = take(len)?;
+            if ids.iter().any(|&x| x as usize >= n) {
+                return Err("an upper neighbour past the last node".into());
+            }
+            lists.push(ids.to_vec());
+        }
+        upper.insert(node, lists);
+    }
+    if !up.is_empty() || upper.len() != n_upper as usize {
+        return Err("upper layers do not match their counts".into());
+    }
+    Ok(upper)
+}
+
 impl FlatGraph {
-    /// Copies the neighbour lists out of an hnsw_rs graph whose data ids are `0..n`.
-    pub(crate) fn from_hnsw(graph: &Hnsw<'_, f32, DistDot>, n: usize) -> Self {
-        let mut lists0: Vec<Vec<u32>> = vec![Vec::new(); n];
-        let mut upper = HashMap::new();
-        let mut top: Option<(usize, u32)> = None;
-        for point in graph.get_point_indexation() {
-            let id = point.get_origin_id() as u32;
-            let layers = point.get_neighborhood_id();
-            let ids = |l: &Vec<hnsw_rs::prelude::Neighbour>| -> Vec<u32> {
-                l.iter().map(|n| n.d_id as u32).collect()
-            };
-            let level = point.get_point_id().0 as usize;
-            if let Some(l0) = layers.first() {
-                lists0[id as usize] = ids(l0);
-            }
-            if level > 0 {
-                upper.insert(id, layers[1..=level].iter().map(ids).collect());
-            }
-            // The entry point: a node of the highest layer (the lowest id among them).
-            if top.is_none_or(|(l, i)| level > l || (level == l && id < i)) {
-                top = Some((level, id));
-            }
+    /// A graph from its lists (layer-0 CSR arrays, upper lists by node).
+    pub(crate) fn from_parts(
+        offsets0: Vec<u32>,
+        neighbours0: Vec<u32>,
+        upper: HashMap<u32, Vec<Vec<u32>>>,
+        entry: u32,
+        max_level: usize,
+    ) -> Self {
+        let n = offsets0.len().saturating_sub(1);
+        let mut words = offsets0;
+        if words.is_empty() {
+            words.push(0);
         }
-        let mut offsets0 = Vec::with_capacity(n + 1);
-        let mut neighbours0 = Vec::new();
-        offsets0.push(0);
-        for l in lists0 {
-            neighbours0.extend(l);
-            offsets0.push(neighbours0.len() as u32);
-        }
-        let (max_level, entry) = top.unwrap_or((0, 0));
+        words.extend(neighbours0);
         FlatGraph {
-            offsets0,
-            neighbours0,
+            words: Words::Owned(words),
+            base: 0,
+            n,
             upper,
             entry,
             max_level,
         }
+    }
+
+    fn words(&self) -> &[u32] {
+        match &self.words {
+            Words::Owned(w) => w,
+            // Page-aligned, a whole number of words (checked at open); little-endian
+            // targets only.
+            Words::Mapped(m) => bytemuck::cast_slice(&m[..m.len() - 4]),
+        }
+    }
+
+    /// Layer-0 offsets (n + 1) and neighbours.
+    fn layer0(&self) -> (&[u32], &[u32]) {
+        let w = &self.words()[self.base..];
+        let (offsets, rest) = w.split_at(self.n + 1);
+        (offsets, &rest[..offsets[self.n] as usize])
+    }
+
+    /// Nodes, layer-0 links, nodes above layer 0, and the top level.
+    #[cfg(test)]
+    pub(crate) fn stats(&self) -> (usize, usize, usize, usize) {
+        (
+            self.n,
+            self.layer0().1.len(),
+            self.upper.len(),
+            self.max_level,
+        )
+    }
+
+    /// The node search starts from.
+    #[cfg(test)]
+    pub(crate) fn entry(&self) -> u32 {
+        self.entry
+    }
+
+    /// Bytes of the links (layer 0 and the upper layers).
+    pub(crate) fn bytes(&self) -> usize {
+        let upper: usize = self
+            .upper
+            .values()
+            .map(|ls| 8 + ls.iter().map(|l| 4 + 4 * l.len()).sum::<usize>())
+            .sum();
+        4 * (self.n + 1 + self.layer0().1.len()) + upper
+    }
+
+    /// The layer-0 neighbours of `node`.
+    #[cfg(test)]
+    pub(crate) fn neighbours(&self, node: u32) -> &[u32] {
+        let (offsets, nb) = self.layer0();
+        &nb[offsets[node as usize] as usize..offsets[node as usize + 1] as usize]
+    }
+
+    /// Writes the graph to `dir/hnsw.links` (a synced temporary file, then renamed).
+    pub(crate) fn write(&self, dir: &Path) -> Result<()> {
+        let path = dir.join(LINKS_FILE);
+        let tmp = dir.join(format!("{LINKS_FILE}.tmp"));
+        let io = |e: std::io::Error| Error::io(&path, e);
+        let mut upper: Vec<(&u32, &Vec<Vec<u32>>)> = self.upper.iter().collect();
+        upper.sort_unstable_by_key(|x| *x.0);
+        let upper_words: usize = upper
+            .iter()
+            .map(|(_, ls)| 2 + ls.iter().map(|l| 1 + l.len()).sum::<usize>())
+            .sum();
+        let (offsets, nb) = self.layer0();
+        let header = [
+            MAGIC,
+            VERSION,
+            self.n as u32,
+            self.entry,
+            self.max_level as u32,
+            upper.len() as u32,
+            upper_words as u32,
+            0,
+        ];
+        let mut crc = crc32fast::Hasher::new();
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io)?);
+        let mut put = |ws: &[u32]| -> std::io::Result<()> {
+            let bytes: &[u8] = bytemuck::cast_slice(ws);
+            crc.update(bytes);
+            out.write_all(bytes)
+        };
+        put(&header).map_err(io)?;
+        put(offsets).map_err(io)?;
+        put(nb).map_err(io)?;
+        for (&node, lists) in upper {
+            put(&[node, lists.len() as u32]).map_err(io)?;
+            for l in lists {
+                put(&[l.len() as u32]).map_err(io)?;
+                put(l).map_err(io)?;
+            }
+        }
+        let sum = crc.finalize();
+        out.write_all(&sum.to_le_bytes()).map_err(io)?;
+        let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+        file.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, &path).map_err(io)
+    }
+
+    /// Maps `dir/hnsw.links` of a part with `n` vectors, checking every id and offset.
+    pub(crate) fn open(dir: &Path, n: usize) -> Result<Self> {
+        let path = dir.join(LINKS_FILE);
+        let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+        // SAFETY: a generation's files are never modified after commit.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(&path, e))?;
+        if !map.len().is_multiple_of(4) || map.len() < 4 * (HEADER_WORDS + 2) {
+            return Err(bad(
+                &path,
+                format!("{} bytes is not a graph file", map.len()),
+            ));
+        }
+        let (body, sum) = map.split_at(map.len() - 4);
+        if crc32fast::hash(body) != u32::from_le_bytes(sum.try_into().expect("4")) {
+            return Err(bad(&path, "checksum mismatch (damaged file)"));
+        }
+        let w: &[u32] = bytemuck::cast_slice(body);
+        let [magic, version, count, entry, top, n_upper, upper_words, _] =
+            w[..HEADER_WORDS].try_into().expect("header");
+        if magic != MAGIC || version != VERSION {
+            return Err(bad(&path, "not a seine graph file of version 1"));
+        }
+        if count as usize != n {
+            return Err(bad(&path, format!("{count} nodes for {n} vectors")));
+        }
+        let upper =
+            check_layout(w, n, entry, top, n_upper, upper_words).map_err(|m| bad(&path, m))?;
+        Ok(FlatGraph {
+            words: Words::Mapped(map),
+            base: HEADER_WORDS,
+            n,
+            upper,
+            entry,
+            max_level: top as usize,
+        })
     }
 
     /// Approximate top-`k` by dot product over row-major `vectors` (`ef` >= k is the
@@ -119,7 +327,8 @@ impl FlatGraph {
         sim: impl Fn(u32) -> f32,
         allowed: impl Fn(u32) -> bool,
     ) -> Vec<(f32, u32)> {
-        let n = self.offsets0.len() - 1;
+        let n = self.n;
+        let (offsets0, neighbours0) = self.layer0();
         if n == 0 || k == 0 {
             return Vec::new();
         }
@@ -167,10 +376,10 @@ impl FlatGraph {
                     break;
                 }
                 let (a, b) = (
-                    self.offsets0[node as usize] as usize,
-                    self.offsets0[node as usize + 1] as usize,
+                    offsets0[node as usize] as usize,
+                    offsets0[node as usize + 1] as usize,
                 );
-                for &nb in &self.neighbours0[a..b] {
+                for &nb in &neighbours0[a..b] {
                     let stamp = &mut stamps[nb as usize];
                     if *stamp == g {
                         continue;
@@ -195,90 +404,5 @@ impl FlatGraph {
             out.truncate(k);
             out
         })
-    }
-}
-
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use crate::dense::{HnswParams, build_hnsw};
-    use seine_kernels::l2_normalize as normalize;
-
-    /// Clustered random unit vectors (uniform ones make every method look the same).
-    pub(crate) fn data(n: usize, dim: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed;
-        let mut rnd = move || seine_kernels::rng::centered(&mut s);
-        let centres: Vec<Vec<f32>> = (0..20).map(|_| (0..dim).map(|_| rnd()).collect()).collect();
-        let mut out = Vec::with_capacity(n * dim);
-        for i in 0..n {
-            let mut v: Vec<f32> = centres[i % 20].iter().map(|c| c + 0.4 * rnd()).collect();
-            normalize(&mut v);
-            out.extend(v);
-        }
-        out
-    }
-
-    fn exact(vectors: &[f32], dim: usize, q: &[f32], k: usize) -> Vec<u32> {
-        let mut s: Vec<(f32, u32)> = vectors
-            .chunks_exact(dim)
-            .enumerate()
-            .map(|(i, v)| (dot(q, v), i as u32))
-            .collect();
-        s.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        s.into_iter().take(k).map(|x| x.1).collect()
-    }
-
-    #[test]
-    fn flat_search_recalls_as_well_as_hnsw_rs_on_the_same_graph() {
-        let (n, dim, k) = (3000, 37, 10);
-        let vectors = data(n, dim, 7);
-        let queries = data(200, dim, 99);
-        let p = HnswParams {
-            m: 16,
-            ef_construction: 100,
-            ef_search: 64,
-        };
-        let graph = build_hnsw(&vectors, dim, p).unwrap();
-        let flat = FlatGraph::from_hnsw(&graph, n);
-        let (mut ours, mut theirs, mut total) = (0, 0, 0);
-        for q in queries.chunks_exact(dim) {
-            let truth = exact(&vectors, dim, q, k);
-            let got = flat.search(&vectors, dim, q, k, 64);
-            assert_eq!(got.len(), k);
-            // Scores are the true dot products, best first, no node twice.
-            for w in got.windows(2) {
-                assert!(w[0].0 >= w[1].0);
-            }
-            let mut ids: Vec<u32> = got.iter().map(|x| x.1).collect();
-            for (s, d) in &got {
-                let v = &vectors[*d as usize * dim..(*d as usize + 1) * dim];
-                assert!((s - dot(q, v)).abs() < 1e-6);
-            }
-            ids.sort();
-            ids.dedup();
-            assert_eq!(ids.len(), k);
-            ours += got.iter().filter(|x| truth.contains(&x.1)).count();
-            theirs += graph
-                .search(q, k, 64)
-                .iter()
-                .filter(|x| truth.contains(&(x.d_id as u32)))
-                .count();
-            total += k;
-            // A beam as wide as the corpus is exact.
-            let all = flat.search(&vectors, dim, q, k, n);
-            assert_eq!(all.iter().map(|x| x.1).collect::<Vec<_>>(), truth);
-        }
-        let (ours, theirs) = (ours as f64 / total as f64, theirs as f64 / total as f64);
-        assert!(ours >= 0.9, "recall@10 {ours} (hnsw_rs {theirs})");
-        assert!(ours >= theirs - 0.01, "flat {ours} vs hnsw_rs {theirs}");
-    }
-
-    #[test]
-    fn empty_and_single_node_graphs() {
-        let one = vec![1.0, 0.0];
-        let graph = build_hnsw(&one, 2, HnswParams::default()).unwrap();
-        let flat = FlatGraph::from_hnsw(&graph, 1);
-        assert_eq!(flat.search(&one, 2, &[0.0, 1.0], 5, 10), vec![(0.0, 0)]);
-        assert!(flat.search(&one, 2, &[0.0, 1.0], 0, 10).is_empty());
     }
 }

@@ -1,6 +1,6 @@
 //! Dense vectors: the raw vectors (`vectors.f32`, row-major little-endian f32, kept so an
-//! index can be rebuilt and searched exactly) and an HNSW graph (hnsw_rs, cosine via
-//! dot product on L2-normalized vectors).
+//! index can be rebuilt and searched exactly) and an HNSW graph (seine's own builder,
+//! [`hnsw`]; cosine via dot product on L2-normalized vectors), both memory-mapped at open.
 //!
 //! Exact search is the recall oracle and the default for small corpora.
 
@@ -8,25 +8,29 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use hnsw_rs::api::AnnT;
-use hnsw_rs::hnswio::HnswIo;
-use hnsw_rs::prelude::{DistDot, Hnsw};
-
 use seine_kernels::l2_normalize as normalize;
 
 use crate::DocSet;
+pub mod beam;
 pub mod graph;
+pub(crate) mod hnsw;
+#[cfg(test)]
+pub(crate) mod hnsw_tests;
 pub mod quant;
 mod settings;
 
-pub use settings::{DenseSettings, GraphMode, HNSW_AUTO_MIN_DOCS, HnswParams};
+pub use beam::BeamFit;
+pub use settings::{
+    DEFAULT_TARGET_RECALL, DenseSettings, GraphMode, HNSW_AUTO_MIN_DOCS, HnswParams,
+};
 
 use crate::{DocId, Error, Result, ScoredDoc, sort_hits};
 use graph::FlatGraph;
 use quant::{Codes, DEFAULT_RESCORE, Quantization};
 
 pub(crate) const VECTORS_FILE: &str = "vectors.f32";
-const HNSW_BASENAME: &str = "hnsw";
+/// The graph files of hnsw_rs (seine before its own builder): refused with a rebuild hint.
+const OLD_GRAPH_FILE: &str = "hnsw.hnsw.graph";
 
 /// Appends vectors to `vectors.f32` during a build.
 pub(crate) struct DenseWriter {
@@ -76,7 +80,14 @@ impl DenseWriter {
     }
 
     /// Flushes the vectors, builds the HNSW graph and the quantized codes when asked to.
-    pub(crate) fn finish(self, hnsw: Option<HnswParams>, quant: Quantization) -> Result<()> {
+    /// With a `target` recall, the default beam is measured on the built graph (the
+    /// fit is returned for the manifest).
+    pub(crate) fn finish(
+        self,
+        hnsw: Option<HnswParams>,
+        target: Option<f64>,
+        quant: Quantization,
+    ) -> Result<Option<BeamFit>> {
         let path = self.dir.join(VECTORS_FILE);
         let file = self
             .out
@@ -84,19 +95,21 @@ impl DenseWriter {
             .map_err(|e| Error::io(&path, e.into_error()))?;
         file.sync_all().map_err(|e| Error::io(&path, e))?;
         if hnsw.is_none() && quant == Quantization::None {
-            return Ok(());
+            return Ok(None);
         }
         let vectors = Vectors::map(&path, self.dim)?;
+        let mut fit = None;
         if let Some(p) = hnsw {
             let graph = build_hnsw(&vectors, self.dim, p)?;
-            graph
-                .file_dump(&self.dir, HNSW_BASENAME)
-                .map_err(|e| Error::Internal(format!("hnsw dump: {e}")))?;
+            graph.write(&self.dir)?;
+            if let Some(t) = target {
+                fit = Some(beam::fit(&graph, &vectors, self.dim, t));
+            }
         }
         if let Some(codes) = Codes::build(&vectors, self.dim, quant) {
             codes.write(&self.dir)?;
         }
-        Ok(())
+        Ok(fit)
     }
 }
 
@@ -137,22 +150,18 @@ impl std::ops::Deref for Vectors {
     }
 }
 
-/// Builds an HNSW graph over row-major normalized vectors, inserting in parallel.
-pub fn build_hnsw(
-    vectors: &[f32],
-    dim: usize,
-    p: HnswParams,
-) -> Result<Hnsw<'static, f32, DistDot>> {
+/// Builds an HNSW graph over row-major normalized vectors, inserting on every core.
+pub(crate) fn build_hnsw(vectors: &[f32], dim: usize, p: HnswParams) -> Result<FlatGraph> {
     p.validate()?;
-    let n = vectors.len() / dim.max(1);
-    let graph = Hnsw::<f32, DistDot>::new(p.m, n.max(1), 16, p.ef_construction, DistDot {});
-    let rows: Vec<(&[f32], usize)> = vectors
-        .chunks_exact(dim)
-        .enumerate()
-        .map(|(i, v)| (v, i))
-        .collect();
-    graph.parallel_insert_slice(&rows);
-    Ok(graph)
+    Ok(hnsw::build(
+        vectors,
+        dim,
+        hnsw::BuildParams {
+            m: p.m,
+            ef_construction: p.ef_construction,
+            threads: 0,
+        },
+    ))
 }
 
 /// A searchable dense index.
@@ -172,28 +181,20 @@ impl DenseIndex {
         let codes = Codes::open(dir, settings.dim, n, settings.quantization)?;
         let hnsw = match settings.hnsw.filter(|_| settings.graph) {
             Some(_) => {
-                for ext in ["hnsw.graph", "hnsw.data"] {
-                    let f = dir.join(format!("{HNSW_BASENAME}.{ext}"));
-                    if !f.is_file() {
-                        return Err(Error::NotAnIndex {
-                            path: f,
-                            message: "HNSW file missing".into(),
-                        });
-                    }
+                let f = dir.join(graph::LINKS_FILE);
+                if !f.is_file() {
+                    let message = if dir.join(OLD_GRAPH_FILE).is_file() {
+                        "the HNSW graph is in the format of an older seine (hnsw_rs); \
+                         build the index again with this version"
+                    } else {
+                        "HNSW file missing"
+                    };
+                    return Err(Error::NotAnIndex {
+                        path: f,
+                        message: message.into(),
+                    });
                 }
-                // hnsw_rs ties the loaded graph to its loader's lifetime; the loader
-                // is small and lives as long as the index, so it is leaked.
-                let io: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new(dir, HNSW_BASENAME)));
-                let graph = io
-                    .load_hnsw::<f32, DistDot>()
-                    .map_err(|e| Error::NotAnIndex {
-                        path: dir.to_path_buf(),
-                        message: format!("unreadable HNSW graph: {e}"),
-                    })?;
-                Some(FlatGraph::from_hnsw(
-                    &graph,
-                    vectors.len() / settings.dim.max(1),
-                ))
+                Some(FlatGraph::open(dir, n)?)
             }
             None => None,
         };
@@ -238,8 +239,7 @@ impl DenseIndex {
     pub fn build(dim: usize, vectors: Vec<f32>, hnsw: Option<HnswParams>) -> Result<Self> {
         let mut index = Self::from_vectors(dim, vectors);
         if let Some(p) = hnsw {
-            let graph = build_hnsw(&index.vectors, dim, p)?;
-            index.hnsw = Some(FlatGraph::from_hnsw(&graph, index.len()));
+            index.hnsw = Some(build_hnsw(&index.vectors, dim, p)?);
             index.ef_search = p.ef_search;
         }
         Ok(index)
@@ -259,6 +259,25 @@ impl DenseIndex {
 
     pub fn has_hnsw(&self) -> bool {
         self.hnsw.is_some()
+    }
+
+    /// Bytes of the graph's links (0 without a graph).
+    pub fn graph_bytes(&self) -> usize {
+        self.hnsw.as_ref().map_or(0, |g| g.bytes())
+    }
+
+    /// The default beam of [`DenseIndex::search`] (0 without a graph).
+    pub fn ef_search(&self) -> usize {
+        self.ef_search
+    }
+
+    /// Measures the smallest beam reaching `target` recall@10 on a sample of the
+    /// index's own vectors (as a build with a target recall does) and makes it the
+    /// default. None without a graph.
+    pub fn fit_beam(&mut self, target: f64) -> Option<BeamFit> {
+        let fit = beam::fit(self.hnsw.as_ref()?, &self.vectors, self.dim, target);
+        self.ef_search = fit.ef;
+        Some(fit)
     }
 
     pub fn vector(&self, doc: DocId) -> Option<&[f32]> {

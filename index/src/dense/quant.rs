@@ -254,7 +254,7 @@ impl Codes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dense::graph::tests::data;
+    use crate::dense::hnsw_tests::data;
     use crate::dense::{DenseIndex, DenseSettings, DenseWriter, GraphMode, HnswParams};
 
     fn recall(index: &DenseIndex, queries: &[f32], dim: usize, ef: usize) -> f64 {
@@ -326,7 +326,7 @@ mod tests {
             for (i, v) in vectors.chunks_exact(dim).enumerate() {
                 w.push(&i.to_string(), v).unwrap();
             }
-            w.finish(None, kind).unwrap();
+            w.finish(None, None, kind).unwrap();
             let s = DenseSettings {
                 dim,
                 quantization: kind,

@@ -12,7 +12,8 @@ pub struct HnswParams {
     /// Links per node (hnsw_rs `max_nb_connection`).
     pub m: usize,
     pub ef_construction: usize,
-    /// Default search beam width (overridable per search).
+    /// Default search beam width (overridable per search); measured at build time when
+    /// the settings have a target recall.
     pub ef_search: usize,
 }
 
@@ -68,7 +69,17 @@ pub struct DenseSettings {
     /// Candidates rescored per hit asked for, with quantization.
     #[serde(default = "default_rescore")]
     pub rescore: usize,
+    /// The recall@10 the default beam is measured for at build time (`None`: the
+    /// `ef_search` given is kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_recall: Option<f64>,
+    /// What that measurement found for this generation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beam: Option<super::BeamFit>,
 }
+
+/// The recall@10 a build measures its default beam for, unless a beam is given.
+pub const DEFAULT_TARGET_RECALL: f64 = 0.95;
 
 fn is_none(q: &Quantization) -> bool {
     *q == Quantization::None
@@ -130,6 +141,21 @@ impl DenseSettings {
             graph: true,
             quantization: Quantization::None,
             rescore: DEFAULT_RESCORE,
+            target_recall: Some(DEFAULT_TARGET_RECALL),
+            beam: None,
+        }
+    }
+
+    /// Checks the graph parameters and the target recall.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(p) = &self.hnsw {
+            p.validate()?;
+        }
+        match self.target_recall {
+            Some(t) if !(t > 0.0 && t <= 1.0) => Err(Error::InvalidSetting(format!(
+                "target recall must be within (0, 1], got {t}"
+            ))),
+            _ => Ok(()),
         }
     }
 
