@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# HNSW queries/s at recall@10 >= 0.95, seine vs hnswlib, on the same vectors (MiniLM
+# HNSW build time and queries/s at recall@10 >= 0.95, seine vs hnswlib, faiss-cpu and
+# usearch (scripts/bench_dense_peers.py), on the same vectors (MiniLM
 # SciFact corpus and queries), the same M / ef_construction and the same ef sweep, one
 # query at a time on one thread; run one after the other; prints both and the ratio.
 #   scripts/bench-hnsw.sh [BEIR dir, default ../shared/datasets/scifact]
@@ -13,7 +14,7 @@ VENV=${BENCH_VENV:-.venv-bench}
 DOCS=bench-out/$NAME-minilm-docs.parquet
 QUERIES=bench-out/$NAME-minilm-queries.parquet
 if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
-"$VENV/bin/pip" install --quiet --disable-pip-version-check hnswlib==0.8.0 pyarrow numpy
+SEINE_PYTHON="$VENV/bin/python" scripts/setup-bench-peers.sh >/dev/null
 cargo build --release --quiet
 mkdir -p bench-out
 if [ ! -f "$DOCS" ]; then
@@ -27,18 +28,29 @@ if [ ! -f "$QUERIES" ]; then
   target/release/seine embed "$DS/queries.jsonl" --model minilm --side query --out "$QUERIES"
 fi
 seine_json=$(target/release/seine bench hnsw --vectors "$DOCS" --queries "$QUERIES" --json)
-hnswlib_json=$("$VENV/bin/python" scripts/bench_hnswlib.py --vectors "$DOCS" --queries "$QUERIES")
-python3 - "$seine_json" "$hnswlib_json" <<'PY'
+peers_json=$("$VENV/bin/python" scripts/bench_dense_peers.py --vectors "$DOCS" --queries "$QUERIES")
+python3 - "$seine_json" "$peers_json" <<'PY'
 import json, sys
-s, h = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-print(f"{'ef':>5} | {'seine recall':>12} {'q/s':>8} | {'hnswlib recall':>14} {'q/s':>8}")
-for a, b in zip(s["sweep"], h["sweep"]):
-    print(f"{a['ef']:>5} | {a['recall']:>12.4f} {a['qps']:>8.0f} | {b['recall']:>14.4f} {b['qps']:>8.0f}")
-print(f"build ({s['build_threads']} threads): seine {s['build_s']:.2f} s, hnswlib {h['build_s']:.2f} s")
-sa, ha = s["at_target"], h["at_target"]
-if sa and ha:
-    print(f"at recall@{s['k']} >= {s['target_recall']}: seine ef={sa['ef']} {sa['qps']:.0f} q/s, "
-          f"hnswlib ef={ha['ef']} {ha['qps']:.0f} q/s -> ratio {sa['qps'] / ha['qps']:.2f}x")
+s, peers = json.loads(sys.argv[1]), json.loads(sys.argv[2])["engines"]
+h = peers["hnswlib"]
+names = ["seine", *peers]
+rows = {"seine": s, **peers}
+print(f"{'ef':>5} | " + " | ".join(f"{n:>8} recall {'q/s':>7}" for n in names))
+for i, a in enumerate(s["sweep"]):
+    cells = []
+    for n in names:
+        sw = rows[n]["sweep"]
+        cells.append(f"{sw[i]['recall']:>15.4f} {sw[i]['qps']:>7.0f}" if i < len(sw) else " " * 23)
+    print(f"{a['ef']:>5} | " + " | ".join(cells))
+print(f"build ({s['build_threads']} threads): " + ", ".join(f"{n} {rows[n]['build_s']:.2f} s" for n in names)
+      + f" -> seine's build throughput {h['build_s'] / s['build_s']:.2f}x hnswlib's")
+sa = s["at_target"]
+for n, p in peers.items():
+    pa = p["at_target"]
+    if sa and pa:
+        print(f"at recall@{s['k']} >= {s['target_recall']}: seine ef={sa['ef']} {sa['qps']:.0f} q/s, "
+              f"{p['engine']} ef={pa['ef']} {pa['qps']:.0f} q/s -> ratio {sa['qps'] / pa['qps']:.2f}x")
+ha = h["at_target"]
 for qz in s.get("quantized", [])[1:]:
     a = qz["at_target"]
     if a and ha:

@@ -5,7 +5,11 @@
 #   tantivy        the Python bindings of tantivy, BM25   (scripts/bench_tantivy_scale.py)
 #   bm25s + numba  bm25s, BM25, its numba backend          (scripts/bench_bm25s_scale.py)
 #   pyseismic-lsr  Seismic, learned sparse                 (scripts/bench_seismic_scale.py)
-# Idempotent: a package already at its pinned version is left alone. Binary wheels only.
+#   hnswlib        HNSW, dense                             (scripts/bench_dense_peers.py)
+#   faiss-cpu      faiss IndexHNSWFlat, dense              (scripts/bench_dense_peers.py)
+#   usearch        usearch HNSW, dense                     (scripts/bench_dense_peers.py)
+# Idempotent: a package already at its pinned version is left alone. Binary wheels only,
+# except hnswlib, which PyPI has only as source (built with the machine's g++).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${SEINE_PYTHON:-.venv/bin/python}
@@ -14,15 +18,17 @@ if ! command -v "$PY" >/dev/null 2>&1; then
   exit 1
 fi
 
-want=(tantivy==0.27.0 bm25s==0.3.16 numba==0.68.1 pyseismic-lsr==0.5.4)
+want=(tantivy==0.27.0 bm25s==0.3.16 numba==0.68.1 pyseismic-lsr==0.5.4
+      hnswlib==0.8.0 faiss-cpu==1.15.1 usearch==2.26.6 pyarrow numpy)
 missing=()
 for spec in "${want[@]}"; do
   name=${spec%%==*} version=${spec##*==}
+  [ "$name" = "$spec" ] && version=any
   have=$("$PY" -c 'import sys
 from importlib.metadata import version, PackageNotFoundError
 try: print(version(sys.argv[1]))
 except PackageNotFoundError: print("")' "$name")
-  if [ "$have" = "$version" ]; then
+  if [ "$have" = "$version" ] || { [ "$version" = any ] && [ -n "$have" ]; }; then
     echo "setup-bench-peers: $spec already installed"
   else
     echo "setup-bench-peers: $name ${have:-not installed}, wants $version"
@@ -32,7 +38,12 @@ done
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup-bench-peers: installing ${missing[*]} for $PY"
-  "$PY" -m pip install --quiet --disable-pip-version-check --only-binary=:all: "${missing[@]}" || {
+  binary=() source=()
+  for spec in "${missing[@]}"; do
+    case $spec in hnswlib==*) source+=("$spec") ;; *) binary+=("$spec") ;; esac
+  done
+  { [ ${#binary[@]} -eq 0 ] || "$PY" -m pip install --quiet --disable-pip-version-check --only-binary=:all: "${binary[@]}"; } &&
+  { [ ${#source[@]} -eq 0 ] || "$PY" -m pip install --quiet --disable-pip-version-check "${source[@]}"; } || {
     echo "setup-bench-peers: cannot install ${missing[*]} from the Python package index" >&2
     exit 1
   }
@@ -41,7 +52,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "setup-bench-peers: installed $name $("$PY" -c 'import sys; from importlib.metadata import version; print(version(sys.argv[1]))' "$name")"
   done
 fi
-"$PY" -c 'import tantivy, bm25s, numba, seismic' || {
+"$PY" -c 'import tantivy, bm25s, numba, seismic, hnswlib, faiss, usearch' || {
   echo "setup-bench-peers: the peers do not import under $PY" >&2
   exit 1
 }

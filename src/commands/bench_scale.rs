@@ -530,6 +530,24 @@ fn print_row(r: &serde_json::Value) {
     let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
     super::bench_scale_bm25::print_rows(r);
     super::bench_scale_splade::print_rows(r);
+    for peer in ["hnswlib", "faiss", "usearch"] {
+        let g = |k: &str| f(&format!("peer_{peer}_{k}"));
+        if r.get(format!("peer_{peer}_build_s")).is_some() {
+            println!(
+                "        peer {:<8} build {:>8.1} s ({:.2}x seine's throughput), build RSS {:>6.0} MB | ef {} {:>8.0} q/s (seine {:.2}x), p50 {:>7.2} ms, recall@10 {:.3}, search RSS {:>6.0} MB",
+                peer,
+                g("build_s"),
+                f("build_s") / g("build_s"),
+                g("build_rss_mb"),
+                r[format!("peer_{peer}_ef")],
+                g("qps"),
+                f("qps") / g("qps"),
+                g("p50_ms"),
+                g("recall_at_10"),
+                g("search_peak_rss_mb"),
+            );
+        }
+    }
     if r.get("int8_qps").is_some() {
         println!(
             "        dense codes: int8 {:.0} q/s recall@10 {:.3}; binary {:.0} q/s recall@10 {:.3} (f32 rescore)",

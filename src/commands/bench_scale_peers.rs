@@ -1,9 +1,11 @@
 //! The peers of `seine bench scale --peers`, run on the same corpus and queries in the
 //! same run through `$SEINE_PYTHON` (or `python3`): tantivy's own BM25 and bm25s for
-//! bm25, Seismic for splade (`scripts/bench_*_scale.py`; `scripts/setup-bench-peers.sh`
-//! installs them).
+//! bm25, Seismic for splade (`scripts/bench_*_scale.py`), hnswlib, faiss-cpu and usearch
+//! for dense (`scripts/bench_dense_peers.py`, on the index's own `vectors.f32`);
+//! `scripts/setup-bench-peers.sh` installs them.
 
-use std::path::Path;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use seine_engine::RetrieverKind;
@@ -34,8 +36,8 @@ pub(super) fn peers(
             ] {
                 eprintln!("== bm25, {n} documents: {name} (Python)");
                 let args = [
-                    ("--corpus", corpus.as_path()),
-                    ("--queries", queries.as_path()),
+                    ("--corpus", corpus.as_os_str()),
+                    ("--queries", queries.as_os_str()),
                 ];
                 add(name, run_peer(script, &args)?);
             }
@@ -52,9 +54,56 @@ pub(super) fn peers(
                 "seismic",
                 run_peer(
                     "bench_seismic_scale.py",
-                    &[("--docs", &d), ("--queries", &q), ("--truth", &t)],
+                    &[
+                        ("--docs", d.as_os_str()),
+                        ("--queries", q.as_os_str()),
+                        ("--truth", t.as_os_str()),
+                    ],
                 )?,
             );
+        }
+        RetrieverKind::Dense => {
+            let vectors = dense_vectors(dir)?;
+            let qpath = dir.join("peer-queries.f32");
+            let mut bytes = Vec::new();
+            for q in 0..queries {
+                // The queries seine's own search step used (bench_scale::search).
+                for x in src.g.dense(q as u64, 20) {
+                    bytes.extend_from_slice(&x.to_le_bytes());
+                }
+            }
+            std::fs::write(&qpath, bytes)?;
+            let dim = src.g.dense(0, 20).len().to_string();
+            let p = seine_index::HnswParams::default();
+            let (m, efc) = (p.m.to_string(), p.ef_construction.to_string());
+            eprintln!("== dense, {n} documents: hnswlib, faiss-cpu, usearch (Python)");
+            let v = run_peer(
+                "bench_dense_peers.py",
+                &[
+                    ("--vectors", vectors.as_os_str()),
+                    ("--queries", qpath.as_os_str()),
+                    ("--dim", OsStr::new(&dim)),
+                    ("--m", OsStr::new(&m)),
+                    ("--ef-construction", OsStr::new(&efc)),
+                    // Past 0.99 a wider beam says nothing new.
+                    ("--stop-at", OsStr::new("0.99")),
+                    ("--repeat", OsStr::new("3")),
+                ],
+            )?;
+            for (name, e) in v["engines"].as_object().into_iter().flatten() {
+                let at = &e["at_target"];
+                add(
+                    name,
+                    serde_json::json!({
+                        "engine": e["engine"], "build_s": e["build_s"],
+                        "build_rss_mb": e["build_rss_mb"],
+                        "search_peak_rss_mb": e["search_peak_rss_mb"],
+                        "ef": at["ef"], "qps": at["qps"], "recall_at_10": at["recall"],
+                        "p50_ms": at["p50_ms"], "p99_ms": at["p99_ms"],
+                    }),
+                );
+            }
+            let _ = std::fs::remove_file(&qpath);
         }
         _ => {}
     }
@@ -62,7 +111,7 @@ pub(super) fn peers(
 }
 
 /// Runs `scripts/<script>` with `$SEINE_PYTHON` (or `python3`); its stdout is JSON.
-pub(super) fn run_peer(script: &str, args: &[(&str, &Path)]) -> anyhow::Result<serde_json::Value> {
+pub(super) fn run_peer(script: &str, args: &[(&str, &OsStr)]) -> anyhow::Result<serde_json::Value> {
     let python = std::env::var("SEINE_PYTHON").unwrap_or_else(|_| "python3".into());
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("scripts")
@@ -83,4 +132,20 @@ pub(super) fn run_peer(script: &str, args: &[(&str, &Path)]) -> anyhow::Result<s
         );
     }
     Ok(serde_json::from_slice(&o.stdout)?)
+}
+
+/// The index's raw vectors (`<generation>/dense/vectors.f32`): the peers read the very
+/// bytes seine searched.
+fn dense_vectors(dir: &Path) -> anyhow::Result<PathBuf> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path().join("dense").join("vectors.f32");
+        if p.is_file() {
+            found.push(p);
+        }
+    }
+    found.sort();
+    found
+        .pop()
+        .with_context(|| format!("no dense/vectors.f32 under {}", dir.display()))
 }
