@@ -24,7 +24,7 @@ pub mod write;
 
 // The modules' former root paths, so callers did not have to change.
 pub use encode::{colbert, dense, encoder, encoders, model, multi, splade};
-pub use search::{fusion, live, plaid};
+pub use search::{fusion, live, plaid, warp};
 pub use write::{build, embed, indexer};
 
 pub use encode::{
@@ -41,6 +41,6 @@ pub use searcher::Searcher;
 pub use seine_index::filter::{FieldSpec, FieldType, Filter};
 pub use seine_kernels::Reduce;
 pub use settings::{
-    Plaid, QueryParams, Rerank, RerankKind, RetrieverKind, RetrieverSet, SearchRequest,
+    Plaid, QueryParams, Rerank, RerankKind, RetrieverKind, RetrieverSet, SearchRequest, Warp,
 };
 pub use write::check_doc_id;

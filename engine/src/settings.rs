@@ -125,6 +125,36 @@ impl Plaid {
     }
 }
 
+/// WARP's parameters of a `maxsim` first stage (the default engine on stores that carry
+/// WARP's token lists; `search::warp`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Warp {
+    /// Centroids probed per query token; a document with no token in them gets the
+    /// score of the best centroid not probed for that query token.
+    pub nprobe: usize,
+    /// Best approximate candidates rescored by exact MaxSim (0: WARP's own scores
+    /// are final).
+    pub rescore: usize,
+}
+
+impl Warp {
+    /// Defaults by `k` (measured on SciFact's ColBERT tokens and the scale bench's
+    /// synthetic bags: see docs/scale.md).
+    pub fn for_k(k: usize) -> Warp {
+        Warp {
+            nprobe: 16,
+            rescore: (4 * k).max(32),
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.nprobe == 0 {
+            return Err(Error::InvalidArgument("WARP needs nprobe ≥ 1".into()));
+        }
+        Ok(())
+    }
+}
+
 /// Per-call retriever parameters; `None`: the index's own (BM25 as built, HNSW's
 /// stored `ef_search`, PLAID by each search's `k`).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -133,8 +163,10 @@ pub struct QueryParams {
     pub bm25: Option<seine_index::lexical::Bm25Params>,
     /// HNSW beam width of dense searches.
     pub ef: Option<usize>,
-    /// PLAID's parameters of a `maxsim` first stage.
+    /// PLAID's parameters of a `maxsim` first stage; given, PLAID runs instead of WARP.
     pub plaid: Option<Plaid>,
+    /// WARP's parameters of a `maxsim` first stage (`None`: [`Warp::for_k`]).
+    pub warp: Option<Warp>,
     /// Learned-sparse search: exact (default) or approximate with its recall knob.
     pub sparse: seine_index::sparse::SparseSearch,
 }
@@ -149,6 +181,9 @@ impl QueryParams {
         }
         if let Some(p) = &self.plaid {
             p.validate()?;
+        }
+        if let Some(w) = &self.warp {
+            w.validate()?;
         }
         self.sparse.validate()?;
         Ok(())

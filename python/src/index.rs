@@ -360,6 +360,7 @@ impl Index {
                 bm25,
                 ef,
                 plaid: None,
+                warp: None,
                 sparse,
             },
             filter,

@@ -127,6 +127,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             bm25: Some(a.bm25.params()),
             ef: None,
             plaid: a.plaid.plaid(a.depth),
+            warp: a.plaid.warp(a.depth),
             sparse: a.sparse_search,
         },
         filter: None,

@@ -244,27 +244,50 @@ impl MultiArgs {
     }
 }
 
-/// PLAID parameters of `--retriever maxsim` (by default chosen by k, as in the paper).
+/// The first stage of `--retriever maxsim`: WARP by default (on stores that carry its
+/// token lists; PLAID on older ones), PLAID with `--maxsim-engine plaid` or any
+/// `--plaid-*` flag.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct PlaidArgs {
-    /// Centroids probed per query token [default by k: 1 for k ≤ 10, 2 to 100, 4 above].
+    /// Late-interaction first stage: warp or plaid [default: warp].
+    #[arg(long)]
+    pub maxsim_engine: Option<MaxsimEngine>,
+    /// WARP: centroids probed per query token [default: 16].
+    #[arg(long)]
+    pub warp_nprobe: Option<usize>,
+    /// WARP: best approximate candidates rescored by exact MaxSim, 0 for none [default:
+    /// max(4·k, 32)].
+    #[arg(long)]
+    pub warp_rescore: Option<usize>,
+    /// PLAID: centroids probed per query token [default by k: 1 for k ≤ 10, 2 to 100, 4 above].
     #[arg(long)]
     pub plaid_nprobe: Option<usize>,
-    /// Centroid-pruning threshold [default by k: 0.5, 0.45, 0.4].
+    /// PLAID: centroid-pruning threshold [default by k: 0.5, 0.45, 0.4].
     #[arg(long, allow_negative_numbers = true)]
     pub plaid_threshold: Option<f32>,
-    /// Documents kept after centroid pruning [default by k: 256, 1024, 4096].
+    /// PLAID: documents kept after centroid pruning [default by k: 256, 1024, 4096].
     #[arg(long)]
     pub plaid_ndocs: Option<usize>,
 }
 
+/// `--maxsim-engine`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaxsimEngine {
+    Warp,
+    Plaid,
+}
+
 impl PlaidArgs {
-    /// Overrides for searches of `k` hits (`None` when no flag is given).
+    fn wants_plaid(&self) -> bool {
+        self.maxsim_engine == Some(MaxsimEngine::Plaid)
+            || self.plaid_nprobe.is_some()
+            || self.plaid_threshold.is_some()
+            || self.plaid_ndocs.is_some()
+    }
+
+    /// PLAID's parameters for searches of `k` hits (`None`: WARP runs).
     pub fn plaid(&self, k: usize) -> Option<seine_engine::Plaid> {
-        if self.plaid_nprobe.is_none()
-            && self.plaid_threshold.is_none()
-            && self.plaid_ndocs.is_none()
-        {
+        if !self.wants_plaid() {
             return None;
         }
         let d = seine_engine::Plaid::for_k(k);
@@ -272,6 +295,18 @@ impl PlaidArgs {
             nprobe: self.plaid_nprobe.unwrap_or(d.nprobe),
             centroid_threshold: self.plaid_threshold.unwrap_or(d.centroid_threshold),
             ndocs: self.plaid_ndocs.unwrap_or(d.ndocs),
+        })
+    }
+
+    /// WARP's overrides for searches of `k` hits (`None` when no flag is given).
+    pub fn warp(&self, k: usize) -> Option<seine_engine::Warp> {
+        if self.warp_nprobe.is_none() && self.warp_rescore.is_none() {
+            return None;
+        }
+        let d = seine_engine::Warp::for_k(k);
+        Some(seine_engine::Warp {
+            nprobe: self.warp_nprobe.unwrap_or(d.nprobe),
+            rescore: self.warp_rescore.unwrap_or(d.rescore),
         })
     }
 }

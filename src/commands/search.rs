@@ -119,6 +119,7 @@ fn request(
             bm25,
             ef: a.ef,
             plaid: a.plaid.plaid(a.k),
+            warp: a.plaid.warp(a.k),
             sparse: a.sparse_search,
         },
         filter: a.filter.clone(),

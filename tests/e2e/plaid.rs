@@ -1,5 +1,5 @@
 //! Compressed token vectors and late interaction as a first stage (`--retriever maxsim`,
-//! PLAID) through the CLI, on the first 300 SciFact documents.
+//! WARP by default, PLAID on request) through the CLI, on the first 300 SciFact documents.
 
 use serde_json::Value;
 
@@ -52,6 +52,10 @@ fn compressed_store_serves_rerank_and_the_plaid_first_stage() {
         "centroids.f16",
         "ivf.u32",
         "codec.json",
+        "warp.u64",
+        "warp.u32",
+        "warp.codes",
+        "warp.norm",
     ] {
         assert!(files.iter().any(|x| x.ends_with(f)), "{f} in {files:?}");
     }
@@ -65,7 +69,7 @@ fn compressed_store_serves_rerank_and_the_plaid_first_stage() {
         a.extend_from_slice(args);
         serde_json::from_slice(&ok(&a).stdout).unwrap()
     };
-    let mut overlap = 0;
+    let (mut overlap, mut warp_overlap) = (0, 0);
     for q in QUERIES {
         // Exact MaxSim over every document: the dense list of all 300 (exact search)
         // reranked by MaxSim over the compressed tokens.
@@ -99,14 +103,49 @@ fn compressed_store_serves_rerank_and_the_plaid_first_stage() {
             ],
         ));
         assert_eq!(wide, exact, "{q}");
-        let plaid = hit_ids(&search(q, &["-k", "10", "--retriever", "maxsim"]));
+        // So is WARP probing every centroid, on its own scores (no exact rescoring):
+        // every token of every document is scored through the lookup tables.
+        let all = hit_ids(&search(
+            q,
+            &[
+                "-k",
+                "10",
+                "--retriever",
+                "maxsim",
+                "--warp-nprobe",
+                "256",
+                "--warp-rescore",
+                "0",
+            ],
+        ));
+        assert_eq!(all, exact, "WARP, every centroid: {q}");
+        let plaid = hit_ids(&search(
+            q,
+            &[
+                "-k",
+                "10",
+                "--retriever",
+                "maxsim",
+                "--maxsim-engine",
+                "plaid",
+            ],
+        ));
         assert_eq!(plaid.len(), 10);
         overlap += plaid.iter().filter(|d| exact.contains(d)).count();
+        let warp = hit_ids(&search(q, &["-k", "10", "--retriever", "maxsim"]));
+        assert_eq!(warp.len(), 10);
+        warp_overlap += warp.iter().filter(|d| exact.contains(d)).count();
     }
     let recall = overlap as f64 / (10 * QUERIES.len()) as f64;
     assert!(
         recall >= 0.8,
         "PLAID recall@10 against exact MaxSim {recall}"
+    );
+    let warp_recall = warp_overlap as f64 / (10 * QUERIES.len()) as f64;
+    eprintln!("recall@10 against exact MaxSim: WARP {warp_recall}, PLAID {recall}");
+    assert!(
+        warp_recall >= 0.95,
+        "WARP recall@10 against exact MaxSim {warp_recall}"
     );
     // maxsim fuses like any retriever.
     let f = search(
@@ -135,6 +174,20 @@ fn compressed_store_serves_rerank_and_the_plaid_first_stage() {
     ]);
     assert!(
         !o.status.success() && stderr(&o).contains("nprobe"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&[
+        "search",
+        path_str(&idx),
+        "q",
+        "--retriever",
+        "maxsim",
+        "--warp-nprobe",
+        "0",
+    ]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("WARP needs nprobe"),
         "{}",
         stderr(&o)
     );

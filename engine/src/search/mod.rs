@@ -10,6 +10,7 @@ pub mod fusion;
 pub mod live;
 pub mod plaid;
 mod retriever;
+pub mod warp;
 
 pub use explain::TermContribution;
 pub use live::{Live, LiveDoc};

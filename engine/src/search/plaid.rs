@@ -1,5 +1,6 @@
-//! Late interaction as a first stage (`--retriever maxsim`): PLAID (Santhanam et al.,
-//! arXiv 2205.09707) over the residual-compressed token store.
+//! Late interaction as a first stage (`--retriever maxsim`): [`first_stage`] picks WARP
+//! (`warp.rs`, the default) or PLAID (Santhanam et al., arXiv 2205.09707, here) over the
+//! residual-compressed token store.
 //!
 //! 1. Centroid scores `S = C · Qᵀ` (`k × Lq`, one GEMM).
 //! 2. Candidate generation: each query token's `nprobe` best centroids; the documents
@@ -25,7 +26,7 @@ use super::retriever::{Retriever, finish};
 use crate::Result;
 use crate::encoder::Side;
 use crate::multi::MultiVectorEncoder;
-use crate::settings::{Plaid, QueryParams, RetrieverKind};
+use crate::settings::{Plaid, QueryParams, RetrieverKind, Warp};
 
 /// PLAID first-stage retrieval over an index's token vectors.
 pub struct MaxsimRetriever {
@@ -57,9 +58,10 @@ impl MaxsimRetriever {
         live: &Live,
         allowed: Option<&DocSet>,
         plaid: Option<Plaid>,
+        warp: Option<Warp>,
     ) -> Vec<ScoredDoc> {
         let dim = self.store.dim();
-        let mut hits = search(&self.store, q, k + live.hidden.len(), plaid, allowed);
+        let mut hits = first_stage(&self.store, q, k + live.hidden.len(), plaid, warp, allowed);
         hits.extend(live.iter().filter_map(|(id, d)| {
             if !super::retriever::passes(allowed, id) {
                 return None;
@@ -88,8 +90,27 @@ impl Retriever for MaxsimRetriever {
         params: &QueryParams,
     ) -> Result<Vec<ScoredDoc>> {
         let q = self.encode_query(query)?;
-        Ok(self.retrieve_tokens(&q, k, live, allowed, params.plaid))
+        Ok(self.retrieve_tokens(&q, k, live, allowed, params.plaid, params.warp))
     }
+}
+
+/// The late-interaction first stage of a store: WARP (`warp` or its defaults) when the
+/// store carries WARP's token lists and PLAID was not asked for; PLAID otherwise
+/// (`plaid` or [`Plaid::for_k`]); exhaustive MaxSim on an uncompressed store.
+pub fn first_stage(
+    store: &MultiIndex,
+    q: &[f32],
+    k: usize,
+    plaid: Option<Plaid>,
+    warp: Option<Warp>,
+    allowed: Option<&DocSet>,
+) -> Vec<ScoredDoc> {
+    if plaid.is_none()
+        && let Some(hits) = super::warp::search(store, q, k, warp, allowed)
+    {
+        return hits;
+    }
+    search(store, q, k, plaid, allowed)
 }
 
 /// Exhaustive MaxSim over every document of the generation: the oracle.
@@ -99,7 +120,7 @@ pub fn exact(store: &MultiIndex, q: &[f32], k: usize) -> Vec<ScoredDoc> {
 }
 
 /// Exact MaxSim of `docs` (decompressed when stored compressed), the top `k`.
-fn rescore(store: &MultiIndex, q: &[f32], docs: &[u32], k: usize) -> Vec<ScoredDoc> {
+pub(super) fn rescore(store: &MultiIndex, q: &[f32], docs: &[u32], k: usize) -> Vec<ScoredDoc> {
     let pq = PackedQuery::new(q, store.dim());
     let toks: Vec<_> = docs
         .iter()

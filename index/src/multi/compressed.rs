@@ -10,6 +10,7 @@
 //! multi/codes.bin       tokens × ⌈dim·bits/8⌉ packed residual codes
 //! multi/ivf.u64         k + 1 offsets into ivf.u32
 //! multi/ivf.u32         for each centroid, the documents with a token assigned to it
+//! multi/warp.*          the tokens again, centroid-major, for WARP (`warp.rs`)
 //! ```
 //!
 //! Everything is written inside the generation being built (committed atomically with
@@ -137,7 +138,13 @@ pub(super) fn compress(
         ivf_off[c + 1] += ivf_off[c];
     }
     let docs: Vec<u8> = pairs.iter().flat_map(|(_, d)| d.to_le_bytes()).collect();
+    drop(pairs);
     write_all(&dir.join(IVF_DOCS), &docs)?;
+    drop(docs);
+    // WARP's centroid-major token lists, from the codes just written.
+    let codes = map(&rpath)?;
+    super::warp::write(dir, &codec, offsets, &all_cids, &codes)?;
+    drop(codes);
     let off: Vec<u8> = ivf_off.iter().flat_map(|o| o.to_le_bytes()).collect();
     write_all(&dir.join(IVF_OFFSETS), &off)?;
     let half: Vec<u8> = codec
@@ -201,6 +208,7 @@ pub(super) struct Store {
     codes: Mmap,
     ivf_offsets: Vec<u64>,
     ivf_docs: Mmap,
+    pub(super) warp: Option<super::warp::WarpLists>,
 }
 
 fn map(path: &Path) -> Result<Mmap> {
@@ -237,7 +245,7 @@ fn u32s(m: &Mmap) -> &[u32] {
 }
 
 impl Store {
-    pub(super) fn open(dir: &Path, dim: usize, tokens: u64) -> Result<Store> {
+    pub(super) fn open(dir: &Path, dim: usize, tokens: u64, n_docs: usize) -> Result<Store> {
         let cpath = dir.join(CODEC_FILE);
         let raw = std::fs::read(&cpath).map_err(|e| Error::io(&cpath, e))?;
         let meta: CodecFile =
@@ -298,12 +306,14 @@ impl Store {
         for m in [&cids, &codes] {
             let _ = m.advise(memmap2::Advice::Random);
         }
+        let warp = super::warp::WarpLists::open(dir, &codec, tokens, n_docs)?;
         Ok(Store {
             codec,
             cids,
             codes,
             ivf_offsets,
             ivf_docs,
+            warp,
         })
     }
 

@@ -8,8 +8,10 @@
 //! what searches touch.
 
 mod compressed;
+mod warp;
 
 pub use compressed::auto_centroids;
+pub use warp::{Cluster, WarpLists};
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -343,7 +345,12 @@ impl MultiIndex {
             let _ = t.advise(memmap2::Advice::Random);
             tokens = Some(t);
         } else {
-            comp = Some(compressed::Store::open(dir, settings.dim, n)?);
+            comp = Some(compressed::Store::open(
+                dir,
+                settings.dim,
+                n,
+                offsets.len() - 1,
+            )?);
         }
         Ok(MultiIndex {
             dim: settings.dim,
@@ -365,6 +372,11 @@ impl MultiIndex {
     /// The residual codec, when the store is compressed.
     pub fn codec(&self) -> Option<&seine_kernels::residual::Codec> {
         self.comp.as_ref().map(|c| &c.codec)
+    }
+
+    /// WARP's centroid-major token lists (compressed stores written since WARP).
+    pub fn warp(&self) -> Option<&WarpLists> {
+        self.comp.as_ref()?.warp.as_ref()
     }
 
     /// The documents with a token assigned to centroid `c` (compressed stores only).

@@ -196,6 +196,7 @@ impl Plan {
                 bm25,
                 ef: self.ef,
                 plaid: None,
+                warp: None,
                 sparse: self.sparse,
             },
             filter: self.filter.clone(),
