@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::bench_scale_calib::Calibration;
-use super::bench_scale_gen::{Corpus, Gen, Source};
+use super::bench_scale_gen::{Corpus, Source};
 use anyhow::{Context, bail};
 use seine_datasets::Doc;
 use seine_engine::RetrieverKind;
@@ -51,9 +51,10 @@ pub struct ScaleBench {
     /// Queries per (size, part).
     #[arg(long, default_value_t = 200)]
     queries: usize,
-    /// Centroids of the token-vector codec.
-    #[arg(long, default_value_t = 4096)]
-    multi_centroids: usize,
+    /// Centroids of the token-vector codec [default: ColBERTv2's rule, the power of two
+    /// at or below 16·√(tokens)].
+    #[arg(long)]
+    multi_centroids: Option<usize>,
     /// Keep the indexes (they are removed after each size by default).
     #[arg(long)]
     keep: bool,
@@ -73,7 +74,11 @@ pub struct ScaleBench {
     /// The SPLADE model whose SciFact vectors calibrate the splade generator.
     #[arg(long, default_value = "splade-tiny")]
     calibration_model: String,
-    /// SciFact documents encoded for the splade calibration.
+    /// The model whose SciFact document, query and token vectors calibrate the dense
+    /// and maxsim generators (pooled vectors; token vectors projected to 128 dims).
+    #[arg(long, default_value = "minilm")]
+    calibration_vectors: String,
+    /// SciFact documents encoded for the splade and vector calibrations.
     #[arg(long, default_value_t = 2000)]
     calibration_docs: usize,
     #[arg(long, hide = true, default_value = "stress")]
@@ -120,10 +125,9 @@ fn build(
     out: &Path,
     part: RetrieverKind,
     n: usize,
-    centroids: usize,
+    centroids: Option<usize>,
     src: &Source,
 ) -> anyhow::Result<serde_json::Value> {
-    let g = &src.g;
     let source = SourceInfo {
         path: format!("synthetic:{part}:{n}"),
         format: "synthetic".into(),
@@ -145,7 +149,7 @@ fn build(
             opts.multi = Some(MultiSettings {
                 dim: TOK_DIM,
                 compression: Compression::Bits(2),
-                centroids: Some(centroids),
+                centroids,
                 ..MultiSettings::new("synthetic", VectorDtype::default())
             })
         }
@@ -168,7 +172,7 @@ fn build(
         let mut parts = DocParts::default();
         match part {
             RetrieverKind::Dense => {
-                dense = g.dense(i, 2);
+                dense = src.dense_doc(i);
                 parts.dense = Some(&dense);
             }
             RetrieverKind::Splade => {
@@ -180,7 +184,7 @@ fn build(
                 parts.sparse = Some(&refs);
             }
             RetrieverKind::Maxsim => {
-                tokens = g.tokens(i, 4);
+                tokens = src.tokens_doc(i);
                 parts.tokens = Some(&tokens);
             }
             _ => {}
@@ -222,7 +226,7 @@ fn named_bytes(p: &Path, names: &[&str]) -> u64 {
     })
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(super) fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((p * sorted.len() as f64) as usize).min(sorted.len() - 1)]
 }
 
@@ -233,7 +237,6 @@ fn search(
     queries: usize,
     src: &Source,
 ) -> anyhow::Result<serde_json::Value> {
-    let g = &src.g;
     let dir = IndexDir::open(out)?;
     let mut lat = Vec::with_capacity(queries);
     let (mut hit, mut total) = (0usize, 0usize);
@@ -266,11 +269,11 @@ fn search(
             // peers are timed on warm structures they built in RAM (their sweeps time
             // repeated passes), so the first touches of the pages are not charged here.
             for q in 0..queries {
-                std::hint::black_box(idx.search(&g.dense(q as u64, 20), K, None)?);
+                std::hint::black_box(idx.search(&src.dense_query(q), K, None)?);
             }
             for q in 0..queries {
                 // A fresh vector of some cluster (not a document).
-                let v = g.dense(q as u64, 20);
+                let v = src.dense_query(q);
                 let mut got = Vec::new();
                 timed(&mut || {
                     got = idx.search(&v, K, None)?.iter().map(|h| h.doc).collect();
@@ -294,63 +297,10 @@ fn search(
         }
         RetrieverKind::Maxsim => {
             let store = dir.multi()?;
-            // Exhaustive MaxSim is the oracle; at 1M documents it costs seconds per
-            // query, so recall is measured on the first 20 queries. The timed engine is
-            // the default first stage (WARP); PLAID runs on the same queries after it.
-            let bags: Vec<Vec<f32>> = (0..queries).map(|q| g.tokens(q as u64, 21)).collect();
-            let truth: Vec<Vec<u32>> = bags
-                .iter()
-                .take(20)
-                .map(|t| {
-                    seine_engine::plaid::exact(&store, t, K)
-                        .iter()
-                        .map(|h| h.doc)
-                        .collect()
-                })
-                .collect();
-            let plaid = seine_engine::Plaid::for_k(K);
-            let (mut plaid_lat, mut plaid_hit) = (Vec::new(), 0usize);
-            for (q, toks) in bags.iter().enumerate() {
-                let mut got = Vec::new();
-                timed(&mut || {
-                    got = seine_engine::plaid::first_stage(&store, toks, K, None, None, None)
-                        .iter()
-                        .map(|h| h.doc)
-                        .collect();
-                    Ok(())
-                })?;
-                let t = Instant::now();
-                let p: Vec<u32> = seine_engine::plaid::search(&store, toks, K, Some(plaid), None)
-                    .iter()
-                    .map(|h| h.doc)
-                    .collect();
-                plaid_lat.push(t.elapsed().as_secs_f64());
-                if let Some(want) = truth.get(q) {
-                    recall(&got, want);
-                    plaid_hit += p.iter().filter(|d| want.contains(d)).count();
-                }
-            }
-            plaid_lat.sort_by(f64::total_cmp);
-            let sum: f64 = plaid_lat.iter().sum();
-            extra.insert("plaid_qps".into(), (plaid_lat.len() as f64 / sum).into());
-            extra.insert(
-                "plaid_p50_ms".into(),
-                (percentile(&plaid_lat, 0.5) * 1e3).into(),
-            );
-            let judged = truth.len() * K;
-            extra.insert(
-                "plaid_recall_at_10".into(),
-                (plaid_hit as f64 / judged.max(1) as f64).into(),
-            );
-            extra.insert(
-                "maxsim_engine".into(),
-                (if store.warp().is_some() {
-                    "warp"
-                } else {
-                    "plaid"
-                })
-                .into(),
-            );
+            let (h, t) =
+                super::bench_scale_maxsim::search(&store, src, queries, &mut lat, &mut extra);
+            hit += h;
+            total += t;
         }
     }
     lat.sort_by(f64::total_cmp);
@@ -370,11 +320,14 @@ fn search(
 /// The dense part searched through int8 and binary codes (built in memory from the
 /// index's vectors, rescored in f32): recall@10 against exact search and queries/s at
 /// the index's default beam.
-fn dense_quantized(out: &Path, queries: usize) -> anyhow::Result<Vec<(String, serde_json::Value)>> {
+fn dense_quantized(
+    out: &Path,
+    queries: usize,
+    src: &Source,
+) -> anyhow::Result<Vec<(String, serde_json::Value)>> {
     use seine_index::Quantization;
-    let g = Gen::new();
     let mut idx = IndexDir::open(out)?.dense()?;
-    let qs: Vec<Vec<f32>> = (0..queries).map(|q| g.dense(q as u64, 20)).collect();
+    let qs: Vec<Vec<f32>> = (0..queries).map(|q| src.dense_query(q)).collect();
     let truth: Vec<Vec<u32>> = qs
         .iter()
         .map(|v| Ok(idx.search_exact(v, K)?.iter().map(|h| h.doc).collect()))
@@ -425,9 +378,12 @@ fn child(
             "--queries",
             &a.queries.to_string(),
         ])
-        .args(["--multi-centroids", &a.multi_centroids.to_string(), "--out"])
+        .arg("--out")
         .arg(dir)
         .stderr(std::process::Stdio::inherit());
+    if let Some(c) = a.multi_centroids {
+        cmd.args(["--multi-centroids", &c.to_string()]);
+    }
     if a.peers {
         cmd.arg("--peers");
     }
@@ -462,7 +418,7 @@ fn step(a: &ScaleBench, step: &str) -> anyhow::Result<()> {
         "search" => {
             let mut v = search(&a.out, part, n, a.queries.max(1), &src)?;
             if part == RetrieverKind::Dense {
-                for (k, x) in dense_quantized(&a.out, a.queries.max(1))? {
+                for (k, x) in dense_quantized(&a.out, a.queries.max(1), &src)? {
                     v[k] = x;
                 }
             }
@@ -475,14 +431,6 @@ fn step(a: &ScaleBench, step: &str) -> anyhow::Result<()> {
     };
     println!("{v}");
     Ok(())
-}
-
-/// The corpora a part is measured on (dense and maxsim have one generator).
-fn corpora(a: &ScaleBench, part: RetrieverKind) -> Vec<Corpus> {
-    match part {
-        RetrieverKind::Bm25 | RetrieverKind::Splade => a.corpora.clone(),
-        _ => vec![Corpus::Stress],
-    }
 }
 
 pub fn run(a: ScaleBench) -> anyhow::Result<()> {
@@ -499,16 +447,18 @@ pub fn run(a: ScaleBench) -> anyhow::Result<()> {
         "bench scale on {} threads; CPU: {cpu}",
         rayon::current_num_threads()
     );
-    let lexical_or_sparse = a
-        .parts
-        .iter()
-        .any(|p| matches!(p, RetrieverKind::Bm25 | RetrieverKind::Splade));
-    let calibration = if a.corpora.contains(&Corpus::Calibrated) && lexical_or_sparse {
-        let model = a
-            .parts
-            .contains(&RetrieverKind::Splade)
-            .then_some(a.calibration_model.as_str());
-        let c = super::bench_scale_calib::fit(&a.calibration_data, model, a.calibration_docs, 300)?;
+    let calibration = if a.corpora.contains(&Corpus::Calibrated) {
+        let has = |p: RetrieverKind| a.parts.contains(&p);
+        let model = has(RetrieverKind::Splade).then_some(a.calibration_model.as_str());
+        let vectors = (has(RetrieverKind::Dense) || has(RetrieverKind::Maxsim))
+            .then_some(a.calibration_vectors.as_str());
+        let c = super::bench_scale_calib::fit(
+            &a.calibration_data,
+            model,
+            vectors,
+            a.calibration_docs,
+            300,
+        )?;
         super::bench_scale_calib::print(&c);
         std::fs::write(
             a.out.join("calibration.json"),
@@ -521,12 +471,9 @@ pub fn run(a: ScaleBench) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for &n in &a.sizes {
         for &part in &a.parts {
-            for corpus in corpora(&a, part) {
+            for corpus in a.corpora.clone() {
                 let src = Source::new(corpus, n, calibration.as_ref())?;
-                let about = match part {
-                    RetrieverKind::Bm25 => src.describe(),
-                    _ => corpus.as_str().to_string(),
-                };
+                let about = src.describe(part);
                 let label = format!("{part} ({about}), {n} documents");
                 let dir = a.out.join(format!("{part}-{}-{n}", corpus.as_str()));
                 eprintln!("== {label}: build");

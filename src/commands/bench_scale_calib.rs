@@ -63,10 +63,13 @@ pub(super) struct Calibration {
     pub source: String,
     pub bm25: Bm25Fit,
     pub splade: Option<SpladeFit>,
+    /// Dense and token vectors (`None` when neither part runs).
+    #[serde(default)]
+    pub vectors: Option<super::bench_scale_vecfit::VecFit>,
 }
 
 /// (mean, standard deviation) of `ln x` over the positive samples.
-fn lognormal_fit(xs: impl Iterator<Item = f64>) -> (f64, f64) {
+pub(super) fn lognormal_fit(xs: impl Iterator<Item = f64>) -> (f64, f64) {
     let logs: Vec<f64> = xs.filter(|&x| x > 0.0).map(f64::ln).collect();
     mean_sd(&logs)
 }
@@ -93,7 +96,7 @@ fn line_fit(pts: &[(f64, f64)]) -> (f64, f64) {
 /// The Zipf exponent of frequencies sorted descending: minus the slope of log
 /// frequency on log rank, at geometrically spaced ranks among those seen at least
 /// twice (the hapax tail is the sample's size, not the law).
-fn zipf_exponent(sorted_desc: &[u64]) -> f64 {
+pub(super) fn zipf_exponent(sorted_desc: &[u64]) -> f64 {
     let top = sorted_desc.iter().take_while(|&&f| f >= 2).count().max(2);
     let mut pts = Vec::new();
     let mut r = 1.0f64;
@@ -253,14 +256,16 @@ fn fit_splade(
     })
 }
 
-/// Fits both generators on the BEIR folder `dataset`: BM25 on the whole corpus and
-/// every query, SPLADE (when `splade` names a model) on the first `splade_docs`
-/// documents and `splade_queries` queries.
+/// Fits the generators on the BEIR folder `dataset`: BM25 on the whole corpus and
+/// every query; SPLADE (when `splade` names a model) and the dense and token vectors
+/// (when `vectors` names a model) on the first `sample_docs` documents (tokens: the
+/// first 300) and `sample_queries` queries.
 pub(super) fn fit(
     dataset: &Path,
     splade: Option<&str>,
-    splade_docs: usize,
-    splade_queries: usize,
+    vectors: Option<&str>,
+    sample_docs: usize,
+    sample_queries: usize,
 ) -> anyhow::Result<Calibration> {
     let beir = seine_datasets::beir::BeirDir::open(dataset)
         .with_context(|| format!("calibration data {}", dataset.display()))?;
@@ -270,8 +275,18 @@ pub(super) fn fit(
     let splade = match splade {
         Some(m) => Some(fit_splade(
             m,
-            &docs[..splade_docs.min(docs.len())],
-            &queries[..splade_queries.min(queries.len())],
+            &docs[..sample_docs.min(docs.len())],
+            &queries[..sample_queries.min(queries.len())],
+        )?),
+        None => None,
+    };
+    let vectors = match vectors {
+        Some(m) => Some(super::bench_scale_vecfit::fit(
+            m,
+            &docs[..sample_docs.min(docs.len())],
+            &queries[..sample_queries.min(queries.len())],
+            300,
+            bm25.heaps_beta,
         )?),
         None => None,
     };
@@ -279,6 +294,7 @@ pub(super) fn fit(
         source: format!("{} ({})", beir.name(), dataset.display()),
         bm25,
         splade,
+        vectors,
     })
 }
 
@@ -322,5 +338,8 @@ pub(super) fn print(c: &Calibration) {
             s.query_weight_sigma,
             s.query_overlap * 100.0
         );
+    }
+    if let Some(v) = &c.vectors {
+        super::bench_scale_vecfit::print(v);
     }
 }

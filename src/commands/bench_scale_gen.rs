@@ -25,12 +25,12 @@ impl Rng {
 }
 
 /// Zipf(s) over `n` ranks (rank 0 the most frequent) by inverse CDF.
-struct Zipf(Vec<f64>);
+pub(super) struct Zipf(Vec<f64>);
 impl Zipf {
     fn new(n: usize) -> Self {
         Zipf::with_exponent(n, 1.0)
     }
-    fn with_exponent(n: usize, s: f64) -> Self {
+    pub(super) fn with_exponent(n: usize, s: f64) -> Self {
         let n = n.max(1);
         let mut c: Vec<f64> = (1..=n).map(|r| (r as f64).powf(-s)).collect();
         for i in 1..n {
@@ -39,7 +39,7 @@ impl Zipf {
         let t = c[n - 1];
         Zipf(c.into_iter().map(|x| x / t).collect())
     }
-    fn draw(&self, r: &mut Rng) -> usize {
+    pub(super) fn draw(&self, r: &mut Rng) -> usize {
         let u = r.unit();
         self.0.partition_point(|&c| c < u).min(self.0.len() - 1)
     }
@@ -313,6 +313,8 @@ pub(super) struct Source {
     n: usize,
     bm25: Option<Bm25Gen>,
     splade: Option<SpladeGen>,
+    dense: Option<super::bench_scale_vecgen::SpaceGen>,
+    tokens: Option<super::bench_scale_vecgen::TokenGen>,
 }
 
 impl Source {
@@ -321,12 +323,17 @@ impl Source {
         n: usize,
         calibration: Option<&super::bench_scale_calib::Calibration>,
     ) -> anyhow::Result<Self> {
-        let (mut bm25, mut splade) = (None, None);
+        use super::bench_scale_vecgen::{SpaceGen, TokenGen};
+        let (mut bm25, mut splade, mut dense, mut tokens) = (None, None, None, None);
         if corpus == Corpus::Calibrated {
             let c = calibration
                 .ok_or_else(|| anyhow::anyhow!("calibrated corpus without a calibration"))?;
             bm25 = Some(Bm25Gen::new(&c.bm25, n));
             splade = c.splade.as_ref().map(SpladeGen::new);
+            if let Some(v) = &c.vectors {
+                dense = Some(SpaceGen::new(&v.dense, n, 2));
+                tokens = Some(TokenGen::new(&v.tokens, n, c.bm25.heaps_beta));
+            }
         }
         Ok(Source {
             g: Gen::new(),
@@ -334,6 +341,8 @@ impl Source {
             n,
             bm25,
             splade,
+            dense,
+            tokens,
         })
     }
 
@@ -388,11 +397,48 @@ impl Source {
         }
     }
 
-    /// A line about the generator's size-dependent parameters.
-    pub(super) fn describe(&self) -> String {
-        match &self.bm25 {
-            Some(b) => format!("calibrated, bm25 vocabulary {} (Heaps)", b.vocab()),
-            None => self.corpus.as_str().to_string(),
+    /// Dense document `i` (unit length).
+    pub(super) fn dense_doc(&self, i: u64) -> Vec<f32> {
+        match &self.dense {
+            Some(d) => d.doc(i),
+            None => self.g.dense(i, 2),
+        }
+    }
+
+    /// Dense query `q`: a fresh vector of some cluster (not a document).
+    pub(super) fn dense_query(&self, q: usize) -> Vec<f32> {
+        match &self.dense {
+            Some(d) => d.query(q as u64),
+            None => self.g.dense(q as u64, 20),
+        }
+    }
+
+    /// Document `i`'s token vectors.
+    pub(super) fn tokens_doc(&self, i: u64) -> Vec<f32> {
+        match &self.tokens {
+            Some(t) => t.doc(i),
+            None => self.g.tokens(i, 4),
+        }
+    }
+
+    /// Query `q`'s token vectors.
+    pub(super) fn tokens_query(&self, q: usize) -> Vec<f32> {
+        match &self.tokens {
+            Some(t) => t.query(q as u64),
+            None => self.g.tokens(q as u64, 21),
+        }
+    }
+
+    /// A line about the generator's size-dependent parameters for `part`.
+    pub(super) fn describe(&self, part: seine_engine::RetrieverKind) -> String {
+        use seine_engine::RetrieverKind as R;
+        match (part, &self.bm25, &self.dense, &self.tokens) {
+            (R::Bm25, Some(b), _, _) => {
+                format!("calibrated, bm25 vocabulary {} (Heaps)", b.vocab())
+            }
+            (R::Dense, _, Some(d), _) => format!("calibrated, {} clusters", d.clusters()),
+            (R::Maxsim, _, _, Some(t)) => format!("calibrated, {} token clusters", t.clusters()),
+            _ => self.corpus.as_str().to_string(),
         }
     }
 }

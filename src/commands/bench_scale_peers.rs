@@ -68,12 +68,12 @@ pub(super) fn peers(
             let mut bytes = Vec::new();
             for q in 0..queries {
                 // The queries seine's own search step used (bench_scale::search).
-                for x in src.g.dense(q as u64, 20) {
+                for x in src.dense_query(q) {
                     bytes.extend_from_slice(&x.to_le_bytes());
                 }
             }
             std::fs::write(&qpath, bytes)?;
-            let dim = src.g.dense(0, 20).len().to_string();
+            let dim = src.dense_query(0).len().to_string();
             let p = seine_index::HnswParams::default();
             let (m, efc) = (p.m.to_string(), p.ef_construction.to_string());
             eprintln!("== dense, {n} documents: hnswlib, faiss-cpu, usearch (Python)");

@@ -1,10 +1,10 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use seine_datasets::CorpusOptions;
 use seine_datasets::beir::BeirDir;
 use seine_engine::encoders::model_label;
-use seine_engine::{QueryParams, RetrieverKind, RetrieverSet, SearchRequest, Searcher};
+use seine_engine::{QueryParams, Rerank, RetrieverKind, RetrieverSet, SearchRequest, Searcher};
 use seine_eval::metrics::EvalOptions;
 use seine_eval::report::{mteb_task_name, table, write_mteb, write_per_query};
 use seine_eval::run::write_trec;
@@ -151,27 +151,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let recall_vs_exact = approx_recall(&split, &searcher, &spec, &result)?;
 
     let run_name = run_name(&a, &fusion, rerank);
-    let settings = serde_json::json!({
-        "bm25_mode": a.bm25.bm25_mode,
-        "k1": a.bm25.k1,
-        "b": a.bm25.b,
-        "depth": a.depth,
-        "ignore_identical_ids": !a.keep_identical_ids,
-        "dense_model": a.dense.dense,
-        "sparse_model": a.sparse.sparse,
-        "multi_model": a.multi.multi,
-        "rerank": rerank.map(|r| serde_json::json!({
-            "method": r.kind(), "depth": r.depth, "flipr_k": a.rerank.flipr_k,
-        })),
-        "fusion": a.retriever.is_fusion().then(|| serde_json::json!({
-            "method": fusion.method.to_string(),
-            "rrf_k": a.fusion.rrf_k,
-            "weights": fusion.weights,
-            "depth": fusion.depth,
-        })),
-        "index": index_path,
-        "sparse_search": {"mode": a.sparse_search.to_string(), "recall_at_10_vs_exact": recall_vs_exact},
-    });
+    let settings = settings_json(&a, &fusion, rerank, &index_path, recall_vs_exact);
     let json_path = write_mteb(&a.out, &run_name, &result, settings)?;
     let run_path = json_path.with_file_name(format!(
         "{}.{}.trec",
@@ -195,6 +175,37 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     println!("results: {}", json_path.display());
     println!("run:     {}", run_path.display());
     Ok(())
+}
+
+/// The run's settings as stored in its results JSON.
+fn settings_json(
+    a: &Args,
+    fusion: &seine_engine::Fusion,
+    rerank: Option<Rerank>,
+    index_path: &Path,
+    recall_vs_exact: Option<f64>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "bm25_mode": a.bm25.bm25_mode,
+        "k1": a.bm25.k1,
+        "b": a.bm25.b,
+        "depth": a.depth,
+        "ignore_identical_ids": !a.keep_identical_ids,
+        "dense_model": a.dense.dense,
+        "sparse_model": a.sparse.sparse,
+        "multi_model": a.multi.multi,
+        "rerank": rerank.map(|r| serde_json::json!({
+            "method": r.kind(), "depth": r.depth, "flipr_k": a.rerank.flipr_k,
+        })),
+        "fusion": a.retriever.is_fusion().then(|| serde_json::json!({
+            "method": fusion.method.to_string(),
+            "rrf_k": a.fusion.rrf_k,
+            "weights": fusion.weights,
+            "depth": fusion.depth,
+        })),
+        "index": index_path,
+        "sparse_search": {"mode": a.sparse_search.to_string(), "recall_at_10_vs_exact": recall_vs_exact},
+    })
 }
 
 /// For an approximate sparse search: the run's mean recall@10 against the exact one's

@@ -66,24 +66,22 @@ pub fn search(
             return Some(plaid::rescore(store, q, &docs, k));
         }
     }
-    // 1. Centroid scores, [centroid][query token].
-    let mut s = vec![0f32; kc * lq];
+    // 1. Centroid scores, [query token][centroid] (each token's row contiguous).
+    let mut s = vec![0f32; lq * kc];
     matmul(
         &mut s,
-        lq,
-        MatRef::row_major(codec.centroids(), kc, dim),
-        MatRef::row_major(q, lq, dim).t(),
+        kc,
+        MatRef::row_major(q, lq, dim),
+        MatRef::row_major(codec.centroids(), kc, dim).t(),
         1.0,
         false,
-        Par::Serial,
+        Par::Rayon,
     );
     let (bits, rb) = (codec.bits() as usize, codec.row_bytes());
-    let per = 8 / bits;
-    let mask = (1usize << bits) - 1;
-    let weights = codec.weights();
     let nprobe = p.nprobe.min(kc);
-    let mut col: Vec<(f32, u32)> = Vec::with_capacity(kc);
+    let mut top: Vec<(f32, u32)> = Vec::with_capacity(nprobe + 2);
     let mut lut = vec![0f32; rb * 256];
+    let mut nib = [[0f32; 16]; 2];
     let hits = SCRATCH.with(|cell| {
         let sc = &mut *cell.borrow_mut();
         if sc.best.len() < n {
@@ -94,31 +92,16 @@ pub fn search(
         let mut missing_total = 0f32;
         for i in 0..lq {
             let qi = &q[i * dim..(i + 1) * dim];
-            // 2. WARPselect.
-            col.clear();
-            col.extend((0..kc).map(|c| (s[c * lq + i], c as u32)));
-            let cmp = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
-            if nprobe < kc {
-                col.select_nth_unstable_by(nprobe, cmp);
-            }
-            let miss = if nprobe < kc { col[nprobe].0 } else { 0.0 };
+            // 2. WARPselect: the best nprobe + 1 centroids, one pass with a threshold.
+            best_centroids(&s[i * kc..(i + 1) * kc], nprobe + 1, &mut top);
+            let miss = if nprobe < kc { top[nprobe].0 } else { 0.0 };
             missing_total += miss;
-            // 3. The query token's table over code bytes.
-            for (pos, t) in lut.chunks_exact_mut(256).enumerate() {
-                for (byte, slot) in t.iter_mut().enumerate() {
-                    let mut acc = 0f32;
-                    for e in 0..per {
-                        let d = pos * per + e;
-                        if d < dim {
-                            acc += qi[d] * weights[(byte >> (e * bits)) & mask];
-                        }
-                    }
-                    *slot = acc;
-                }
-            }
+            // 3. The query token's table over code bytes, from two nibble tables per
+            // byte position (16 + 16 entries instead of 256 sums).
+            token_table(codec, qi, bits, &mut nib, &mut lut);
             // 4a. Max per document over its tokens in the probed centroids.
             sc.token_docs.clear();
-            for &(sc_c, c) in &col[..nprobe] {
+            for &(sc_c, c) in &top[..nprobe] {
                 let cl = lists.cluster(c as usize);
                 for ((&d, code), &norm) in
                     cl.docs.iter().zip(cl.codes.chunks_exact(rb)).zip(cl.norms)
@@ -174,4 +157,51 @@ pub fn search(
     seine_index::sort_hits(&mut hits);
     hits.truncate(k);
     Some(hits)
+}
+
+/// The `m` best (score, centroid) of `row`, best first (ties: lower id first).
+fn best_centroids(row: &[f32], m: usize, top: &mut Vec<(f32, u32)>) {
+    top.clear();
+    let m = m.min(row.len());
+    let better = |a: (f32, u32), b: (f32, u32)| a.0 > b.0 || (a.0 == b.0 && a.1 < b.1);
+    for (c, &x) in row.iter().enumerate() {
+        if top.len() == m && x <= top[m - 1].0 {
+            continue;
+        }
+        let item = (x, c as u32);
+        let at = top.partition_point(|&t| better(t, item));
+        top.insert(at, item);
+        top.truncate(m);
+    }
+}
+
+/// `lut[p·256 + byte]` = the query token's dot product with the bucket values the
+/// code byte at position `p` encodes, built from each byte's two nibbles.
+fn token_table(
+    codec: &seine_kernels::residual::Codec,
+    qi: &[f32],
+    bits: usize,
+    nib: &mut [[f32; 16]; 2],
+    lut: &mut [f32],
+) {
+    let (dim, weights) = (codec.dim(), codec.weights());
+    let per_nib = 4 / bits;
+    let mask = (1usize << bits) - 1;
+    for (pos, t) in lut.chunks_exact_mut(256).enumerate() {
+        for (h, table) in nib.iter_mut().enumerate() {
+            let d0 = pos * 2 * per_nib + h * per_nib;
+            for (x, slot) in table.iter_mut().enumerate() {
+                let mut acc = 0f32;
+                for e in 0..per_nib {
+                    if let Some(&qd) = qi.get(d0 + e).filter(|_| d0 + e < dim) {
+                        acc += qd * weights[(x >> (e * bits)) & mask];
+                    }
+                }
+                *slot = acc;
+            }
+        }
+        for (byte, slot) in t.iter_mut().enumerate() {
+            *slot = nib[0][byte & 15] + nib[1][byte >> 4];
+        }
+    }
 }

@@ -1,0 +1,81 @@
+//! `seine bench scale`'s maxsim row: the default late-interaction first stage (WARP
+//! on stores that carry its lists) timed, PLAID timed on the same queries after it,
+//! both with recall@10 against exhaustive MaxSim.
+
+use std::time::Instant;
+
+use seine_index::MultiIndex;
+
+use super::bench_scale::percentile;
+use super::bench_scale_gen::Source;
+
+const K: usize = 10;
+
+/// Times `queries` searches of the default engine into `lat`, adds PLAID's figures to
+/// `extra`; returns (hits of the exact top 10 found, judged) for the recall.
+pub(super) fn search(
+    store: &MultiIndex,
+    src: &Source,
+    queries: usize,
+    lat: &mut Vec<f64>,
+    extra: &mut serde_json::Map<String, serde_json::Value>,
+) -> (usize, usize) {
+    let (mut hit, mut total) = (0usize, 0usize);
+    // Exhaustive MaxSim is the oracle; at 1M documents it costs seconds per
+    // query, so recall is measured on the first 20 queries. The timed engine is
+    // the default first stage (WARP); PLAID runs on the same queries after it.
+    let bags: Vec<Vec<f32>> = (0..queries).map(|q| src.tokens_query(q)).collect();
+    let truth: Vec<Vec<u32>> = bags
+        .iter()
+        .take(20)
+        .map(|t| {
+            seine_engine::plaid::exact(store, t, K)
+                .iter()
+                .map(|h| h.doc)
+                .collect()
+        })
+        .collect();
+    let plaid = seine_engine::Plaid::for_k(K);
+    let (mut plaid_lat, mut plaid_hit) = (Vec::new(), 0usize);
+    for (q, toks) in bags.iter().enumerate() {
+        let t = Instant::now();
+        let got: Vec<u32> = seine_engine::plaid::first_stage(store, toks, K, None, None, None)
+            .iter()
+            .map(|h| h.doc)
+            .collect();
+        lat.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        let p: Vec<u32> = seine_engine::plaid::search(store, toks, K, Some(plaid), None)
+            .iter()
+            .map(|h| h.doc)
+            .collect();
+        plaid_lat.push(t.elapsed().as_secs_f64());
+        if let Some(want) = truth.get(q) {
+            hit += got.iter().filter(|d| want.contains(d)).count();
+            total += want.len();
+            plaid_hit += p.iter().filter(|d| want.contains(d)).count();
+        }
+    }
+    plaid_lat.sort_by(f64::total_cmp);
+    let sum: f64 = plaid_lat.iter().sum();
+    extra.insert("plaid_qps".into(), (plaid_lat.len() as f64 / sum).into());
+    extra.insert(
+        "plaid_p50_ms".into(),
+        (percentile(&plaid_lat, 0.5) * 1e3).into(),
+    );
+    let judged = truth.len() * K;
+    extra.insert(
+        "plaid_recall_at_10".into(),
+        (plaid_hit as f64 / judged.max(1) as f64).into(),
+    );
+    extra.insert(
+        "maxsim_engine".into(),
+        (if store.warp().is_some() {
+            "warp"
+        } else {
+            "plaid"
+        })
+        .into(),
+    );
+    (hit, total)
+}
