@@ -186,18 +186,31 @@ def step_search(args) -> dict:
     index_dir = Path(args.work) / "index"
     queries = np.load(args.queries).astype(np.float32, copy=False)
     truth = np.load(args.truth)
-    if queries.ndim != 3:
-        sys.exit(f"bench_warp_peer: --queries must be [n, tokens, dim], got {queries.shape}")
-    n_q, q_tokens, _ = queries.shape
+    if args.query_lens:
+        # Queries of different lengths: [total_tokens, dim] and one length per query.
+        lens = np.load(args.query_lens).astype(np.int64)
+        if queries.ndim != 2 or int(lens.sum()) != queries.shape[0]:
+            sys.exit(f"bench_warp_peer: --queries {queries.shape} does not hold "
+                     f"the {int(lens.sum())} tokens --query-lens names")
+        starts = np.concatenate([[0], np.cumsum(lens)])
+        flat = torch.from_numpy(np.ascontiguousarray(queries))
+        qs = [flat[starts[i]:starts[i + 1]].unsqueeze(0) for i in range(len(lens))]
+        q_tokens = int(np.median(lens))
+    else:
+        if queries.ndim != 3:
+            sys.exit(f"bench_warp_peer: --queries must be [n, tokens, dim], got {queries.shape}")
+        q_tokens = queries.shape[1]
+        qt = torch.from_numpy(np.ascontiguousarray(queries))
+        qs = [qt[i:i + 1] for i in range(queries.shape[0])]
+    n_q = len(qs)
     n_judged = min(len(truth), n_q)
     truth_sets = [set(int(x) for x in truth[i][: args.k]) for i in range(n_judged)]
-    qt = torch.from_numpy(np.ascontiguousarray(queries))
 
     t0 = time.perf_counter()
     idx = XTRWarp(index=str(index_dir)).load(device="cpu", dtype=torch.float32)
     load_s = time.perf_counter() - t0
     meta = idx._load_metadata()
-    default = idx.optimize_hyperparams(args.k, qt[:1])
+    default = idx.optimize_hyperparams(args.k, qs[0])
     default_params = dict(zip(("bound", "nprobe", "centroid_score_threshold",
                                "max_candidates", "t_prime"), default))
     partitions = meta.get("num_centroids", meta["num_partitions"])
@@ -212,7 +225,7 @@ def step_search(args) -> dict:
     def run(params: dict) -> tuple[list[float], list[list[int]]]:
         times, ids = [], []
         for i in range(n_q):
-            q = qt[i : i + 1]
+            q = qs[i]
             t = time.perf_counter()
             res = idx.search(q, top_k=args.k, num_threads=args.threads,
                              show_progress=False, **params)
@@ -257,11 +270,11 @@ def step_search(args) -> dict:
 
 def child(args, step: str) -> dict:
     cmd = [sys.executable, os.path.abspath(__file__), "--step", step]
-    for name in ("docs", "queries", "truth", "k", "threads", "work", "nbits",
+    for name in ("docs", "queries", "query_lens", "truth", "k", "threads", "work", "nbits",
                  "centroids", "nprobe", "source"):
         val = getattr(args, name)
         if val is not None:
-            cmd += [f"--{name}", str(val)]
+            cmd += [f"--{name.replace('_', '-')}", str(val)]
     log(f"running the {step} step in a child process")
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
     lines = [l for l in proc.stdout.splitlines() if l.strip()]
@@ -274,6 +287,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--docs", required=True)
     ap.add_argument("--queries", required=True)
+    ap.add_argument("--query-lens", default=None,
+                    help="int .npy, one token count per query: --queries is then "
+                         "[total_tokens, dim], the queries one after another")
     ap.add_argument("--truth", required=True)
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)

@@ -298,7 +298,7 @@ fn search(
         RetrieverKind::Maxsim => {
             let store = dir.multi()?;
             let (h, t) =
-                super::bench_scale_maxsim::search(&store, src, queries, &mut lat, &mut extra);
+                super::bench_scale_maxsim::search(out, &store, src, queries, &mut lat, &mut extra)?;
             hit += h;
             total += t;
         }
@@ -424,6 +424,9 @@ fn step(a: &ScaleBench, step: &str) -> anyhow::Result<()> {
             }
             if a.peers && part == RetrieverKind::Splade {
                 super::bench_scale_splade::write_peer_data(&a.out, n, a.queries.max(1), &src)?;
+            }
+            if a.peers && part == RetrieverKind::Maxsim {
+                super::bench_scale_maxsim::write_peer_data(&a.out, n, a.queries.max(1), &src)?;
             }
             v
         }

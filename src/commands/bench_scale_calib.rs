@@ -340,6 +340,57 @@ pub(super) fn print(c: &Calibration) {
         );
     }
     if let Some(v) = &c.vectors {
-        super::bench_scale_vecfit::print(v);
+        print_vectors(v);
     }
+}
+
+/// The dense and token fits, one line each.
+fn print_vectors(v: &super::bench_scale_vecfit::VecFit) {
+    let d = &v.dense;
+    println!(
+        "calibration: dense ({}) — {} documents, {}-d: 90 % of the variance in {} directions, top eigenvalues {:.4} {:.4} {:.4}, mean norm {:.3}, {} k-means clusters holding {:.1} % of the variance; documents: noise x{:.1}, nearest-document cosine real {:.3} / synthetic {:.3}; queries: noise x{:.1}, nearest-document cosine real {:.3} / synthetic {:.3}",
+        v.model,
+        d.samples,
+        d.dim,
+        d.dims_for_90(),
+        d.between[0] + d.within[0],
+        d.between[1] + d.within[1],
+        d.between[2] + d.within[2],
+        d.mean.iter().map(|m| m * m).sum::<f32>().sqrt(),
+        d.clusters,
+        d.between_share() * 100.0,
+        d.doc_gamma,
+        d.doc_nn_cos.0,
+        d.doc_nn_cos.1,
+        d.query_gamma,
+        d.query_nn_cos.0,
+        d.query_nn_cos.1
+    );
+    let t = &v.tokens;
+    let s = &t.space;
+    println!(
+        "calibration: tokens ({}) — {} documents, {:.0} tokens each, projected {} → {} dims ({:.1} % of the variance kept; 90 % in {} directions), mean norm {:.3}, {} clusters ({:.1} % of the variance between), cluster sizes Zipf {:.3}, {:.2} % of same-document token pairs in one cluster (copy probability {:.2}); documents: noise x{:.1}, nearest-token cosine real {:.3} / synthetic {:.3}; queries: tokens log-normal(mu {:.3}, sigma {:.3}) (median {:.0}), noise x{:.1}, nearest-document-token cosine real {:.3} / synthetic {:.3}",
+        v.model,
+        t.docs,
+        t.tokens_per_doc,
+        t.model_dim,
+        s.dim,
+        t.kept_variance * 100.0,
+        s.dims_for_90(),
+        s.mean.iter().map(|m| m * m).sum::<f32>().sqrt(),
+        s.clusters,
+        s.between_share() * 100.0,
+        t.cluster_zipf,
+        t.same_cluster_pairs * 100.0,
+        t.copy_prob,
+        s.doc_gamma,
+        s.doc_nn_cos.0,
+        s.doc_nn_cos.1,
+        t.query_tokens_mu,
+        t.query_tokens_sigma,
+        t.query_tokens_mu.exp(),
+        s.query_gamma,
+        s.query_nn_cos.0,
+        s.query_nn_cos.1
+    );
 }

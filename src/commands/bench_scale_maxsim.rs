@@ -2,6 +2,8 @@
 //! on stores that carry its lists) timed, PLAID timed on the same queries after it,
 //! both with recall@10 against exhaustive MaxSim.
 
+use std::io::Write;
+use std::path::Path;
 use std::time::Instant;
 
 use seine_index::MultiIndex;
@@ -12,14 +14,16 @@ use super::bench_scale_gen::Source;
 const K: usize = 10;
 
 /// Times `queries` searches of the default engine into `lat`, adds PLAID's figures to
-/// `extra`; returns (hits of the exact top 10 found, judged) for the recall.
+/// `extra`; returns (hits of the exact top 10 found, judged) for the recall. The exact
+/// top 10s are left in `out/peer-truth.npy` for the peer.
 pub(super) fn search(
+    out: &Path,
     store: &MultiIndex,
     src: &Source,
     queries: usize,
     lat: &mut Vec<f64>,
     extra: &mut serde_json::Map<String, serde_json::Value>,
-) -> (usize, usize) {
+) -> anyhow::Result<(usize, usize)> {
     let (mut hit, mut total) = (0usize, 0usize);
     // Exhaustive MaxSim is the oracle; at 1M documents it costs seconds per
     // query, so recall is measured on the first 20 queries. The timed engine is
@@ -35,6 +39,14 @@ pub(super) fn search(
                 .collect()
         })
         .collect();
+    let ids: Vec<u8> = truth
+        .iter()
+        .flat_map(|t| (0..K).map(move |j| t.get(j).map_or(-1i64, |&d| i64::from(d))))
+        .flat_map(i64::to_le_bytes)
+        .collect();
+    let mut f = super::bench_scale_splade::npy_header("<i8", &[truth.len(), K]);
+    f.extend_from_slice(&ids);
+    std::fs::write(out.join("peer-truth.npy"), f)?;
     let plaid = seine_engine::Plaid::for_k(K);
     let (mut plaid_lat, mut plaid_hit) = (Vec::new(), 0usize);
     for (q, toks) in bags.iter().enumerate() {
@@ -77,5 +89,39 @@ pub(super) fn search(
         })
         .into(),
     );
-    (hit, total)
+    Ok((hit, total))
+}
+
+/// The peer's input in `out`: the documents' token vectors (`peer-docs.npy`, f16
+/// `[n, TOKENS, dim]`, written as they are generated) and the queries (`peer-queries.npy`
+/// f32 `[tokens, dim]` with `peer-query-lens.npy`), the ones seine searched.
+pub(super) fn write_peer_data(
+    out: &Path,
+    n: usize,
+    queries: usize,
+    src: &Source,
+) -> anyhow::Result<()> {
+    use super::bench_scale::{TOK_DIM, TOKENS};
+    use super::bench_scale_splade::npy_header;
+    let path = out.join("peer-docs.npy");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
+    f.write_all(&npy_header("<f2", &[n, TOKENS, TOK_DIM]))?;
+    for i in 0..n as u64 {
+        for x in src.tokens_doc(i) {
+            f.write_all(&half::f16::from_f32(x).to_le_bytes())?;
+        }
+    }
+    f.flush()?;
+    let bags: Vec<Vec<f32>> = (0..queries).map(|q| src.tokens_query(q)).collect();
+    let total: usize = bags.iter().map(|b| b.len() / TOK_DIM).sum();
+    let mut q = npy_header("<f4", &[total, TOK_DIM]);
+    q.extend(bags.iter().flatten().flat_map(|x| x.to_le_bytes()));
+    std::fs::write(out.join("peer-queries.npy"), q)?;
+    let mut l = npy_header("<i8", &[bags.len()]);
+    l.extend(
+        bags.iter()
+            .flat_map(|b| ((b.len() / TOK_DIM) as i64).to_le_bytes()),
+    );
+    std::fs::write(out.join("peer-query-lens.npy"), l)?;
+    Ok(())
 }

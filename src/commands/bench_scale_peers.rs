@@ -2,7 +2,8 @@
 //! same run through `$SEINE_PYTHON` (or `python3`): tantivy's own BM25 and bm25s for
 //! bm25, Seismic for splade (`scripts/bench_*_scale.py`), hnswlib, faiss-cpu and usearch
 //! for dense (`scripts/bench_dense_peers.py`, on the index's own `vectors.f32`);
-//! `scripts/setup-bench-peers.sh` installs them.
+//! `scripts/setup-bench-peers.sh` installs them. xtr-warp-rs for maxsim runs in its own
+//! environment (`scripts/setup-warp-peer.sh`: it needs torch).
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -105,18 +106,85 @@ pub(super) fn peers(
             }
             let _ = std::fs::remove_file(&qpath);
         }
-        _ => {}
+        RetrieverKind::Maxsim => add("xtrwarp", warp_peer(n, dir)?),
     }
     Ok(())
+}
+
+/// xtr-warp-rs on the documents and queries seine's search step wrote
+/// (`bench_scale_maxsim::write_peer_data`), through `$SEINE_WARP_PYTHON` (default
+/// `.venv-warp/bin/python`, made by `scripts/setup-warp-peer.sh`): its fastest point at
+/// recall@10 ≥ 0.95 against exhaustive MaxSim, or its best recall when none reaches it.
+fn warp_peer(n: usize, dir: &Path) -> anyhow::Result<serde_json::Value> {
+    eprintln!("== maxsim, {n} documents: xtr-warp-rs (Python, CPU)");
+    let python = std::env::var("SEINE_WARP_PYTHON").unwrap_or_else(|_| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(".venv-warp/bin/python")
+            .display()
+            .to_string()
+    });
+    let threads = rayon::current_num_threads().to_string();
+    let (d, q, l, t, w) = (
+        dir.join("peer-docs.npy"),
+        dir.join("peer-queries.npy"),
+        dir.join("peer-query-lens.npy"),
+        dir.join("peer-truth.npy"),
+        dir.join("peer-warp"),
+    );
+    let v = run_peer_with(
+        &python,
+        "bench_warp_peer.py",
+        &[
+            ("--docs", d.as_os_str()),
+            ("--queries", q.as_os_str()),
+            ("--query-lens", l.as_os_str()),
+            ("--truth", t.as_os_str()),
+            ("--work", w.as_os_str()),
+            ("--threads", OsStr::new(&threads)),
+            ("--source", OsStr::new("disk")),
+        ],
+    )?;
+    let _ = std::fs::remove_dir_all(&w);
+    let _ = std::fs::remove_file(&d);
+    let sweep = v["sweep"].as_array().cloned().unwrap_or_default();
+    let recall = |p: &serde_json::Value| p["recall_at_10"].as_f64().unwrap_or(0.0);
+    let best = if v["best_at_095"].is_object() {
+        v["best_at_095"].clone()
+    } else {
+        sweep
+            .iter()
+            .max_by(|a, b| recall(a).total_cmp(&recall(b)))
+            .cloned()
+            .unwrap_or_default()
+    };
+    Ok(serde_json::json!({
+        "engine": format!("{} {}", v["peer"].as_str().unwrap_or("?"), v["version"].as_str().unwrap_or("?")),
+        "build_s": v["build_s"], "build_rss_mb": v["build_peak_rss_mb"],
+        "bytes_per_doc": v["index_bytes"].as_f64().map(|b| b / n as f64),
+        "centroids": v["index_meta"]["num_partitions"],
+        "search_peak_rss_mb": v["search_peak_rss_mb"],
+        "qps": best["qps"], "p50_ms": best["p50_ms"], "p99_ms": best["p99_ms"],
+        "recall_at_10": best["recall_at_10"], "nprobe": best["params"]["nprobe"],
+        "sweep": sweep,
+    }))
 }
 
 /// Runs `scripts/<script>` with `$SEINE_PYTHON` (or `python3`); its stdout is JSON.
 pub(super) fn run_peer(script: &str, args: &[(&str, &OsStr)]) -> anyhow::Result<serde_json::Value> {
     let python = std::env::var("SEINE_PYTHON").unwrap_or_else(|_| "python3".into());
+    run_peer_with(&python, script, args)
+}
+
+/// Runs `scripts/<script>` with `python`; the last line of its stdout is JSON.
+fn run_peer_with(
+    python: &str,
+    script: &str,
+    args: &[(&str, &OsStr)],
+) -> anyhow::Result<serde_json::Value> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("scripts")
         .join(script);
-    let mut cmd = std::process::Command::new(&python);
+    let mut cmd = std::process::Command::new(python);
     cmd.arg(&path);
     for (flag, p) in args {
         cmd.arg(flag).arg(p);
@@ -131,7 +199,16 @@ pub(super) fn run_peer(script: &str, args: &[(&str, &OsStr)]) -> anyhow::Result<
             o.status
         );
     }
-    Ok(serde_json::from_slice(&o.stdout)?)
+    if let Ok(v) = serde_json::from_slice(&o.stdout) {
+        return Ok(v);
+    }
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let last = stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    serde_json::from_str(last).with_context(|| format!("the output of {script}"))
 }
 
 /// The index's raw vectors (`<generation>/dense/vectors.f32`): the peers read the very

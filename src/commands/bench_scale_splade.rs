@@ -118,18 +118,31 @@ pub(super) fn scans(
 
 /// A little-endian 1-d `.npy` file (`descr` such as `<i8`, `<f4`).
 fn write_npy(path: &Path, descr: &str, len: usize, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({len},), }}");
+    let mut out = npy_header(descr, &[len]);
+    out.extend_from_slice(bytes);
+    std::fs::write(path, out)?;
+    Ok(())
+}
+
+/// The header of a version-1 `.npy` file of this dtype and shape (C order); the data
+/// follows it.
+pub(super) fn npy_header(descr: &str, shape: &[usize]) -> Vec<u8> {
+    let dims: String = shape.iter().map(|d| format!("{d}, ")).collect();
+    let dims = if shape.len() == 1 {
+        dims.trim_end().to_string()
+    } else {
+        dims.trim_end_matches(", ").to_string()
+    };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({dims}), }}");
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(' ');
     }
     header.push('\n');
-    let mut out = Vec::with_capacity(10 + header.len() + bytes.len());
+    let mut out = Vec::with_capacity(10 + header.len());
     out.extend_from_slice(b"\x93NUMPY\x01\x00");
     out.extend_from_slice(&(header.len() as u16).to_le_bytes());
     out.extend_from_slice(header.as_bytes());
-    out.extend_from_slice(bytes);
-    std::fs::write(path, out)?;
-    Ok(())
+    out
 }
 
 /// Sparse vectors as CSR arrays in `dir` (`components.npy` int64 ascending within a

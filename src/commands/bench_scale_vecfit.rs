@@ -34,12 +34,19 @@ pub(super) struct SpaceFit {
     /// Per direction: variance of the cluster means (size-weighted) and within clusters.
     pub between: Vec<f32>,
     pub within: Vec<f32>,
-    /// Query noise relative to a document's within-cluster noise.
+    /// Noise of a synthetic document and of a query, relative to the fitted
+    /// within-cluster spread (fitted to the nearest-neighbour cosines below).
+    #[serde(default = "one")]
+    pub doc_gamma: f32,
     pub query_gamma: f32,
     /// Checks: mean cosine of a document to its nearest other document, and of a query
     /// to its nearest document, real and synthetic (same sample size).
     pub doc_nn_cos: (f64, f64),
     pub query_nn_cos: (f64, f64),
+}
+
+fn one() -> f32 {
+    1.0
 }
 
 impl SpaceFit {
@@ -231,6 +238,7 @@ fn fit_space(x: &[f32], d: usize, k: usize) -> (SpaceFit, Vec<u32>) {
         mean: mean_e,
         between: between.iter().map(|&b| b as f32).collect(),
         within,
+        doc_gamma: 1.0,
         query_gamma: 1.0,
         doc_nn_cos: (0.0, 0.0),
         query_nn_cos: (0.0, 0.0),
@@ -270,12 +278,13 @@ pub(super) fn mean_nn_cos(a: &[f32], b: &[f32], d: usize, skip_self: bool) -> f6
     tot / na as f64
 }
 
-/// The `gamma` (of a grid) whose synthetic queries' mean nearest-document cosine is
-/// closest to `target`; returns (gamma, the synthetic value).
+/// The noise scale `gamma` (of a grid, 0.1 to 3.0) whose synthetic sample's statistic
+/// `synth(gamma)` (a mean nearest-neighbour cosine) is closest to the real `target`;
+/// returns (gamma, the synthetic value).
 fn fit_gamma(target: f64, synth: impl Fn(f32) -> f64) -> (f32, f64) {
     let mut best = (1.0f32, f64::INFINITY, 0.0);
-    for step in 0..=24 {
-        let g = 0.4 + 0.1 * step as f32;
+    for step in 1..=30 {
+        let g = 0.1 * step as f32;
         let v = synth(g);
         if (v - target).abs() < best.1 {
             best = (g, (v - target).abs(), v);
@@ -293,8 +302,15 @@ pub(super) fn fit_dense(docs: &[f32], queries: &[f32]) -> SpaceFit {
     let real_doc = mean_nn_cos(docs, docs, d, true);
     let real_q = mean_nn_cos(queries, docs, d, false);
     let sample = |g: &SpaceFit| SpaceGen::new(g, n, 101);
+    let (doc_gamma, synth_doc) = fit_gamma(real_doc, |g| {
+        let mut f = fit.clone();
+        f.doc_gamma = g;
+        let x = sample(&f).docs(n);
+        mean_nn_cos(&x, &x, d, true)
+    });
+    fit.doc_gamma = doc_gamma;
+    fit.doc_nn_cos = (real_doc, synth_doc);
     let synth_docs = sample(&fit).docs(n);
-    fit.doc_nn_cos = (real_doc, mean_nn_cos(&synth_docs, &synth_docs, d, true));
     let nq = (queries.len() / d).clamp(1, 300);
     let (gamma, synth_q) = fit_gamma(real_q, |g| {
         let mut f = fit.clone();
@@ -387,15 +403,19 @@ pub(super) fn fit_tokens(
         }
     }
     fit.copy_prob = best.0;
-    // Checks and the query noise, on a synthetic sample of the real one's size.
-    let real_doc = mean_nn_cos(&pt[..pt.len().min(4000 * d)], &pt, d, true);
+    // The document and query noise, on synthetic samples of the real one's size.
+    let real_doc = mean_nn_cos(&pt[..pt.len().min(2000 * d)], &pt, d, true);
     let real_q = mean_nn_cos(&pq, &pt, d, false);
+    let (doc_gamma, synth_doc) = fit_gamma(real_doc, |g| {
+        let mut f = fit.clone();
+        f.space.doc_gamma = g;
+        let x = TokenGen::new(&f, nd, heaps_beta).docs(nd);
+        mean_nn_cos(&x[..x.len().min(2000 * d)], &x, d, true)
+    });
+    space.doc_gamma = doc_gamma;
+    fit.space.doc_gamma = doc_gamma;
+    space.doc_nn_cos = (real_doc, synth_doc);
     let synth_docs = TokenGen::new(&fit, nd, heaps_beta).docs(nd);
-    let nt = (synth_docs.len() / d).min(4000);
-    space.doc_nn_cos = (
-        real_doc,
-        mean_nn_cos(&synth_docs[..nt * d], &synth_docs, d, true),
-    );
     let (gamma, synth_q) = fit_gamma(real_q, |gm| {
         let mut f = fit.clone();
         f.space.query_gamma = gm;
@@ -466,55 +486,6 @@ pub(super) fn fit(
         dense: fit_dense(&dense, &qdense),
         tokens: fit_tokens(&tokens, &lens, model_dim, &qtokens, &qlens, heaps_beta),
     })
-}
-
-/// One line per space.
-pub(super) fn print(v: &VecFit) {
-    let d = &v.dense;
-    println!(
-        "calibration: dense ({}) — {} documents, {}-d: 90 % of the variance in {} directions, top eigenvalues {:.4} {:.4} {:.4}, mean norm {:.3}, {} k-means clusters holding {:.1} % of the variance; nearest-document cosine real {:.3} / synthetic {:.3}; queries: noise x{:.1}, nearest-document cosine real {:.3} / synthetic {:.3}",
-        v.model,
-        d.samples,
-        d.dim,
-        d.dims_for_90(),
-        d.between[0] + d.within[0],
-        d.between[1] + d.within[1],
-        d.between[2] + d.within[2],
-        d.mean.iter().map(|m| m * m).sum::<f32>().sqrt(),
-        d.clusters,
-        d.between_share() * 100.0,
-        d.doc_nn_cos.0,
-        d.doc_nn_cos.1,
-        d.query_gamma,
-        d.query_nn_cos.0,
-        d.query_nn_cos.1
-    );
-    let t = &v.tokens;
-    let s = &t.space;
-    println!(
-        "calibration: tokens ({}) — {} documents, {:.0} tokens each, projected {} → {} dims ({:.1} % of the variance kept; 90 % in {} directions), mean norm {:.3}, {} clusters ({:.1} % of the variance between), cluster sizes Zipf {:.3}, {:.2} % of same-document token pairs in one cluster (copy probability {:.2}); nearest-token cosine real {:.3} / synthetic {:.3}; queries: tokens log-normal(mu {:.3}, sigma {:.3}) (median {:.0}), noise x{:.1}, nearest-document-token cosine real {:.3} / synthetic {:.3}",
-        v.model,
-        t.docs,
-        t.tokens_per_doc,
-        t.model_dim,
-        s.dim,
-        t.kept_variance * 100.0,
-        s.dims_for_90(),
-        s.mean.iter().map(|m| m * m).sum::<f32>().sqrt(),
-        s.clusters,
-        s.between_share() * 100.0,
-        t.cluster_zipf,
-        t.same_cluster_pairs * 100.0,
-        t.copy_prob,
-        s.doc_nn_cos.0,
-        s.doc_nn_cos.1,
-        t.query_tokens_mu,
-        t.query_tokens_sigma,
-        t.query_tokens_mu.exp(),
-        s.query_gamma,
-        s.query_nn_cos.0,
-        s.query_nn_cos.1
-    );
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 //!
 //! - dense: cluster centres `mean + √between ⊙ z`, as many as keep the fitted
 //!   documents per cluster (topics grow with the corpus); a document is a uniformly
-//!   drawn cluster's centre plus `√within ⊙ z`, a query the same with the noise scaled
-//!   by the fitted `gamma`; unit length.
+//!   drawn cluster's centre plus `doc_gamma · √within ⊙ z`, a query the same with
+//!   `query_gamma` (both fitted to nearest-neighbour cosines); unit length.
 //! - tokens: cluster centres likewise; a corpus of `T` tokens has `K · (T / T_fit)^β`
 //!   clusters (Heaps' exponent β of the BM25 fit: token clusters are word-like), drawn
 //!   by the fitted Zipf law; a document's next token repeats the cluster of one of its
@@ -23,6 +23,7 @@ pub(super) struct SpaceGen {
     dim: usize,
     centres: Vec<f32>,
     within: Vec<f32>,
+    doc_gamma: f32,
     gamma: f32,
     salt: u64,
 }
@@ -49,6 +50,7 @@ impl SpaceGen {
             dim: d,
             centres,
             within: fit.within.iter().map(|v| v.max(0.0).sqrt()).collect(),
+            doc_gamma: fit.doc_gamma,
             gamma: fit.query_gamma,
             salt,
         }
@@ -75,7 +77,7 @@ impl SpaceGen {
         let mut r = Rng::new(self.salt, i);
         let c = (r.next() % self.clusters() as u64) as usize;
         let mut v = Vec::with_capacity(self.dim);
-        self.draw_into(c, 1.0, &mut r, &mut v);
+        self.draw_into(c, self.doc_gamma, &mut r, &mut v);
         v
     }
 
@@ -151,7 +153,11 @@ impl TokenGen {
 
     /// Document `i`'s [`TOKENS`] token vectors.
     pub(super) fn doc(&self, i: u64) -> Vec<f32> {
-        self.bag(&mut Rng::new(self.space.salt, i), TOKENS, 1.0)
+        self.bag(
+            &mut Rng::new(self.space.salt, i),
+            TOKENS,
+            self.space.doc_gamma,
+        )
     }
 
     /// Query `q`'s token vectors (a log-normal count, 1 to 64).

@@ -100,21 +100,30 @@ fn hnsw_recall_on_scifact_vectors() {
         .collect();
     let refs: Vec<&str> = queries.iter().map(String::as_str).collect();
     let qv = enc.encode(&refs, Side::Query).unwrap();
-    let (mut found, mut total) = (0usize, 0usize);
-    for q in qv.rows() {
-        let exact = dense.search_exact(q, 10).unwrap();
-        let approx: Vec<u32> = dense
-            .search(q, 10, None)
-            .unwrap()
-            .iter()
-            .map(|h| h.doc)
-            .collect();
-        found += exact.iter().filter(|h| approx.contains(&h.doc)).count();
-        total += exact.len();
-    }
-    let recall = found as f64 / total as f64;
-    eprintln!("HNSW recall@10 vs exact (defaults M=16, efC=200, efS=128): {recall:.4}");
-    assert!(recall >= 0.99, "HNSW recall@10 {recall}");
+    // The default beam is the one fitted at build time to recall@10 0.95 on the index's
+    // own vectors; a wide beam reaches the graph's ceiling.
+    let recall_at = |ef: Option<usize>| {
+        let (mut found, mut total) = (0usize, 0usize);
+        for q in qv.rows() {
+            let exact = dense.search_exact(q, 10).unwrap();
+            let approx: Vec<u32> = dense
+                .search(q, 10, ef)
+                .unwrap()
+                .iter()
+                .map(|h| h.doc)
+                .collect();
+            found += exact.iter().filter(|h| approx.contains(&h.doc)).count();
+            total += exact.len();
+        }
+        found as f64 / total as f64
+    };
+    let (fitted, wide) = (recall_at(None), recall_at(Some(128)));
+    eprintln!(
+        "HNSW recall@10 vs exact (M=16, efC=200): {fitted:.4} at the fitted ef {}, {wide:.4} at ef 128",
+        dense.ef_search()
+    );
+    assert!(fitted >= 0.94, "HNSW recall@10 {fitted} at the fitted beam");
+    assert!(wide >= 0.99, "HNSW recall@10 {wide} at ef 128");
 
     // The CLI reopens the index (HNSW reloaded from disk) and answers with both retrievers.
     let s = ok(&[
