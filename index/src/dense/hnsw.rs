@@ -249,8 +249,11 @@ impl Builder<'_> {
     /// Inserts node `i` (node 0, the first entry point, is inserted by `build`).
     fn insert(&self, i: u32, s: &mut Scratch) {
         let level = self.links.levels[i as usize] as usize;
-        let _grow = (level > self.entry.read().unwrap_or_else(|e| e.into_inner()).1)
-            .then(|| self.grow.lock().unwrap_or_else(|e| e.into_inner()));
+        // The read guard must be gone before `grow` is waited for: the holder of `grow`
+        // takes `entry`'s write lock at the end of its insertion (a guard kept as a
+        // temporary of the same statement deadlocked parallel builds).
+        let top_now = self.entry.read().unwrap_or_else(|e| e.into_inner()).1;
+        let _grow = (level > top_now).then(|| self.grow.lock().unwrap_or_else(|e| e.into_inner()));
         let (ep, top) = *self.entry.read().unwrap_or_else(|e| e.into_inner());
         let q = self.vector(i);
         let mut cur = Cand(dot(q, self.vector(ep)), ep);
