@@ -139,7 +139,7 @@ pub struct Warp {
 
 impl Warp {
     /// Defaults by `k` (measured on SciFact's ColBERT tokens and the scale bench's
-    /// synthetic bags: see docs/scale.md).
+    /// synthetic bags: README, "Dense and late interaction at scale").
     pub fn for_k(k: usize) -> Warp {
         Warp {
             nprobe: 16,
