@@ -51,10 +51,17 @@ pub(super) fn search(
     let (mut plaid_lat, mut plaid_hit) = (Vec::new(), 0usize);
     for (q, toks) in bags.iter().enumerate() {
         let t = Instant::now();
-        let got: Vec<u32> = seine_engine::plaid::first_stage(store, toks, K, None, None, None)
-            .iter()
-            .map(|h| h.doc)
-            .collect();
+        let got: Vec<u32> = seine_engine::plaid::first_stage(
+            store,
+            toks,
+            K,
+            None,
+            Some(seine_engine::Warp::for_k(K)),
+            None,
+        )
+        .iter()
+        .map(|h| h.doc)
+        .collect();
         lat.push(t.elapsed().as_secs_f64());
         let t = Instant::now();
         let p: Vec<u32> = seine_engine::plaid::search(store, toks, K, Some(plaid), None)

@@ -4,12 +4,13 @@
 use seine_engine::settings;
 use seine_engine::{FusionMethod, Rerank, RerankKind};
 
-/// The first stage of `--retriever maxsim`: WARP by default (on stores that carry its
-/// token lists; PLAID on older ones), PLAID with `--maxsim-engine plaid` or any
-/// `--plaid-*` flag.
+/// The first stage of `--retriever maxsim`: PLAID by default, WARP with `--maxsim-engine
+/// warp` or any `--warp-*` flag (on stores that carry its token lists; PLAID on older
+/// ones).
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct PlaidArgs {
-    /// Late-interaction first stage: warp or plaid [default: warp].
+    /// Late-interaction first stage: plaid or warp [default: plaid; WARP measured slower
+    /// on 10k–1M token bags, see README].
     #[arg(long)]
     pub maxsim_engine: Option<MaxsimEngine>,
     /// WARP: centroids probed per query token [default: 16].
@@ -58,9 +59,12 @@ impl PlaidArgs {
         })
     }
 
-    /// WARP's overrides for searches of `k` hits (`None` when no flag is given).
+    /// WARP's parameters for searches of `k` hits (`None`: PLAID runs).
     pub fn warp(&self, k: usize) -> Option<seine_engine::Warp> {
-        if self.warp_nprobe.is_none() && self.warp_rescore.is_none() {
+        let asked = self.maxsim_engine == Some(MaxsimEngine::Warp)
+            || self.warp_nprobe.is_some()
+            || self.warp_rescore.is_some();
+        if !asked || self.wants_plaid() {
             return None;
         }
         let d = seine_engine::Warp::for_k(k);

@@ -132,7 +132,17 @@ fn compressed_store_serves_rerank_and_the_plaid_first_stage() {
         ));
         assert_eq!(plaid.len(), 10);
         overlap += plaid.iter().filter(|d| exact.contains(d)).count();
-        let warp = hit_ids(&search(q, &["-k", "10", "--retriever", "maxsim"]));
+        let warp = hit_ids(&search(
+            q,
+            &[
+                "-k",
+                "10",
+                "--retriever",
+                "maxsim",
+                "--maxsim-engine",
+                "warp",
+            ],
+        ));
         assert_eq!(warp.len(), 10);
         warp_overlap += warp.iter().filter(|d| exact.contains(d)).count();
     }
