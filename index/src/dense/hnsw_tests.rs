@@ -50,14 +50,13 @@ fn recall_against_exact_search_is_near_hnsw_rs_on_the_same_data() {
     let (n, dim, k, ef) = (3000, 37, 10, 32);
     let vectors = data(n, dim, 7);
     let queries = data(200, dim, 99);
-    let ours = build(&vectors, dim, params(0));
+    // Both built on one thread: a parallel hnsw_rs build varies from run to run (its
+    // recall here moved between 0.915 and 0.939), which made this comparison flaky.
+    let ours = build(&vectors, dim, params(1));
     let theirs = Hnsw::<f32, DistDot>::new(16, n, 16, 100, DistDot {});
-    let rows: Vec<(&[f32], usize)> = vectors
-        .chunks_exact(dim)
-        .enumerate()
-        .map(|(i, v)| (v, i))
-        .collect();
-    theirs.parallel_insert_slice(&rows);
+    for (i, v) in vectors.chunks_exact(dim).enumerate() {
+        theirs.insert_slice((v, i));
+    }
     let (mut a, mut b, mut total) = (0, 0, 0);
     for q in queries.chunks_exact(dim) {
         let truth = exact(&vectors, dim, q, k);
@@ -93,8 +92,8 @@ fn recall_against_exact_search_is_near_hnsw_rs_on_the_same_data() {
     assert!(a >= 0.9, "recall@10 {a} at ef {ef} (hnsw_rs {b})");
     // hnsw_rs keeps the closest 2M of a full reverse list without the
     // diversity heuristic, so its layer-0 graph is denser (more distance
-    // computations per hop). Measured on this data: seine 0.9055, hnsw_rs
-    // 0.9150 at ef 32. The bound says we stay within 1.5 points of it; the
+    // computations per hop). Measured on this data, both on one thread: seine
+    // 0.9080, hnsw_rs 0.9090 at ef 32. The bound says we stay within 1.5 points; the
     // bench (scripts/bench-hnsw.sh) compares at equal recall instead.
     assert!(a >= b - 0.015, "seine {a} vs hnsw_rs {b} at ef {ef}");
 }
