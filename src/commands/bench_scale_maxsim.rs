@@ -44,9 +44,12 @@ pub(super) fn search(
         .flat_map(|t| (0..K).map(move |j| t.get(j).map_or(-1i64, |&d| i64::from(d))))
         .flat_map(i64::to_le_bytes)
         .collect();
-    let mut f = super::bench_scale_splade::npy_header("<i8", &[truth.len(), K]);
-    f.extend_from_slice(&ids);
-    std::fs::write(out.join("peer-truth.npy"), f)?;
+    super::bench_scale_splade::write_npy(
+        &out.join("peer-truth.npy"),
+        "<i8",
+        &[truth.len(), K],
+        &ids,
+    )?;
     let plaid = seine_engine::Plaid::for_k(K);
     let (mut plaid_lat, mut plaid_hit) = (Vec::new(), 0usize);
     for (q, toks) in bags.iter().enumerate() {
@@ -109,7 +112,7 @@ pub(super) fn write_peer_data(
     src: &Source,
 ) -> anyhow::Result<()> {
     use super::bench_scale::{TOK_DIM, TOKENS};
-    use super::bench_scale_splade::npy_header;
+    use super::bench_scale_splade::{npy_header, write_npy};
     let path = out.join("peer-docs.npy");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
     f.write_all(&npy_header("<f2", &[n, TOKENS, TOK_DIM]))?;
@@ -121,14 +124,16 @@ pub(super) fn write_peer_data(
     f.flush()?;
     let bags: Vec<Vec<f32>> = (0..queries).map(|q| src.tokens_query(q)).collect();
     let total: usize = bags.iter().map(|b| b.len() / TOK_DIM).sum();
-    let mut q = npy_header("<f4", &[total, TOK_DIM]);
-    q.extend(bags.iter().flatten().flat_map(|x| x.to_le_bytes()));
-    std::fs::write(out.join("peer-queries.npy"), q)?;
-    let mut l = npy_header("<i8", &[bags.len()]);
-    l.extend(
-        bags.iter()
-            .flat_map(|b| ((b.len() / TOK_DIM) as i64).to_le_bytes()),
-    );
-    std::fs::write(out.join("peer-query-lens.npy"), l)?;
+    let q: Vec<u8> = bags
+        .iter()
+        .flatten()
+        .flat_map(|x| x.to_le_bytes())
+        .collect();
+    write_npy(&out.join("peer-queries.npy"), "<f4", &[total, TOK_DIM], &q)?;
+    let l: Vec<u8> = bags
+        .iter()
+        .flat_map(|b| ((b.len() / TOK_DIM) as i64).to_le_bytes())
+        .collect();
+    write_npy(&out.join("peer-query-lens.npy"), "<i8", &[bags.len()], &l)?;
     Ok(())
 }

@@ -117,8 +117,14 @@ pub(super) fn scans(
 }
 
 /// A little-endian 1-d `.npy` file (`descr` such as `<i8`, `<f4`).
-fn write_npy(path: &Path, descr: &str, len: usize, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut out = npy_header(descr, &[len]);
+/// A whole `.npy` file of this dtype and shape.
+pub(super) fn write_npy(
+    path: &Path,
+    descr: &str,
+    shape: &[usize],
+    bytes: &[u8],
+) -> anyhow::Result<()> {
+    let mut out = npy_header(descr, shape);
     out.extend_from_slice(bytes);
     std::fs::write(path, out)?;
     Ok(())
@@ -174,9 +180,9 @@ fn write_csr(dir: &Path, rows: impl Iterator<Item = Vec<(String, f32)>>) -> anyh
         offs.extend_from_slice(&(count as i64).to_le_bytes());
         rows_n += 1;
     }
-    write_npy(&dir.join("components.npy"), "<i8", count, &comps)?;
-    write_npy(&dir.join("values.npy"), "<f4", count, &vals)?;
-    write_npy(&dir.join("offsets.npy"), "<i8", rows_n + 1, &offs)?;
+    write_npy(&dir.join("components.npy"), "<i8", &[count], &comps)?;
+    write_npy(&dir.join("values.npy"), "<f4", &[count], &vals)?;
+    write_npy(&dir.join("offsets.npy"), "<i8", &[rows_n + 1], &offs)?;
     Ok(())
 }
 
